@@ -1,0 +1,161 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// PartnerSpec declares a business that joins one or more loyalty programs.
+type PartnerSpec struct {
+	// displayName is the partner's name as members see it, such as "Bäckerei Korn".
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=100
+	DisplayName string `json:"displayName"`
+
+	// legalName is the registered name used on settlement statements.
+	// +optional
+	// +kubebuilder:validation:MaxLength=200
+	LegalName string `json:"legalName,omitempty"`
+
+	// contact for operational and settlement questions.
+	// +optional
+	Contact *PartnerContact `json:"contact,omitempty"`
+
+	// programRefs are the programs this partner joins. Each program decides on its
+	// own whether it accepts the partner; the answer is in status.programs.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(a, self.exists_one(b, a == b))",message="spec.programRefs must not name the same program twice"
+	ProgramRefs []NamespacedReference `json:"programRefs"`
+
+	// defaultCategory is the product category of line items that name none.
+	// +optional
+	DefaultCategory Category `json:"defaultCategory,omitempty"`
+
+	// settlementAccountRef names a Secret in the partner's namespace with the bank
+	// account settlements pay to or collect from. Bank data never stands in the
+	// Partner itself.
+	// +optional
+	SettlementAccountRef *LocalObjectReference `json:"settlementAccountRef,omitempty"`
+}
+
+// PartnerContact is who to call about a partner.
+type PartnerContact struct {
+	// name of the contact person.
+	// +optional
+	// +kubebuilder:validation:MaxLength=100
+	Name string `json:"name,omitempty"`
+
+	// email of the contact.
+	// +optional
+	// +kubebuilder:validation:MaxLength=254
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[^@[:space:]]+@[^@[:space:]]+[.][^@[:space:]]+$')",message="must be an email address such as \"abrechnung@example.de\""
+	Email string `json:"email,omitempty"`
+
+	// phone number of the contact, in international format.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[+][0-9 ]{6,31}$')",message="must be a phone number in international format such as \"+49 30 1234567\""
+	Phone string `json:"phone,omitempty"`
+}
+
+// PartnerProgramStatus is one program's answer to a partner.
+type PartnerProgramStatus struct {
+	// programRef names the program, with its namespace filled in.
+	// +required
+	ProgramRef NamespacedReference `json:"programRef"`
+
+	// conditions: Accepted.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// credentialsSecretRef names the Secret in the partner's namespace that holds
+	// the partner's API key for this program and the program's endpoint.
+	// +optional
+	CredentialsSecretRef *LocalObjectReference `json:"credentialsSecretRef,omitempty"`
+}
+
+// PartnerStatus is the observed state of a Partner.
+type PartnerStatus struct {
+	// observedGeneration is the generation the status was computed from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// programs is each referenced program's answer.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	Programs []PartnerProgramStatus `json:"programs,omitempty"`
+
+	// acceptedPrograms is the number of programs that accepted this partner.
+	// +optional
+	AcceptedPrograms int32 `json:"acceptedPrograms,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=treue
+// +kubebuilder:printcolumn:name="Display name",type=string,JSONPath=`.spec.displayName`
+// +kubebuilder:printcolumn:name="Accepted",type=integer,JSONPath=`.status.acceptedPrograms`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// Partner is a business in a loyalty network: it issues points to its customers
+// and accepts points as payment.
+type Partner struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec declares the partner.
+	// +required
+	Spec PartnerSpec `json:"spec"`
+
+	// status is the observed state of the partner.
+	// +optional
+	Status PartnerStatus `json:"status,omitzero"`
+}
+
+// +kubebuilder:object:root=true
+
+// PartnerList contains a list of Partner.
+type PartnerList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []Partner `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Partner{}, &PartnerList{})
+}

@@ -1,0 +1,251 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// SignedAmount is an exact amount of money in the major unit of the currency that
+// may be negative, such as "-12.50". A rounding residual may carry more decimal
+// places than the currency has minor units.
+// +kubebuilder:validation:MaxLength=28
+// +kubebuilder:validation:XValidation:rule="self.matches('^-?(0|[1-9][0-9]{0,15})([.][0-9]{1,9})?$')",message="must be an exact decimal amount such as \"-12.50\""
+type SignedAmount string
+
+// SettlementPeriod is the closed interval a settlement covers.
+// +kubebuilder:validation:XValidation:rule="self.start < self.end",message="spec.period.start must be before spec.period.end",fieldPath=.end
+type SettlementPeriod struct {
+	// id names the period: "2026-W47" for an ISO week, "2026-11" for a month.
+	// +required
+	// +kubebuilder:validation:MaxLength=8
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{4}-(W(0[1-9]|[1-4][0-9]|5[0-3])|0[1-9]|1[0-2])$')",message="must be an ISO week such as \"2026-W47\" or a month such as \"2026-11\""
+	ID string `json:"id"`
+
+	// start of the period, inclusive.
+	// +required
+	Start metav1.Time `json:"start"`
+
+	// end of the period, exclusive.
+	// +required
+	End metav1.Time `json:"end"`
+}
+
+// SettlementSpec names what was settled. It is written once by the settlement job
+// and never changes.
+// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="a Settlement's spec is immutable: it records a settled period"
+type SettlementSpec struct {
+	// cooperationRef names the PartnerCooperation, in this namespace, that was
+	// settled.
+	// +required
+	CooperationRef LocalObjectReference `json:"cooperationRef"`
+
+	// period that was settled.
+	// +required
+	Period SettlementPeriod `json:"period"`
+}
+
+// PartnerStatement is one partner's position in a settled period. Positive amounts
+// are owed to the partner; the partner owes negative ones.
+type PartnerStatement struct {
+	// partner the statement is for.
+	// +required
+	Partner NamespacedReference `json:"partner"`
+
+	// pointsIssued to the partner's customers in the period, after returns.
+	// +optional
+	PointsIssued int64 `json:"pointsIssued,omitempty"`
+
+	// pointsRedeemed at the partner in the period.
+	// +optional
+	PointsRedeemed int64 `json:"pointsRedeemed,omitempty"`
+
+	// pointsReturned by returns of earlier purchases (clawbacks).
+	// +optional
+	PointsReturned int64 `json:"pointsReturned,omitempty"`
+
+	// issuanceAmount the partner owes for points issued.
+	// +optional
+	IssuanceAmount SignedAmount `json:"issuanceAmount,omitempty"`
+
+	// redemptionAmount owed to the partner for points redeemed.
+	// +optional
+	RedemptionAmount SignedAmount `json:"redemptionAmount,omitempty"`
+
+	// commissionsEarned by the partner as referrer.
+	// +optional
+	CommissionsEarned SignedAmount `json:"commissionsEarned,omitempty"`
+
+	// commissionsOwed by the partner as referee.
+	// +optional
+	CommissionsOwed SignedAmount `json:"commissionsOwed,omitempty"`
+
+	// carriedIn from earlier periods below the minimum transfer.
+	// +optional
+	CarriedIn SignedAmount `json:"carriedIn,omitempty"`
+
+	// carriedOut to the next period because it is below the minimum transfer.
+	// +optional
+	CarriedOut SignedAmount `json:"carriedOut,omitempty"`
+
+	// net position of the partner: what it receives (positive) or pays (negative).
+	// +required
+	Net SignedAmount `json:"net"`
+}
+
+// Transfer is one payment that settles the period. The network clearing account is
+// named "network".
+type Transfer struct {
+	// from is the paying partner ("namespace/name") or "network".
+	// +required
+	// +kubebuilder:validation:MaxLength=320
+	From string `json:"from"`
+
+	// to is the receiving partner ("namespace/name") or "network".
+	// +required
+	// +kubebuilder:validation:MaxLength=320
+	To string `json:"to"`
+
+	// amount paid; always positive.
+	// +required
+	Amount SignedAmount `json:"amount"`
+}
+
+// SettlementTotals sum a settled period.
+type SettlementTotals struct {
+	// pointsIssued by every partner.
+	// +optional
+	PointsIssued int64 `json:"pointsIssued,omitempty"`
+
+	// pointsRedeemed at every partner.
+	// +optional
+	PointsRedeemed int64 `json:"pointsRedeemed,omitempty"`
+
+	// issuanceAmount owed by all partners.
+	// +optional
+	IssuanceAmount SignedAmount `json:"issuanceAmount,omitempty"`
+
+	// redemptionAmount owed to all partners.
+	// +optional
+	RedemptionAmount SignedAmount `json:"redemptionAmount,omitempty"`
+
+	// commissions between partners.
+	// +optional
+	Commissions SignedAmount `json:"commissions,omitempty"`
+
+	// networkMargin is what the network keeps: issuance less redemption.
+	// +optional
+	NetworkMargin SignedAmount `json:"networkMargin,omitempty"`
+
+	// netVolume is the sum of all transfers.
+	// +optional
+	NetVolume SignedAmount `json:"netVolume,omitempty"`
+}
+
+// SettlementStatus is the result of a settlement run, written only by the job.
+type SettlementStatus struct {
+	// observedGeneration is the generation the status was computed from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Completed, Failed.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// currency of every amount.
+	// +optional
+	Currency CurrencyCode `json:"currency,omitempty"`
+
+	// statements per partner.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=200
+	Statements []PartnerStatement `json:"statements,omitempty"`
+
+	// transfers that settle the period.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=20000
+	Transfers []Transfer `json:"transfers,omitempty"`
+
+	// totals of the period.
+	// +optional
+	Totals *SettlementTotals `json:"totals,omitempty"`
+
+	// roundingResidual is the exact total less the rounded total, kept as its own
+	// line so that nothing is lost to rounding.
+	// +optional
+	RoundingResidual SignedAmount `json:"roundingResidual,omitempty"`
+
+	// entriesSettled is the number of ledger entries marked settled by this run.
+	// +optional
+	EntriesSettled int64 `json:"entriesSettled,omitempty"`
+
+	// checksum is the SHA-256 of the canonical statements and transfers; a re-run
+	// must reproduce it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=71
+	Checksum string `json:"checksum,omitempty"`
+
+	// completedAt is when the run completed.
+	// +optional
+	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=treue
+// +kubebuilder:printcolumn:name="Cooperation",type=string,JSONPath=`.spec.cooperationRef.name`
+// +kubebuilder:printcolumn:name="Period",type=string,JSONPath=`.spec.period.id`
+// +kubebuilder:printcolumn:name="Partners",type=integer,JSONPath=`.status.statements.length()`,priority=1
+// +kubebuilder:printcolumn:name="Net volume",type=string,JSONPath=`.status.totals.netVolume`
+// +kubebuilder:printcolumn:name="Currency",type=string,JSONPath=`.status.currency`
+// +kubebuilder:printcolumn:name="Completed",type=string,JSONPath=`.status.conditions[?(@.type=="Completed")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// Settlement is the immutable record of one settled period of a cooperation.
+type Settlement struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec names the cooperation and period.
+	// +required
+	Spec SettlementSpec `json:"spec"`
+
+	// status is the result of the run.
+	// +optional
+	Status SettlementStatus `json:"status,omitzero"`
+}
+
+// +kubebuilder:object:root=true
+
+// SettlementList contains a list of Settlement.
+type SettlementList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []Settlement `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Settlement{}, &SettlementList{})
+}
