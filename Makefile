@@ -4,6 +4,7 @@
 # as a prebuilt binary.
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION    ?= v2.15.0
+HELM_VERSION             ?= v3.22.0
 KUBE_VERSION             ?= v1.37.2
 ETCD_VERSION             ?= v3.6.16
 
@@ -13,6 +14,7 @@ export KUBE_VERSION ETCD_VERSION
 LOCALBIN       := $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT  := $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+HELM           := $(LOCALBIN)/helm-$(HELM_VERSION)
 VERSION        ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS        := -X github.com/treue-dev/treue/internal/version.Version=$(VERSION)
 
@@ -31,7 +33,7 @@ help: ## Show this help.
 
 .PHONY: manifests
 manifests: controller-gen ## Generate CRDs and RBAC into config/ and the Helm chart.
-	$(CONTROLLER_GEN) rbac:roleName=treue-manager crd:allowDangerousTypes=false paths="./..." \
+	$(CONTROLLER_GEN) rbac:roleName=manager crd:allowDangerousTypes=false paths="./..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	hack/sync-chart.sh
 
@@ -56,8 +58,8 @@ envtest: ## Build etcd, kube-apiserver and kubectl from source (cached) for envt
 	hack/control-plane.sh build etcd kube-apiserver kubectl
 
 .PHONY: test
-test: manifests generate vet envtest ## Run all tests against a real kube-apiserver.
-	KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go test ./... -count=1
+test: manifests generate vet envtest helm ## Run all tests against a real kube-apiserver.
+	KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" TREUE_HELM="$(HELM)" go test ./... -count=1
 
 ##@ Build and run
 
@@ -92,3 +94,10 @@ $(GOLANGCI_LINT):
 	mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(LOCALBIN)/golangci-lint $@
+
+.PHONY: helm
+helm: $(HELM)
+$(HELM):
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(LOCALBIN)/helm $@

@@ -25,7 +25,8 @@ import (
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 )
 
-// LoyaltyProgramReconciler reconciles LoyaltyPrograms. Its workloads arrive with the program controller; until then it only observes.
+// LoyaltyProgramReconciler reconciles LoyaltyPrograms. Its workloads arrive with
+// the program controller; until then it only observes.
 type LoyaltyProgramReconciler struct {
 	client.Client
 }

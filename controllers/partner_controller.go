@@ -25,7 +25,8 @@ import (
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 )
 
-// PartnerReconciler reconciles Partners. Admission and credentials arrive with the partner controller; until then it only observes.
+// PartnerReconciler reconciles Partners. Admission and credentials arrive with the
+// partner controller; until then it only observes.
 type PartnerReconciler struct {
 	client.Client
 }

@@ -25,7 +25,8 @@ import (
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 )
 
-// PartnerCooperationReconciler reconciles PartnerCooperations. The settlement CronJob arrives with the cooperation controller; until then it only observes.
+// PartnerCooperationReconciler reconciles PartnerCooperations. The settlement
+// CronJob arrives with the cooperation controller; until then it only observes.
 type PartnerCooperationReconciler struct {
 	client.Client
 }

@@ -25,7 +25,9 @@ import (
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 )
 
-// ReferralDiscountReconciler reconciles ReferralDiscounts. Rendering into the program's config arrives with the referral controller; until then it only observes.
+// ReferralDiscountReconciler reconciles ReferralDiscounts. Rendering into the
+// program's config arrives with the referral controller; until then it only
+// observes.
 type ReferralDiscountReconciler struct {
 	client.Client
 }

@@ -25,7 +25,8 @@ import (
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 )
 
-// SettlementReconciler reconciles Settlements. Settlements are written by the settlement job, which does not exist yet; until then it only observes.
+// SettlementReconciler reconciles Settlements. Settlements are written by the
+// settlement job, which does not exist yet; until then it only observes.
 type SettlementReconciler struct {
 	client.Client
 }

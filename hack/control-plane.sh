@@ -30,7 +30,11 @@ log() { printf '%s control-plane: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # A binary counts as cached only if it runs and reports the version it was built for.
 cached_ok() { # path want
-  [ -x "$1" ] && "$1" --version 2>/dev/null | grep -q -- "${2#v}"
+  local args=(--version)
+  [ "$(basename "$1")" = kubectl ] && args=(version --client)
+  # grep reads all of the output: with pipefail, grep -q could stop early and the
+  # command die of SIGPIPE, which would count as a miss.
+  [ -x "$1" ] && "$1" "${args[@]}" 2>/dev/null | grep -F -- "${2#v}" >/dev/null
 }
 
 build_etcd() {
@@ -87,7 +91,7 @@ build_kube() { # component
   local c="$1"
   local out="${cache}/kubernetes/${KUBE_VERSION}/${c}"
   if cached_ok "$out" "$KUBE_VERSION"; then echo "$out"; return; fi
-  log "building ${c} ${KUBE_VERSION} (kube-apiserver takes 5-8 minutes cold, once)"
+  log "building ${c} ${KUBE_VERSION} (once per version; kube-apiserver takes 5-8 minutes cold)"
   local w minor
   w="$(kube_wrapper)"
   minor="${KUBE_VERSION#v1.}"; minor="${minor%%.*}"
