@@ -27,6 +27,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -97,6 +98,17 @@ var _ = AfterSuite(func() {
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())
 	}
+})
+
+var _ = Describe("The control plane built from source", func() {
+	It("reports the Kubernetes version it was built for", func() {
+		info, err := discovery.NewDiscoveryClientForConfigOrDie(cfg).ServerVersion()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(info.GitVersion).NotTo(HavePrefix("v0.0.0"), "kube-apiserver was built without its version stamp")
+		if want := os.Getenv("KUBE_VERSION"); want != "" {
+			Expect(info.GitVersion).To(Equal(want))
+		}
+	})
 })
 
 // newNamespace creates a namespace of the spec's own, so specs never see each

@@ -58,7 +58,7 @@ require (
 )
 MOD
   (cd "$w" && go build -mod=mod -trimpath \
-      -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=${ETCD_VERSION}" \
+      -ldflags "-s -w" \
       -o "$out.tmp" go.etcd.io/etcd/server/v3) && mv "$out.tmp" "$out"
   echo "$out"
 }

@@ -14,8 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package version carries the build's version, stamped by the Makefile with
-// -ldflags. It imports nothing, so every binary and test can use it.
 package version
 
 // Version is the treue release this binary was built from; "dev" when unstamped.
