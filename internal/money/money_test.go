@@ -61,7 +61,7 @@ func TestParseDecimal(t *testing.T) {
 
 func TestRound(t *testing.T) {
 	tests := []struct {
-		value                           string
+		value                            string
 		floor, ceiling, halfUp, halfEven int64
 	}{
 		// 3.99 EUR at 1 point per 2.00 EUR: 1.995 points.
