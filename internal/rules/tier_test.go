@@ -1,0 +1,99 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package rules
+
+import (
+	"testing"
+	"time"
+)
+
+func tierProgram(t *testing.T, window WindowConfig, downgrade, grace string) *Program {
+	t.Helper()
+	c := stadtBonus()
+	c.Tiers.Window = window
+	c.Tiers.Downgrade = downgrade
+	c.Tiers.GracePeriod = grace
+	c.Membership = MembershipConfig{Type: "Paid", Fee: "89.90", Period: "P1Y", PinnedTier: "Gold"}
+	return compile(t, c)
+}
+
+func TestTierAt(t *testing.T) {
+	rolling := WindowConfig{Type: "Rolling", Period: "P12M"}
+	calendar := WindowConfig{Type: "CalendarYear"}
+	recalc := tierProgram(t, rolling, "Recalculate", "P0D")
+	grace := tierProgram(t, rolling, "Recalculate", "P1M")
+	never := tierProgram(t, rolling, "Never", "P0D")
+	oneLevel := tierProgram(t, rolling, "OneLevelPerPeriod", "P0D")
+	calRecalc := tierProgram(t, calendar, "Recalculate", "P0D")
+	calOneLevel := tierProgram(t, calendar, "OneLevelPerPeriod", "P0D")
+
+	goldIn2025 := []Activity{{At: utc(2025, 1, 10, 12, 0), Amount: 5200}}
+	tests := []struct {
+		name       string
+		p          *Program
+		activity   []Activity
+		m          MembershipState
+		at         time.Time
+		want       string
+		qualifying int64
+		toNext     int64
+		pinned     bool
+	}{
+		{"no activity is Bronze (threshold 0)", recalc, nil, MembershipState{}, utc(2026, 1, 1, 0, 0), "Bronze", 0, 1000, false},
+		{"1,200 points in the window is Silber", recalc, []Activity{
+			{At: utc(2026, 3, 1, 0, 0), Amount: 700}, {At: utc(2026, 5, 1, 0, 0), Amount: 500},
+		}, MembershipState{}, utc(2026, 6, 1, 0, 0), "Silber", 1200, 3800, false},
+		{"a return is negative activity", recalc, []Activity{
+			{At: utc(2026, 3, 1, 0, 0), Amount: 1200}, {At: utc(2026, 3, 20, 0, 0), Amount: -300},
+		}, MembershipState{}, utc(2026, 6, 1, 0, 0), "Bronze", 900, 100, false},
+		{"activity after t does not count", recalc, []Activity{{At: utc(2026, 7, 1, 0, 0), Amount: 1200}},
+			MembershipState{}, utc(2026, 6, 1, 0, 0), "Bronze", 0, 1000, false},
+		{"Gold inside the window", recalc, goldIn2025, MembershipState{}, utc(2026, 1, 9, 12, 0), "Gold", 5200, 0, false},
+		{"exactly twelve months later it has left the window", recalc, goldIn2025, MembershipState{}, utc(2026, 1, 10, 12, 0), "Bronze", 0, 1000, false},
+		{"a month of grace keeps Gold", grace, goldIn2025, MembershipState{}, utc(2026, 2, 9, 12, 0), "Gold", 0, 0, false},
+		{"after the grace it is gone", grace, goldIn2025, MembershipState{}, utc(2026, 2, 10, 12, 1), "Bronze", 0, 1000, false},
+		{"Never keeps the highest level", never, goldIn2025, MembershipState{}, utc(2030, 1, 1, 0, 0), "Gold", 0, 0, false},
+		{"one level per period: before the first review", oneLevel, goldIn2025, MembershipState{}, utc(2026, 1, 10, 11, 0), "Gold", 5200, 0, false},
+		{"one level per period: the first review drops to Silber", oneLevel, goldIn2025, MembershipState{}, utc(2026, 6, 1, 0, 0), "Silber", 0, 5000, false},
+		{"one level per period: the second review drops to Bronze", oneLevel, goldIn2025, MembershipState{}, utc(2027, 1, 10, 12, 0), "Bronze", 0, 1000, false},
+		{"one level per period: qualifying again rises at once", oneLevel, []Activity{goldIn2025[0], {At: utc(2026, 6, 1, 0, 0), Amount: 5000}},
+			MembershipState{}, utc(2026, 6, 2, 0, 0), "Gold", 5000, 0, false},
+		{"calendar year: Gold until New Year in Berlin", calRecalc, []Activity{{At: utc(2026, 12, 20, 0, 0), Amount: 5000}},
+			MembershipState{}, utc(2026, 12, 31, 22, 30), "Gold", 5000, 0, false},
+		{"calendar year: 23:30 UTC on 31 December is 2027 in Berlin", calRecalc, []Activity{{At: utc(2026, 12, 20, 0, 0), Amount: 5000}},
+			MembershipState{}, utc(2026, 12, 31, 23, 30), "Bronze", 0, 1000, false},
+		{"calendar year: activity at 00:30 Berlin on New Year counts for the new year", calRecalc, []Activity{{At: utc(2026, 12, 31, 23, 30), Amount: 1000}},
+			MembershipState{}, utc(2027, 1, 2, 0, 0), "Silber", 1000, 4000, false},
+		{"calendar year, one level per period: New Year drops one level", calOneLevel, []Activity{{At: utc(2026, 12, 20, 0, 0), Amount: 5000}},
+			MembershipState{}, utc(2027, 3, 1, 0, 0), "Silber", 0, 5000, false},
+		{"a current paid membership pins Gold", recalc, nil, MembershipState{PaidUntil: utc(2026, 12, 31, 0, 0)}, utc(2026, 6, 1, 0, 0), "Gold", 0, 0, true},
+		{"a lapsed one does not", recalc, nil, MembershipState{PaidUntil: utc(2026, 5, 31, 0, 0)}, utc(2026, 6, 1, 0, 0), "Bronze", 0, 1000, false},
+	}
+	for _, tt := range tests {
+		got := tt.p.TierAt(tt.at, tt.activity, tt.m)
+		if got.Name != tt.want || got.Qualifying != tt.qualifying || got.ToNext != tt.toNext || got.Pinned != tt.pinned {
+			t.Errorf("%s: got %s (qualifying %d, to next %d, pinned %v), want %s (%d, %d, %v)",
+				tt.name, got.Name, got.Qualifying, got.ToNext, got.Pinned, tt.want, tt.qualifying, tt.toNext, tt.pinned)
+		}
+	}
+
+	noTiers := stadtBonus()
+	noTiers.Tiers = nil
+	if st := compile(t, noTiers).TierAt(utc(2026, 1, 1, 0, 0), goldIn2025, MembershipState{}); st.Level != -1 || st.Name != "" {
+		t.Errorf("a program without tiers gave %+v", st)
+	}
+}
