@@ -59,7 +59,9 @@ envtest: ## Build etcd, kube-apiserver and kubectl from source (cached) for envt
 
 .PHONY: test
 test: manifests generate vet envtest helm ## Run all tests against a real kube-apiserver.
-	KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" TREUE_HELM="$(HELM)" go test ./... -count=1
+	KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" TREUE_HELM="$(HELM)" \
+	TREUE_TEST_POSTGRES_DSN="$${TREUE_TEST_POSTGRES_DSN:-$$(hack/postgres.sh --if-possible)}" \
+	go test ./... -count=1
 
 ##@ Build and run
 

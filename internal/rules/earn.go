@@ -41,6 +41,9 @@ type Purchase struct {
 	Lines  []Line
 	// DefaultCategory applies to lines without one (the partner's default).
 	DefaultCategory string
+	// Discount is taken off Amount (a referral discount): points are earned on
+	// what the member pays, Amount - Discount, spread over the lines in proportion.
+	Discount int64
 }
 
 // Earned is the result of EarnPoints.
@@ -97,7 +100,13 @@ func (p *Program) EarnPoints(purchase Purchase, tier int, earnedToday int64) (Ea
 	if sum != purchase.Amount {
 		return Earned{}, fmt.Errorf("%w: the lines add up to %d, not the amount %d", ErrBadPurchase, sum, purchase.Amount)
 	}
-	if purchase.Amount < p.MinimumSpend {
+	if purchase.Discount < 0 || purchase.Discount > purchase.Amount {
+		return Earned{}, fmt.Errorf("%w: the discount %d is not between 0 and the amount %d", ErrBadPurchase, purchase.Discount, purchase.Amount)
+	}
+	if purchase.Discount > 0 {
+		exact.Mul(exact, big.NewRat(purchase.Amount-purchase.Discount, purchase.Amount))
+	}
+	if purchase.Amount-purchase.Discount < p.MinimumSpend {
 		return Earned{Exact: new(big.Rat), BelowMinimumSpend: true}, nil
 	}
 	if tier >= 0 && tier < len(p.Tiers) {

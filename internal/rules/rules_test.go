@@ -159,6 +159,11 @@ func TestEarnPoints(t *testing.T) {
 		{"the transaction cap", p, Purchase{Amount: 2_000_000}, none, 0, 5000, "10000", "transaction"},
 		{"the daily cap leaves what is left of the day", p, Purchase{Amount: 400_000}, none, 9000, 1000, "2000", "day"},
 		{"the daily cap, used up", p, Purchase{Amount: 400}, none, 10000, 0, "2", "day"},
+		// 100.00 EUR less a 5.00 EUR referral discount: 95.00 EUR paid, 47.5 points.
+		{"points on what is paid after a discount", p, Purchase{Amount: 10000, Discount: 500}, none, 0, 47, "95/2", ""},
+		{"a discount spreads over the lines", p, Purchase{Amount: 1000, Discount: 100, Lines: []Line{
+			{Amount: 500, Category: "bakery"}, {Amount: 500},
+		}}, none, 0, 6, "27/4", ""},
 	}
 	for _, tt := range tests {
 		got, err := tt.program.EarnPoints(tt.purchase, tt.tier, tt.earnedToday)
@@ -177,12 +182,14 @@ func TestEarnPoints(t *testing.T) {
 		t.Errorf("0.99 EUR under a 1.00 EUR minimum spend: %+v, %v", below, err)
 	}
 	for name, bad := range map[string]Purchase{
-		"zero":             {Amount: 0},
-		"negative":         {Amount: -100},
-		"lines short":      {Amount: 500, Lines: []Line{{Amount: 100}}},
-		"lines over":       {Amount: 500, Lines: []Line{{Amount: 400}, {Amount: 400}}},
-		"negative line":    {Amount: 500, Lines: []Line{{Amount: 600}, {Amount: -100}}},
-		"lines past int64": {Amount: 1 << 62, Lines: []Line{{Amount: 1 << 62}, {Amount: 1 << 62}}},
+		"zero":                 {Amount: 0},
+		"negative":             {Amount: -100},
+		"lines short":          {Amount: 500, Lines: []Line{{Amount: 100}}},
+		"lines over":           {Amount: 500, Lines: []Line{{Amount: 400}, {Amount: 400}}},
+		"negative line":        {Amount: 500, Lines: []Line{{Amount: 600}, {Amount: -100}}},
+		"lines past int64":     {Amount: 1 << 62, Lines: []Line{{Amount: 1 << 62}, {Amount: 1 << 62}}},
+		"discount over amount": {Amount: 500, Discount: 501},
+		"negative discount":    {Amount: 500, Discount: -1},
 	} {
 		if got, err := p.EarnPoints(bad, none, 0); !errors.Is(err, ErrBadPurchase) {
 			t.Errorf("%s purchase: %+v, %v; want ErrBadPurchase", name, got, err)

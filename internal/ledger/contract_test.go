@@ -1,0 +1,183 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package ledger
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/treue-dev/treue/internal/rules"
+)
+
+// The contract suite: every test runs against every backend. PostgreSQL comes from
+// TREUE_TEST_POSTGRES_DSN; each test gets a schema of its own. In CI a missing or
+// unreachable server fails the suite; elsewhere it skips with a message.
+
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func (c *testClock) AdvanceDays(n int)       { c.mu.Lock(); c.t = c.t.AddDate(0, 0, n); c.mu.Unlock() }
+
+type env struct {
+	*Ledger
+	clock *testClock
+	ctx   context.Context
+	dsn   string
+}
+
+type opener func(t testing.TB, program *rules.Program, referrals map[string]*rules.Referral) *env
+
+func backends() map[Backend]opener {
+	return map[Backend]opener{SQLite: openSQLite, PostgreSQL: openPostgres}
+}
+
+func forEachBackend(t *testing.T, test func(t *testing.T, open opener)) {
+	for name, open := range backends() {
+		t.Run(string(name), func(t *testing.T) { test(t, open) })
+	}
+}
+
+func newEnv(t testing.TB, backend Backend, dsn string, program *rules.Program, referrals map[string]*rules.Referral) *env {
+	t.Helper()
+	clock := &testClock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	ctx := context.Background()
+	l, err := Open(ctx, Options{Backend: backend, DSN: dsn, Program: program, Referrals: referrals, Clock: clock})
+	if err != nil {
+		t.Fatalf("opening the %s ledger: %v", backend, err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	return &env{Ledger: l, clock: clock, ctx: ctx, dsn: dsn}
+}
+
+func openSQLite(t testing.TB, program *rules.Program, referrals map[string]*rules.Referral) *env {
+	return newEnv(t, SQLite, filepath.Join(t.TempDir(), "ledger.db"), program, referrals)
+}
+
+func openPostgres(t testing.TB, program *rules.Program, referrals map[string]*rules.Referral) *env {
+	t.Helper()
+	base := os.Getenv("TREUE_TEST_POSTGRES_DSN")
+	if base == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("TREUE_TEST_POSTGRES_DSN is not set: CI must run the PostgreSQL suite (.ci/run starts a server)")
+		}
+		t.Skip("TREUE_TEST_POSTGRES_DSN is not set; the PostgreSQL suite needs a server (hack/postgres.sh starts one)")
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = admin.Close() }()
+	random := make([]byte, 6)
+	_, _ = rand.Read(random)
+	schema := "t_" + hex.EncodeToString(random)
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatalf("cannot prepare a schema on the PostgreSQL test server: %v", err)
+	}
+	t.Cleanup(func() {
+		if db, err := sql.Open("pgx", base); err == nil {
+			_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
+			_ = db.Close()
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return newEnv(t, PostgreSQL, u.String(), program, referrals)
+}
+
+// stadtBonus is the sample program: 1 point per 2.00 EUR, 14 days pending, lots
+// expiring after 36 months, 50 points at signup.
+func stadtBonusConfig() rules.Config {
+	return rules.Config{
+		Currency: "EUR", TimeZone: "Europe/Berlin",
+		Earning: rules.EarningConfig{
+			BaseRate: rules.EarnRateConfig{Points: 1, Per: "2.00"}, Rounding: "Floor",
+			CategoryMultipliers: []rules.CategoryMultiplierConfig{{Category: "bakery", Multiplier: "2"}},
+			SignupBonus:         50, BirthdayBonus: 100,
+		},
+		PendingPeriod: "P14D",
+		Tiers: &rules.TiersConfig{
+			Levels: []rules.TierLevelConfig{
+				{Name: "Bronze", Threshold: 0}, {Name: "Silber", Threshold: 1000, EarnMultiplier: "1.25"},
+				{Name: "Gold", Threshold: 5000, EarnMultiplier: "1.5"},
+			},
+			Window: rules.WindowConfig{Type: "Rolling", Period: "P12M"},
+		},
+		Expiry:     rules.ExpiryConfig{Policy: "Rolling", After: "P36M"},
+		Redemption: rules.RedemptionConfig{PointValue: "0.01", MinimumPoints: 1},
+		Returns:    rules.ReturnsConfig{ClawbackOrder: "PendingFirst", NegativeBalance: "Forbid"},
+		Membership: rules.MembershipConfig{Type: "Free"},
+	}
+}
+
+func mustProgram(t testing.TB, c rules.Config) *rules.Program {
+	t.Helper()
+	p, err := rules.Compile(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (e *env) enroll(t testing.TB, member string) {
+	t.Helper()
+	if _, err := e.Enroll(e.ctx, EnrollRequest{Meta: Meta{Actor: "admin", Key: "enroll-" + member}, Member: member}); err != nil {
+		t.Fatalf("enrolling %s: %v", member, err)
+	}
+}
+
+// earn reports a purchase of the test member "anna".
+func (e *env) earn(t testing.TB, key, partner string, amount int64) EarnResult {
+	t.Helper()
+	res, err := e.Earn(e.ctx, EarnRequest{Meta: Meta{Actor: partner, Key: key}, Member: "anna", Partner: partner, Amount: amount, Currency: "EUR"})
+	if err != nil {
+		t.Fatalf("earning %s: %v", key, err)
+	}
+	return res
+}
+
+func (e *env) balance(t testing.TB, member string) Balance {
+	t.Helper()
+	b, err := e.Balance(e.ctx, member, 30)
+	if err != nil {
+		t.Fatalf("balance of %s: %v", member, err)
+	}
+	return b
+}
+
+func expectBalance(t testing.TB, got Balance, available, pending int64) {
+	t.Helper()
+	if got.Available != available || got.Pending != pending {
+		t.Fatalf("balance: %d available, %d pending; want %d, %d", got.Available, got.Pending, available, pending)
+	}
+}

@@ -1,0 +1,102 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Accounts of the double-entry journal. A member's account is the sum of their
+// lots; a partner has an issuance account (points it gave out, owed to the
+// network) and a redemption account (points it took as payment, owed to it).
+const (
+	accountProgram  = "program"  // bonuses and manual adjustments, funded by the program
+	accountBreakage = "breakage" // expired points
+	accountWriteOff = "writeoff" // clawbacks a member could not cover
+)
+
+func memberAccount(member string) string      { return "member:" + member }
+func issuanceAccount(partner string) string   { return "issuance:" + partner }
+func redemptionAccount(partner string) string { return "redemption:" + partner }
+
+type posting struct {
+	account string
+	points  int64
+}
+
+// newEntry is a journal entry about to be written.
+type newEntry struct {
+	kind, actor, key, hash string
+	member, partner        string
+	createdAt              time.Time
+	points, amount         int64
+	relatedID              int64
+	reason                 string
+	postings               []posting
+	// after writes what refers to the entry: lots, consumptions, commissions.
+	after func(ctx context.Context, t tx, id int64) error
+	// setID puts the entry's id into the result before it is stored.
+	setID func(id int64)
+}
+
+func (e *newEntry) insert(ctx context.Context, t tx, res any) error {
+	var sum int64
+	for _, p := range e.postings {
+		sum += p.points
+	}
+	if sum != 0 {
+		return fmt.Errorf("journal entry %s for %s does not balance: its postings sum to %d", e.kind, e.member, sum)
+	}
+	var related sql.NullInt64
+	if e.relatedID != 0 {
+		related = sql.NullInt64{Int64: e.relatedID, Valid: true}
+	}
+	var id int64
+	err := t.queryRow(ctx, `INSERT INTO entries
+		(kind, member_id, partner_id, actor, idem_key, request_hash, created_at, points, amount, related_id, reason, result)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{}') RETURNING id`,
+		e.kind, e.member, e.partner, e.actor, e.key, e.hash, micros(e.createdAt), e.points, e.amount, related, e.reason).Scan(&id)
+	if err != nil {
+		return err
+	}
+	for _, p := range e.postings {
+		if p.points == 0 {
+			continue
+		}
+		if _, err := t.exec(ctx, `INSERT INTO postings (entry_id, account, points) VALUES ($1, $2, $3)`, id, p.account, p.points); err != nil {
+			return err
+		}
+	}
+	if e.after != nil {
+		if err := e.after(ctx, t, id); err != nil {
+			return err
+		}
+	}
+	if e.setID != nil {
+		e.setID(id)
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `UPDATE entries SET result = $1 WHERE id = $2`, string(b), id)
+	return err
+}

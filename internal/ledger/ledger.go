@@ -1,0 +1,219 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package ledger
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/treue-dev/treue/internal/rules"
+)
+
+// Options open a ledger.
+type Options struct {
+	Backend Backend
+	// DSN is a file path (SQLite) or a connection string (PostgreSQL).
+	DSN string
+	// Program is the compiled rules every write follows.
+	Program *rules.Program
+	// Referrals are the program's referral agreements, by ID.
+	Referrals map[string]*rules.Referral
+	// Clock defaults to the wall clock.
+	Clock Clock
+	// MaxOpenConns bounds the connection pool; 0 keeps the default of the backend.
+	MaxOpenConns int
+}
+
+// Ledger is the store of record of one program.
+type Ledger struct {
+	db        *sql.DB
+	d         dialect
+	program   *rules.Program
+	referrals map[string]*rules.Referral
+	clock     Clock
+}
+
+// Open connects to the store and applies the schema migrations it lacks.
+func Open(ctx context.Context, o Options) (*Ledger, error) {
+	if o.Program == nil {
+		return nil, errors.New("opening the ledger: no program rules")
+	}
+	db, d, err := openDB(o.Backend, o.DSN)
+	if err != nil {
+		return nil, err
+	}
+	if o.MaxOpenConns > 0 {
+		db.SetMaxOpenConns(o.MaxOpenConns)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("connecting to the %s ledger: %w", o.Backend, err)
+	}
+	if err := migrate(ctx, db, d); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	l := &Ledger{db: db, d: d, program: o.Program, referrals: o.Referrals, clock: o.Clock}
+	if l.clock == nil {
+		l.clock = SystemClock{}
+	}
+	if l.referrals == nil {
+		l.referrals = map[string]*rules.Referral{}
+	}
+	return l, nil
+}
+
+// Close closes the connections.
+func (l *Ledger) Close() error { return l.db.Close() }
+
+// Ping checks that the store answers; the service's readiness probe uses it.
+func (l *Ledger) Ping(ctx context.Context) error { return l.db.PingContext(ctx) }
+
+// Backend says which store this is.
+func (l *Ledger) Backend() Backend { return l.d.backend }
+
+// tx wraps a database transaction with the dialect's placeholders.
+type tx struct {
+	*sql.Tx
+	d dialect
+}
+
+func (t tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.ExecContext(ctx, t.d.rebind(q), args...)
+}
+
+func (t tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.QueryRowContext(ctx, t.d.rebind(q), args...)
+}
+
+func (t tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.QueryContext(ctx, t.d.rebind(q), args...)
+}
+
+// inTx runs fn in a transaction and commits, running it again when the database
+// aborted it for a conflict with another transaction. fn must do all of its
+// reading and writing through the transaction: no check outside it, then act.
+func (l *Ledger) inTx(ctx context.Context, fn func(tx) error) error {
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		err = l.tryTx(ctx, fn)
+		if err == nil || !isRetryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt+1) * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func (l *Ledger) tryTx(ctx context.Context, fn func(tx) error) error {
+	sqlTx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	t := tx{Tx: sqlTx, d: l.d}
+	if err := fn(t); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	return sqlTx.Commit()
+}
+
+// requestHash fingerprints a request's content (not its Meta), so that a replay
+// can be told from a different request under the same key.
+func requestHash(kind string, req any) (string, error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(append([]byte(kind+"\x00"), b...))
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// replay looks up an earlier write under the same actor and key. It returns true
+// with out filled from the stored result when the request is the same, and
+// ErrIdempotencyConflict when it is not.
+func replay(ctx context.Context, t tx, m Meta, hash string, out any) (bool, error) {
+	var storedHash, result string
+	err := t.queryRow(ctx, `SELECT request_hash, result FROM entries WHERE actor = $1 AND idem_key = $2`, m.Actor, m.Key).Scan(&storedHash, &result)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if storedHash != hash {
+		return false, fmt.Errorf("%w: key %q of %s", ErrIdempotencyConflict, m.Key, m.Actor)
+	}
+	if err := json.Unmarshal([]byte(result), out); err != nil {
+		return false, fmt.Errorf("reading the stored result of key %q: %w", m.Key, err)
+	}
+	return true, nil
+}
+
+// write runs one idempotent write: a replay returns the stored result; otherwise
+// fn does the work in the same transaction and returns the entry to record.
+func write[R any](ctx context.Context, l *Ledger, kind string, m Meta, req any, res *R, replayed *bool, fn func(t tx, now time.Time) (*newEntry, error)) error {
+	if m.Actor == "" || m.Key == "" || len(m.Key) > 255 {
+		return fmt.Errorf("%w: every write needs an actor and an idempotency key of at most 255 characters", ErrInvalid)
+	}
+	hash, err := requestHash(kind, req)
+	if err != nil {
+		return err
+	}
+	err = l.inTx(ctx, func(t tx) error {
+		*replayed = false
+		ok, err := replay(ctx, t, m, hash, res)
+		if err != nil || ok {
+			*replayed = ok
+			return err
+		}
+		e, err := fn(t, l.clock.Now())
+		if err != nil {
+			return err
+		}
+		e.kind, e.actor, e.key, e.hash = kind, m.Actor, m.Key, hash
+		return e.insert(ctx, t, res)
+	})
+	if err != nil && isUniqueViolation(err) {
+		// Another writer committed the same key between our look-up and insert;
+		// its result is the answer.
+		err = l.inTx(ctx, func(t tx) error {
+			ok, err := replay(ctx, t, m, hash, res)
+			if err == nil && !ok {
+				err = fmt.Errorf("%w: key %q vanished", ErrInvalid, m.Key)
+			}
+			*replayed = ok
+			return err
+		})
+	}
+	return err
+}
+
+// micros stores an instant; fromMicros reads one back in UTC.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }

@@ -1,0 +1,239 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/treue-dev/treue/internal/rules"
+)
+
+// balanceOf sums lots at now. Debt (negative lots) lowers what is available.
+func balanceOf(lots []lot, now time.Time) Balance {
+	var b Balance
+	for _, lt := range lots {
+		switch {
+		case lt.expired(now):
+		case lt.remaining < 0 || !lt.pending(now):
+			b.Available += lt.remaining
+		default:
+			b.Pending += lt.remaining
+		}
+	}
+	return b
+}
+
+// Balance reads a member's points now, and how many of them expire within the
+// given number of days. Pending and expiry take effect at their timestamps, not
+// when a sweep runs.
+func (l *Ledger) Balance(ctx context.Context, member string, expiringWithinDays int) (Balance, error) {
+	var b Balance
+	err := l.inTx(ctx, func(t tx) error {
+		if err := lockMemberShared(ctx, t, member); err != nil {
+			return err
+		}
+		now := l.clock.Now()
+		lots, err := memberLots(ctx, t, member)
+		if err != nil {
+			return err
+		}
+		b = balanceOf(lots, now)
+		b.ExpiringBy = now.AddDate(0, 0, expiringWithinDays)
+		for _, lt := range lots {
+			if lt.remaining > 0 && !lt.expired(now) && lt.expiresAt != nil && lt.expiresAt.Before(b.ExpiringBy) {
+				b.Expiring += lt.remaining
+			}
+		}
+		return nil
+	})
+	return b, err
+}
+
+// lockMemberShared checks that a member exists, without locking.
+func lockMemberShared(ctx context.Context, t tx, member string) error {
+	var id string
+	err := t.queryRow(ctx, `SELECT id FROM members WHERE id = $1`, member).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w %q", ErrUnknownMember, member)
+	}
+	return err
+}
+
+// Tier computes a member's tier now from the purchases in their history.
+func (l *Ledger) Tier(ctx context.Context, member string) (rules.TierStatus, error) {
+	var st rules.TierStatus
+	err := l.inTx(ctx, func(t tx) error {
+		if err := lockMemberShared(ctx, t, member); err != nil {
+			return err
+		}
+		activity, membership, err := l.tierInputs(ctx, t, member)
+		if err != nil {
+			return err
+		}
+		st = l.program.TierAt(l.clock.Now(), activity, membership)
+		return nil
+	})
+	return st, err
+}
+
+// tierInputs reads what counts towards a member's tier: each purchase (its points
+// or what was paid) and each return (the points it took back, or the amount), and
+// the paid membership. Bonuses, adjustments and redemptions do not count.
+func (l *Ledger) tierInputs(ctx context.Context, t tx, member string) ([]rules.Activity, rules.MembershipState, error) {
+	var m rules.MembershipState
+	if l.program.Tiers == nil {
+		return nil, m, nil
+	}
+	var paidUntil int64
+	if err := t.queryRow(ctx, `SELECT paid_until FROM members WHERE id = $1`, member).Scan(&paidUntil); err != nil {
+		return nil, m, err
+	}
+	if paidUntil > 0 {
+		m.PaidUntil = fromMicros(paidUntil)
+	}
+	rows, err := t.query(ctx, `SELECT e.created_at, e.kind, e.points, e.amount, COALESCE(p.points, 0)
+		FROM entries e LEFT JOIN postings p ON p.entry_id = e.id AND p.account = 'issuance:' || e.partner_id
+		WHERE e.member_id = $1 AND e.kind IN ($2, $3) ORDER BY e.id`, member, KindEarn, KindReverse)
+	if err != nil {
+		return nil, m, err
+	}
+	defer func() { _ = rows.Close() }()
+	var out []rules.Activity
+	for rows.Next() {
+		var at, points, amount, issuance int64
+		var kind string
+		if err := rows.Scan(&at, &kind, &points, &amount, &issuance); err != nil {
+			return nil, m, err
+		}
+		a := rules.Activity{At: fromMicros(at)}
+		switch {
+		case l.program.Basis == rules.BasisAmountSpent && kind == KindEarn:
+			a.Amount = amount
+		case l.program.Basis == rules.BasisAmountSpent:
+			a.Amount = -amount
+		case kind == KindEarn:
+			a.Amount = points
+		default:
+			a.Amount = -issuance // the points the return took back
+		}
+		out = append(out, a)
+	}
+	return out, m, rows.Err()
+}
+
+// History pages through a member's entries, newest first. before is the id the
+// page starts below (0 for the newest); next is the cursor of the following page,
+// 0 when there is none.
+func (l *Ledger) History(ctx context.Context, member string, before int64, limit int) (entries []Entry, next int64, err error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	err = l.inTx(ctx, func(t tx) error {
+		if err := lockMemberShared(ctx, t, member); err != nil {
+			return err
+		}
+		rows, err := t.query(ctx, entryColumns+` FROM entries WHERE member_id = $1 AND id < $2 AND kind <> $3 ORDER BY id DESC LIMIT $4`,
+			member, before, KindReferralCode, limit+1)
+		if err != nil {
+			return err
+		}
+		entries, err = scanEntries(rows)
+		return err
+	})
+	if len(entries) > limit {
+		entries, next = entries[:limit], entries[limit-1].ID
+	}
+	return entries, next, err
+}
+
+// PartnerEntries pages through a partner's entries made in [from, to), oldest
+// first, for settlement. after is the id the page starts above (0 at first).
+func (l *Ledger) PartnerEntries(ctx context.Context, partner string, from, to time.Time, after int64, limit int) (entries []Entry, next int64, err error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 1000
+	}
+	rows, err := l.db.QueryContext(ctx, l.d.rebind(entryColumns+` FROM entries
+		WHERE partner_id = $1 AND created_at >= $2 AND created_at < $3 AND id > $4 AND kind IN ($5, $6, $7)
+		ORDER BY id LIMIT $8`), partner, micros(from), micros(to), after, KindEarn, KindRedeem, KindReverse, limit+1)
+	if err != nil {
+		return nil, 0, err
+	}
+	entries, err = scanEntries(rows)
+	if len(entries) > limit {
+		entries, next = entries[:limit], entries[limit-1].ID
+	}
+	return entries, next, err
+}
+
+// MarkSettled records that a settlement settled the entries. Marking an entry
+// again with the same settlement changes nothing; an entry settled by another
+// settlement is refused, and then nothing is marked.
+func (l *Ledger) MarkSettled(ctx context.Context, settlement string, ids []int64) (int, error) {
+	if settlement == "" {
+		return 0, fmt.Errorf("%w: no settlement id", ErrInvalid)
+	}
+	marked := 0
+	err := l.inTx(ctx, func(t tx) error {
+		marked = 0
+		for _, id := range ids {
+			var current sql.NullString
+			err := t.queryRow(ctx, `SELECT settlement_id FROM entries WHERE id = $1`+t.d.forUpdate, id).Scan(&current)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("%w: %d", ErrUnknownEntry, id)
+			}
+			if err != nil {
+				return err
+			}
+			switch {
+			case current.Valid && current.String == settlement:
+			case current.Valid:
+				return fmt.Errorf("%w: entry %d belongs to %s", ErrAlreadySettled, id, current.String)
+			default:
+				if _, err := t.exec(ctx, `UPDATE entries SET settlement_id = $1 WHERE id = $2`, settlement, id); err != nil {
+					return err
+				}
+				marked++
+			}
+		}
+		return nil
+	})
+	return marked, err
+}
+
+const entryColumns = `SELECT id, kind, member_id, partner_id, created_at, points, amount, COALESCE(related_id, 0), reason, COALESCE(settlement_id, '')`
+
+func scanEntries(rows *sql.Rows) ([]Entry, error) {
+	defer func() { _ = rows.Close() }()
+	var out []Entry
+	for rows.Next() {
+		var e Entry
+		var at int64
+		if err := rows.Scan(&e.ID, &e.Kind, &e.Member, &e.Partner, &at, &e.Points, &e.Amount, &e.RelatedID, &e.Reason, &e.Settlement); err != nil {
+			return nil, err
+		}
+		e.CreatedAt = fromMicros(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,187 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package ledger
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/treue-dev/treue/internal/rules"
+)
+
+// ErrReferralRefused wraps the rule a referral code broke (rules.ErrSelfReferral, ...).
+var ErrReferralRefused = errors.New("referral code refused")
+
+// Commission kinds. An accrual is confirmed at its confirms_at; a cancel carries
+// the accrual's confirms_at, so that both fall into the same settlement period and
+// net out; a clawback is due when it is written.
+const (
+	CommissionAccrual  = "accrual"
+	CommissionCancel   = "cancel"
+	CommissionClawback = "clawback"
+)
+
+// KindReferralCode is the entry that records a code's issue; it moves no points.
+const KindReferralCode = "referral_code"
+
+// IssueCodeRequest issues a referral code to a referrer's customer.
+type IssueCodeRequest struct {
+	Meta
+	Referral string `json:"referral"`
+	Member   string `json:"member"`
+}
+
+// ReferralCode is an issued code.
+type ReferralCode struct {
+	Code     string    `json:"code"`
+	Referral string    `json:"referral"`
+	Owner    string    `json:"owner"`
+	IssuedAt time.Time `json:"issuedAt"`
+	Uses     int64     `json:"uses"`
+	Replayed bool      `json:"-"`
+}
+
+var codeAlphabet = base32.NewEncoding("ABCDEFGHJKLMNPQRSTUVWXYZ23456789").WithPadding(base32.NoPadding)
+
+// IssueCode gives a member a new code for a referral agreement.
+func (l *Ledger) IssueCode(ctx context.Context, req IssueCodeRequest) (ReferralCode, error) {
+	var res ReferralCode
+	ref, ok := l.referrals[req.Referral]
+	if !ok {
+		return res, fmt.Errorf("%w: no referral agreement %q in this program", ErrInvalid, req.Referral)
+	}
+	err := write(ctx, l, KindReferralCode, req.Meta, req, &res, &res.Replayed, func(t tx, now time.Time) (*newEntry, error) {
+		if err := lockMember(ctx, t, req.Member); err != nil {
+			return nil, err
+		}
+		random := make([]byte, 5)
+		if _, err := rand.Read(random); err != nil {
+			return nil, err
+		}
+		prefix := ref.CodePrefix
+		if prefix == "" {
+			prefix = "REF"
+		}
+		res = ReferralCode{Code: prefix + "-" + codeAlphabet.EncodeToString(random), Referral: req.Referral, Owner: req.Member, IssuedAt: now}
+		return &newEntry{
+			member: req.Member, partner: ref.Referrer, createdAt: now, reason: res.Code,
+			after: func(ctx context.Context, t tx, _ int64) error {
+				_, err := t.exec(ctx, `INSERT INTO referral_codes (code, referral_id, owner_member, issued_at) VALUES ($1, $2, $3, $4)`,
+					res.Code, req.Referral, req.Member, micros(now))
+				return err
+			},
+		}, nil
+	})
+	return res, err
+}
+
+// LookupCode reads a code and how often it was used.
+func (l *Ledger) LookupCode(ctx context.Context, code string) (ReferralCode, error) {
+	res := ReferralCode{Code: strings.ToUpper(code)}
+	var issued int64
+	err := l.db.QueryRowContext(ctx, l.d.rebind(`SELECT referral_id, owner_member, issued_at,
+		(SELECT COUNT(*) FROM commissions WHERE code = $1 AND kind = 'accrual') FROM referral_codes WHERE code = $1`), res.Code).
+		Scan(&res.Referral, &res.Owner, &issued, &res.Uses)
+	if errors.Is(err, sql.ErrNoRows) {
+		return res, fmt.Errorf("%w %q", ErrUnknownCode, code)
+	}
+	res.IssuedAt = fromMicros(issued)
+	return res, err
+}
+
+// referralUse is a code applied to a purchase, waiting for the entry's id.
+type referralUse struct {
+	code    string
+	ref     *rules.Referral
+	outcome rules.ReferralOutcome
+}
+
+func (l *Ledger) applyReferral(ctx context.Context, t tx, req EarnRequest, now time.Time) (*referralUse, error) {
+	code := strings.ToUpper(req.ReferralCode)
+	var refID, owner string
+	err := t.queryRow(ctx, `SELECT referral_id, owner_member FROM referral_codes WHERE code = $1`, code).Scan(&refID, &owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w %q", ErrUnknownCode, req.ReferralCode)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ref, ok := l.referrals[refID]
+	if !ok {
+		return nil, fmt.Errorf("%w %q: its agreement %s ended", ErrUnknownCode, req.ReferralCode, refID)
+	}
+	var prior, uses int64
+	if err := t.queryRow(ctx, `SELECT COUNT(*) FROM entries WHERE member_id = $1 AND partner_id = $2 AND kind = $3`,
+		req.Member, req.Partner, KindEarn).Scan(&prior); err != nil {
+		return nil, err
+	}
+	if err := t.queryRow(ctx, `SELECT COUNT(*) FROM commissions WHERE code = $1 AND kind = $2`, code, CommissionAccrual).Scan(&uses); err != nil {
+		return nil, err
+	}
+	out, err := ref.Apply(rules.ReferralUse{
+		Partner: req.Partner, Amount: req.Amount, At: now, CodeOwner: owner, Member: req.Member,
+		PriorPurchases: prior, PriorUses: uses,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrReferralRefused, err)
+	}
+	return &referralUse{code: code, ref: ref, outcome: out}, nil
+}
+
+func (u *referralUse) record(ctx context.Context, t tx, earnID int64, now time.Time) error {
+	_, err := t.exec(ctx, `INSERT INTO commissions (entry_id, earn_id, referral_id, code, referrer, referee, micros, kind, confirms_at, created_at)
+		VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		earnID, u.ref.ID, u.code, u.ref.Referrer, u.ref.Referee, u.outcome.CommissionMicros, CommissionAccrual,
+		micros(u.outcome.ConfirmsAt), micros(now))
+	return err
+}
+
+// reverseCommission takes back the returned share of a purchase's commission:
+// cancelled inside the holding period, clawed back after it. It returns the
+// (negative) change in millionths of a minor unit.
+func reverseCommission(ctx context.Context, t tx, entryID, earnID, paid, returnedBefore, amount int64, now time.Time) (int64, error) {
+	var refID, code, referrer, referee string
+	var accrued, confirms int64
+	err := t.queryRow(ctx, `SELECT referral_id, code, referrer, referee, micros, confirms_at FROM commissions WHERE earn_id = $1 AND kind = $2`,
+		earnID, CommissionAccrual).Scan(&refID, &code, &referrer, &referee, &accrued, &confirms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	cut := clawback(accrued, paid, returnedBefore+amount) - clawback(accrued, paid, returnedBefore)
+	if cut == 0 {
+		return 0, nil
+	}
+	kind := CommissionClawback
+	if now.Before(fromMicros(confirms)) {
+		kind = CommissionCancel
+	} else {
+		confirms = micros(now)
+	}
+	_, err = t.exec(ctx, `INSERT INTO commissions (entry_id, earn_id, referral_id, code, referrer, referee, micros, kind, confirms_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		entryID, earnID, refID, code, referrer, referee, -cut, kind, confirms, micros(now))
+	return -cut, err
+}
