@@ -63,6 +63,12 @@ test: manifests generate vet envtest helm ## Run all tests against a real kube-a
 	TREUE_TEST_POSTGRES_DSN="$${TREUE_TEST_POSTGRES_DSN:-$$(hack/postgres.sh --if-possible)}" \
 	go test ./... -count=1
 
+##@ Benchmarks
+
+.PHONY: bench-ledger
+bench-ledger: ## Measure the ledger's write throughput on SQLite and PostgreSQL against a one-row-commit floor.
+	TREUE_TEST_POSTGRES_DSN="$${TREUE_TEST_POSTGRES_DSN:-$$(hack/postgres.sh)}" go run ./bench/ledger $(BENCH_FLAGS)
+
 ##@ Build and run
 
 .PHONY: build

@@ -46,7 +46,8 @@ type Options struct {
 
 // Ledger is the store of record of one program.
 type Ledger struct {
-	db        *sql.DB
+	db        *sql.DB // writes (and reads that must see the latest write)
+	rdb       *sql.DB // reads; the same pool on PostgreSQL
 	d         dialect
 	program   *rules.Program
 	referrals map[string]*rules.Referral
@@ -58,22 +59,28 @@ func Open(ctx context.Context, o Options) (*Ledger, error) {
 	if o.Program == nil {
 		return nil, errors.New("opening the ledger: no program rules")
 	}
-	db, d, err := openDB(o.Backend, o.DSN)
+	db, rdb, d, err := openDB(o.Backend, o.DSN)
 	if err != nil {
 		return nil, err
 	}
-	if o.MaxOpenConns > 0 {
+	closeAll := func() {
+		_ = db.Close()
+		if rdb != db {
+			_ = rdb.Close()
+		}
+	}
+	if o.MaxOpenConns > 0 && d.backend == PostgreSQL {
 		db.SetMaxOpenConns(o.MaxOpenConns)
 	}
 	if err := db.PingContext(ctx); err != nil {
-		_ = db.Close()
+		closeAll()
 		return nil, fmt.Errorf("connecting to the %s ledger: %w", o.Backend, err)
 	}
 	if err := migrate(ctx, db, d); err != nil {
-		_ = db.Close()
+		closeAll()
 		return nil, err
 	}
-	l := &Ledger{db: db, d: d, program: o.Program, referrals: o.Referrals, clock: o.Clock}
+	l := &Ledger{db: db, rdb: rdb, d: d, program: o.Program, referrals: o.Referrals, clock: o.Clock}
 	if l.clock == nil {
 		l.clock = SystemClock{}
 	}
@@ -84,7 +91,13 @@ func Open(ctx context.Context, o Options) (*Ledger, error) {
 }
 
 // Close closes the connections.
-func (l *Ledger) Close() error { return l.db.Close() }
+func (l *Ledger) Close() error {
+	err := l.db.Close()
+	if l.rdb != l.db {
+		err = errors.Join(err, l.rdb.Close())
+	}
+	return err
+}
 
 // Ping checks that the store answers; the service's readiness probe uses it.
 func (l *Ledger) Ping(ctx context.Context) error { return l.db.PingContext(ctx) }
@@ -127,6 +140,17 @@ func (l *Ledger) inTx(ctx context.Context, fn func(tx) error) error {
 		}
 	}
 	return err
+}
+
+// inReadTx runs fn in a transaction on the read pool: one consistent snapshot,
+// without taking SQLite's write lock.
+func (l *Ledger) inReadTx(ctx context.Context, fn func(tx) error) error {
+	sqlTx, err := l.rdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = sqlTx.Rollback() }()
+	return fn(tx{Tx: sqlTx, d: l.d})
 }
 
 func (l *Ledger) tryTx(ctx context.Context, fn func(tx) error) error {

@@ -21,6 +21,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/treue-dev/treue/internal/rules"
@@ -50,32 +51,73 @@ type lot struct {
 func (lt lot) pending(now time.Time) bool { return now.Before(lt.pendingEnd) }
 func (lt lot) expired(now time.Time) bool { return lt.expiresAt != nil && !now.Before(*lt.expiresAt) }
 
-// memberLots reads a member's lots that still hold points (or debt), soonest
-// expiring first, lots that never expire last, then oldest first.
+// neverExpires is the expires_at of a lot that does not expire: it sorts last in
+// the spending order, which an index on (member, expires_at) then serves as is.
+const neverExpires int64 = math.MaxInt64
+
+const lotColumns = `SELECT id, entry_id, partner_id, points, remaining, earned_at, pending_until, expires_at FROM lots`
+
+// spendingOrder is soonest expiring first, lots that never expire last, then
+// oldest first: the order of the lots_spend index.
+const spendingOrder = ` ORDER BY expires_at, earned_at, id`
+
+// memberLots reads all of a member's lots that still hold points (or debt), in
+// spending order.
 func memberLots(ctx context.Context, t tx, member string) ([]lot, error) {
-	rows, err := t.query(ctx, `SELECT id, entry_id, partner_id, points, remaining, earned_at, pending_until, expires_at
-		FROM lots WHERE member_id = $1 AND remaining <> 0
-		ORDER BY CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END, expires_at, earned_at, id`, member)
+	var out []lot
+	err := eachLot(ctx, t, `WHERE member_id = $1 AND remaining <> 0`, []any{member}, func(lt lot) bool {
+		out = append(out, lt)
+		return true
+	})
+	return out, err
+}
+
+// eachLot streams lots in spending order until fn returns false.
+func eachLot(ctx context.Context, t tx, where string, args []any, fn func(lot) bool) error {
+	rows, err := t.query(ctx, lotColumns+" "+where+spendingOrder, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer func() { _ = rows.Close() }()
-	var out []lot
 	for rows.Next() {
 		var lt lot
-		var earned, pend int64
-		var exp sql.NullInt64
+		var earned, pend, exp int64
 		if err := rows.Scan(&lt.id, &lt.entryID, &lt.partner, &lt.points, &lt.remaining, &earned, &pend, &exp); err != nil {
-			return nil, err
+			return err
 		}
 		lt.earnedAt, lt.pendingEnd = fromMicros(earned), fromMicros(pend)
-		if exp.Valid {
-			e := fromMicros(exp.Int64)
+		if exp != neverExpires {
+			e := fromMicros(exp)
 			lt.expiresAt = &e
 		}
-		out = append(out, lt)
+		if !fn(lt) {
+			return rows.Close()
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
+}
+
+// spendable reads the available lots a debit of points takes, in spending order,
+// stopping as soon as they cover it, and says whether they do. Debt the member owes
+// counts against them first.
+func (l *Ledger) spendable(ctx context.Context, t tx, member string, points int64, now time.Time) ([]lot, bool, error) {
+	need := points
+	if l.program.AllowNegativeBalance {
+		var owed int64
+		if err := t.queryRow(ctx, `SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE member_id = $1 AND remaining < 0`, member).Scan(&owed); err != nil {
+			return nil, false, err
+		}
+		need -= owed
+	}
+	var lots []lot
+	var have int64
+	err := eachLot(ctx, t, `WHERE member_id = $1 AND remaining > 0 AND pending_until <= $2 AND expires_at > $2`,
+		[]any{member, micros(now)}, func(lt lot) bool {
+			lots = append(lots, lt)
+			have += lt.remaining
+			return have < need
+		})
+	return lots, have >= need, err
 }
 
 // take consumes points from a lot for an entry.
@@ -110,17 +152,6 @@ func spend(ctx context.Context, t tx, entryID int64, lots []lot, points int64) (
 	return taken, nil
 }
 
-// available filters the lots a member can spend at now.
-func available(lots []lot, now time.Time) []lot {
-	var out []lot
-	for _, lt := range lots {
-		if lt.remaining > 0 && !lt.pending(now) && !lt.expired(now) {
-			out = append(out, lt)
-		}
-	}
-	return out
-}
-
 // credit writes a new lot of points for an entry. Debt the member owes (negative
 // lots, under the Allow policy) is repaid from it first: the new lot is consumed
 // and the debt lot "consumed" by the negative amount, so that for every lot
@@ -129,16 +160,17 @@ func (l *Ledger) credit(ctx context.Context, t tx, entryID int64, member, partne
 	if points <= 0 {
 		return nil
 	}
-	var exp sql.NullInt64
+	exp := neverExpires
 	if terms.ExpiresAt != nil {
-		exp = sql.NullInt64{Int64: micros(*terms.ExpiresAt), Valid: true}
+		exp = micros(*terms.ExpiresAt)
 	}
 	if terms.ExpiresOnInactivity {
 		at, _ := l.program.InactivityExpiry(earnedAt)
-		exp = sql.NullInt64{Int64: micros(at), Valid: true}
-		// Every earning extends every lot that has not expired yet.
+		exp = micros(at)
+		// Every earning extends every lot that has not expired yet (debt, with a
+		// negative remainder, never expires).
 		if _, err := t.exec(ctx, `UPDATE lots SET expires_at = $1 WHERE member_id = $2 AND remaining > 0 AND expires_at > $3`,
-			exp.Int64, member, micros(earnedAt)); err != nil {
+			exp, member, micros(earnedAt)); err != nil {
 			return err
 		}
 	}
@@ -151,14 +183,17 @@ func (l *Ledger) credit(ctx context.Context, t tx, entryID int64, member, partne
 	if !l.program.AllowNegativeBalance {
 		return nil // no member can owe points
 	}
-	lots, err := memberLots(ctx, t, member)
-	if err != nil {
+	var debts []lot
+	if err := eachLot(ctx, t, `WHERE member_id = $1 AND remaining < 0`, []any{member}, func(lt lot) bool {
+		debts = append(debts, lt)
+		return true
+	}); err != nil {
 		return err
 	}
 	left := points
-	for _, debt := range lots {
-		if debt.remaining >= 0 || left == 0 {
-			continue
+	for _, debt := range debts {
+		if left == 0 {
+			break
 		}
 		n := min(-debt.remaining, left)
 		if err := take(ctx, t, entryID, lotID, n); err != nil {
@@ -175,6 +210,6 @@ func (l *Ledger) credit(ctx context.Context, t tx, entryID int64, member, partne
 // debt records points a member owes after a clawback under the Allow policy.
 func debt(ctx context.Context, t tx, entryID int64, member string, points int64, at time.Time) error {
 	_, err := t.exec(ctx, `INSERT INTO lots (member_id, entry_id, partner_id, points, remaining, earned_at, pending_until, expires_at)
-		VALUES ($1, $2, '', $3, $3, $4, $4, NULL)`, member, entryID, -points, micros(at))
+		VALUES ($1, $2, '', $3, $3, $4, $4, $5)`, member, entryID, -points, micros(at), neverExpires)
 	return err
 }

@@ -107,9 +107,11 @@ func (l *Ledger) Earn(ctx context.Context, req EarnRequest) (EarnResult, error) 
 		}
 		tier := l.program.TierAt(now, activity, membership)
 		var today int64
-		if err := t.queryRow(ctx, `SELECT COALESCE(SUM(points), 0) FROM entries WHERE member_id = $1 AND kind = $2 AND created_at >= $3`,
-			req.Member, KindEarn, micros(l.program.DayStart(now))).Scan(&today); err != nil {
-			return nil, err
+		if l.program.MaxPerMemberPerDay > 0 {
+			if err := t.queryRow(ctx, `SELECT COALESCE(SUM(points), 0) FROM entries WHERE member_id = $1 AND kind = $2 AND created_at >= $3`,
+				req.Member, KindEarn, micros(l.program.DayStart(now))).Scan(&today); err != nil {
+				return nil, err
+			}
 		}
 		earned, err := l.program.EarnPoints(purchase, tier.Level, today)
 		if err != nil {
@@ -165,12 +167,12 @@ func (l *Ledger) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, e
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
-		lots, err := memberLots(ctx, t, req.Member)
+		lots, enough, err := l.spendable(ctx, t, req.Member, req.Points, now)
 		if err != nil {
 			return nil, err
 		}
-		if have := balanceOf(lots, now).Available; have < req.Points {
-			return nil, fmt.Errorf("%w: %q has %d, wants to redeem %d", ErrInsufficientPoints, req.Member, have, req.Points)
+		if !enough {
+			return nil, fmt.Errorf("%w: %q has fewer than the %d points to redeem", ErrInsufficientPoints, req.Member, req.Points)
 		}
 		res.Points, res.Value = req.Points, value
 		return &newEntry{
@@ -178,7 +180,7 @@ func (l *Ledger) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, e
 			points: -req.Points, amount: value,
 			postings: []posting{{memberAccount(req.Member), -req.Points}, {redemptionAccount(req.Partner), req.Points}},
 			after: func(ctx context.Context, t tx, id int64) error {
-				taken, err := spend(ctx, t, id, available(lots, now), req.Points)
+				taken, err := spend(ctx, t, id, lots, req.Points)
 				if err == nil && taken != req.Points {
 					err = fmt.Errorf("redeeming for %q: took %d of %d points", req.Member, taken, req.Points)
 				}
@@ -329,15 +331,15 @@ func (l *Ledger) Adjust(ctx context.Context, req AdjustRequest) (AdjustResult, e
 			}
 			return e, nil
 		}
-		lots, err := memberLots(ctx, t, req.Member)
+		lots, enough, err := l.spendable(ctx, t, req.Member, -req.Points, now)
 		if err != nil {
 			return nil, err
 		}
-		if have := balanceOf(lots, now).Available; have < -req.Points {
-			return nil, fmt.Errorf("%w: %q has %d available, the adjustment takes %d", ErrInsufficientPoints, req.Member, have, -req.Points)
+		if !enough {
+			return nil, fmt.Errorf("%w: %q has fewer than the %d points the adjustment takes", ErrInsufficientPoints, req.Member, -req.Points)
 		}
 		e.after = func(ctx context.Context, t tx, id int64) error {
-			_, err := spend(ctx, t, id, available(lots, now), -req.Points)
+			_, err := spend(ctx, t, id, lots, -req.Points)
 			return err
 		}
 		return e, nil

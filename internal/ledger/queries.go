@@ -46,7 +46,7 @@ func balanceOf(lots []lot, now time.Time) Balance {
 // when a sweep runs.
 func (l *Ledger) Balance(ctx context.Context, member string, expiringWithinDays int) (Balance, error) {
 	var b Balance
-	err := l.inTx(ctx, func(t tx) error {
+	err := l.inReadTx(ctx, func(t tx) error {
 		if err := lockMemberShared(ctx, t, member); err != nil {
 			return err
 		}
@@ -80,7 +80,7 @@ func lockMemberShared(ctx context.Context, t tx, member string) error {
 // Tier computes a member's tier now from the purchases in their history.
 func (l *Ledger) Tier(ctx context.Context, member string) (rules.TierStatus, error) {
 	var st rules.TierStatus
-	err := l.inTx(ctx, func(t tx) error {
+	err := l.inReadTx(ctx, func(t tx) error {
 		if err := lockMemberShared(ctx, t, member); err != nil {
 			return err
 		}
@@ -109,9 +109,13 @@ func (l *Ledger) tierInputs(ctx context.Context, t tx, member string) ([]rules.A
 	if paidUntil > 0 {
 		m.PaidUntil = fromMicros(paidUntil)
 	}
+	var since int64 // all history, unless the rules say older activity cannot matter
+	if horizon, ok := l.program.ActivityHorizon(l.clock.Now()); ok {
+		since = micros(horizon)
+	}
 	rows, err := t.query(ctx, `SELECT e.created_at, e.kind, e.points, e.amount, COALESCE(p.points, 0)
 		FROM entries e LEFT JOIN postings p ON p.entry_id = e.id AND p.account = 'issuance:' || e.partner_id
-		WHERE e.member_id = $1 AND e.kind IN ($2, $3) ORDER BY e.id`, member, KindEarn, KindReverse)
+		WHERE e.member_id = $1 AND e.kind IN ($2, $3) AND e.created_at >= $4 ORDER BY e.id`, member, KindEarn, KindReverse, since)
 	if err != nil {
 		return nil, m, err
 	}
@@ -149,7 +153,7 @@ func (l *Ledger) History(ctx context.Context, member string, before int64, limit
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	err = l.inTx(ctx, func(t tx) error {
+	err = l.inReadTx(ctx, func(t tx) error {
 		if err := lockMemberShared(ctx, t, member); err != nil {
 			return err
 		}
@@ -173,7 +177,7 @@ func (l *Ledger) PartnerEntries(ctx context.Context, partner string, from, to ti
 	if limit <= 0 || limit > 10000 {
 		limit = 1000
 	}
-	rows, err := l.db.QueryContext(ctx, l.d.rebind(entryColumns+` FROM entries
+	rows, err := l.rdb.QueryContext(ctx, l.d.rebind(entryColumns+` FROM entries
 		WHERE partner_id = $1 AND created_at >= $2 AND created_at < $3 AND id > $4 AND kind IN ($5, $6, $7)
 		ORDER BY id LIMIT $8`), partner, micros(from), micros(to), after, KindEarn, KindRedeem, KindReverse, limit+1)
 	if err != nil {

@@ -24,7 +24,9 @@ import (
 )
 
 // migrations are applied in order, each once, at start-up. Never edit one that
-// has shipped: add the next. Times are microseconds since the Unix epoch (UTC);
+// has shipped: add the next. Times are microseconds since the Unix epoch (UTC); a
+// lot that never expires has expires_at = neverExpires, so that one index serves
+// the spending order;
 // points and money are integers (money in minor units, commissions in millionths
 // of one).
 var migrations = []string{
@@ -57,6 +59,7 @@ CREATE TABLE entries (
 	UNIQUE (actor, idem_key)
 );
 CREATE INDEX entries_member ON entries (member_id, id);
+CREATE INDEX entries_member_day ON entries (member_id, kind, created_at);
 CREATE INDEX entries_partner ON entries (partner_id, created_at, id);
 CREATE INDEX entries_related ON entries (related_id);
 CREATE TABLE postings (
@@ -74,10 +77,10 @@ CREATE TABLE lots (
 	remaining BIGINT NOT NULL,
 	earned_at BIGINT NOT NULL,
 	pending_until BIGINT NOT NULL,
-	expires_at BIGINT
+	expires_at BIGINT NOT NULL
 );
-CREATE INDEX lots_member ON lots (member_id);
-CREATE INDEX lots_expiry ON lots (expires_at);
+CREATE INDEX lots_spend ON lots (member_id, expires_at, earned_at, id) WHERE remaining <> 0;
+CREATE INDEX lots_expiry ON lots (expires_at) WHERE remaining > 0;
 CREATE TABLE consumptions (
 	entry_id BIGINT NOT NULL REFERENCES entries(id),
 	lot_id BIGINT NOT NULL REFERENCES lots(id),

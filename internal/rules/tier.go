@@ -108,6 +108,18 @@ func (p *Program) TierAt(t time.Time, activity []Activity, m MembershipState) Ti
 	return st
 }
 
+// ActivityHorizon is the earliest activity that can change the tier at t, so
+// that a store need not read older history; false when all of it can matter
+// (the Never and OneLevelPerPeriod policies remember the past).
+func (p *Program) ActivityHorizon(t time.Time) (time.Time, bool) {
+	if len(p.Tiers) == 0 || p.Downgrade != DowngradeRecalculate {
+		return time.Time{}, false
+	}
+	from := p.Grace.SubtractFrom(t.In(p.Location))
+	start, _ := tierEvaluator{p: p}.windowStart(from)
+	return start, true
+}
+
 type tierEvaluator struct {
 	p    *Program
 	acts []Activity // sorted by time

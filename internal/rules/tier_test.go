@@ -97,3 +97,35 @@ func TestTierAt(t *testing.T) {
 		t.Errorf("a program without tiers gave %+v", st)
 	}
 }
+
+// The horizon is right when dropping all activity before it never changes a tier.
+func TestActivityHorizon(t *testing.T) {
+	activity := []Activity{
+		{At: utc(2024, 2, 1, 0, 0), Amount: 6000}, {At: utc(2025, 1, 10, 12, 0), Amount: 900},
+		{At: utc(2025, 6, 1, 0, 0), Amount: 300}, {At: utc(2025, 12, 24, 0, 0), Amount: 4000},
+	}
+	for _, p := range []*Program{
+		tierProgram(t, WindowConfig{Type: "Rolling", Period: "P12M"}, "Recalculate", "P0D"),
+		tierProgram(t, WindowConfig{Type: "Rolling", Period: "P12M"}, "Recalculate", "P2M"),
+		tierProgram(t, WindowConfig{Type: "CalendarYear"}, "Recalculate", "P1M"),
+	} {
+		for at := utc(2025, 1, 1, 0, 0); at.Before(utc(2027, 3, 1, 0, 0)); at = at.AddDate(0, 0, 9) {
+			horizon, ok := p.ActivityHorizon(at)
+			if !ok {
+				t.Fatal("Recalculate has a horizon")
+			}
+			var recent []Activity
+			for _, a := range activity {
+				if !a.At.Before(horizon) {
+					recent = append(recent, a)
+				}
+			}
+			if all, cut := p.TierAt(at, activity, MembershipState{}), p.TierAt(at, recent, MembershipState{}); all != cut {
+				t.Fatalf("at %s the horizon %s changes the tier: %+v, %+v", at, horizon, all, cut)
+			}
+		}
+	}
+	if _, ok := tierProgram(t, WindowConfig{Type: "Rolling", Period: "P12M"}, "Never", "P0D").ActivityHorizon(utc(2026, 1, 1, 0, 0)); ok {
+		t.Error("Never needs the whole history")
+	}
+}
