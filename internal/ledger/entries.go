@@ -24,13 +24,16 @@ import (
 	"time"
 )
 
-// Accounts of the double-entry journal. A member's account is the sum of their
-// lots; a partner has an issuance account (points it gave out, owed to the
-// network) and a redemption account (points it took as payment, owed to it).
+// Accounts of the double-entry journal, in points. A member's account is the sum
+// of their lots. A partner has an issuance account (points it gave out, for which
+// it owes the network) and a redemption account (points it took as payment, for
+// which the network owes it). The network's own accounts fund bonuses and manual
+// adjustments, take expired points (breakage) and absorb clawbacks a member
+// could not cover. Settlement nets the partner accounts against the network.
 const (
-	accountProgram  = "program"  // bonuses and manual adjustments, funded by the program
-	accountBreakage = "breakage" // expired points
-	accountWriteOff = "writeoff" // clawbacks a member could not cover
+	accountProgram  = "network:program"
+	accountBreakage = "network:breakage"
+	accountWriteOff = "network:writeoff"
 )
 
 func memberAccount(member string) string      { return "member:" + member }
