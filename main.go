@@ -58,8 +58,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "manager":
 		return runManager(args, stderr)
-	case "accrual", "settle":
-		_, _ = fmt.Fprintf(stderr, "treue %s: not implemented in %s yet; this build runs only the controller manager\n", cmd, version.Version)
+	case "accrual":
+		return runAccrual(args, stderr)
+	case "settle":
+		_, _ = fmt.Fprintf(stderr, "treue %s: not implemented in %s yet\n", cmd, version.Version)
 		return exitUsage
 	case "version":
 		_, _ = fmt.Fprintln(stdout, version.Version)

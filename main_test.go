@@ -34,7 +34,8 @@ func TestRunDispatchesSubcommands(t *testing.T) {
 	}{
 		{name: "version", args: []string{"version"}, wantCode: exitOK, wantStdout: version.Version + "\n"},
 		{name: "help", args: []string{"help"}, wantCode: exitOK, wantStdout: "Commands:"},
-		{name: "accrual is not built yet", args: []string{"accrual"}, wantCode: exitUsage, wantStderr: "treue accrual: not implemented"},
+		{name: "accrual without its configuration", args: []string{"accrual", "--config", "/nonexistent/accrual.json"}, wantCode: exitUsage,
+			wantStderr: "bad configuration"},
 		{name: "settle is not built yet", args: []string{"settle", "--cooperation", "ns/name"}, wantCode: exitUsage, wantStderr: "treue settle: not implemented"},
 		{name: "unknown command", args: []string{"sttle"}, wantCode: exitUsage, wantStderr: "unknown command \"sttle\""},
 		{name: "manager flag typo", args: []string{"manager", "--leader-elct"}, wantCode: exitUsage, wantStderr: "flag provided but not defined: -leader-elct"},
