@@ -16,7 +16,8 @@ limitations under the License.
 
 // Command ledger measures the points ledger's write throughput on SQLite and
 // PostgreSQL: earnings and redemptions spread over many members, and aimed at one
-// hot member, by concurrent clients. Each figure is printed beside a floor measured
+// hot member, by concurrent clients, with one transaction per write and with
+// group commit. Each figure is printed beside a floor measured
 // in the same run on the same database: a bare transaction that inserts one row
 // and commits, which is what a durable write costs at all. `make bench-ledger`.
 package main
@@ -119,6 +120,12 @@ func measure(ctx context.Context, o options, backend ledger.Backend) ([]result, 
 		return nil, err
 	}
 	defer func() { _ = l.Close() }()
+	// The same store again, writing through group commit.
+	grouped, err := ledger.Open(ctx, ledger.Options{Backend: backend, DSN: dsn, Program: program, GroupCommit: true})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = grouped.Close() }()
 
 	members := make([]string, o.members)
 	for i := range members {
@@ -137,13 +144,13 @@ func measure(ctx context.Context, o options, backend ledger.Backend) ([]result, 
 	}
 	out := []result{floor}
 	var seq atomic.Int64
-	earn := func(member string) error {
+	earnOn := func(l *ledger.Ledger, member string) error {
 		_, err := l.Earn(ctx, ledger.EarnRequest{
 			Meta: ledger.Meta{Actor: "p", Key: fmt.Sprintf("k%d", seq.Add(1))}, Member: member, Partner: "p", Amount: 5000, Currency: currency,
 		})
 		return err
 	}
-	redeem := func(member string) error {
+	redeemOn := func(l *ledger.Ledger, member string) error {
 		_, err := l.Redeem(ctx, ledger.RedeemRequest{
 			Meta: ledger.Meta{Actor: "p", Key: fmt.Sprintf("k%d", seq.Add(1))}, Member: member, Partner: "p", Points: 1,
 		})
@@ -158,10 +165,14 @@ func measure(ctx context.Context, o options, backend ledger.Backend) ([]result, 
 		name string
 		op   func(worker int) error
 	}{
-		{"earn, many members", func(int) error { return earn(anyMember()) }},
-		{"earn, one hot member", func(int) error { return earn(hot) }},
-		{"redeem, many members", func(int) error { return redeem(anyMember()) }},
-		{"redeem, one hot member", func(int) error { return redeem(hot) }},
+		{"earn, many members", func(int) error { return earnOn(l, anyMember()) }},
+		{"earn, one hot member", func(int) error { return earnOn(l, hot) }},
+		{"redeem, many members", func(int) error { return redeemOn(l, anyMember()) }},
+		{"redeem, one hot member", func(int) error { return redeemOn(l, hot) }},
+		{"earn, many, grouped", func(int) error { return earnOn(grouped, anyMember()) }},
+		{"earn, hot, grouped", func(int) error { return earnOn(grouped, hot) }},
+		{"redeem, many, grouped", func(int) error { return redeemOn(grouped, anyMember()) }},
+		{"redeem, hot, grouped", func(int) error { return redeemOn(grouped, hot) }},
 	}
 	for _, c := range cases {
 		r, err := timed(ctx, o, c.op)

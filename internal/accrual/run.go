@@ -61,6 +61,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	l, err := ledger.Open(ctx, ledger.Options{
 		Backend: cfg.Config.Ledger.Backend, DSN: cfg.LedgerDSN, Program: cfg.Program, Referrals: cfg.Referrals,
+		// Group commit where it wins: SQLite has one writer, so batching many
+		// writes into one commit (one fsync) doubles throughput (bench/ledger).
+		// PostgreSQL already shares WAL flushes between concurrent commits, and
+		// there parallel transactions beat batches serialised per lane.
+		GroupCommit: cfg.Config.Ledger.Backend == ledger.SQLite,
 	})
 	if err != nil {
 		return fmt.Errorf("opening the ledger: %w", err)
@@ -69,6 +74,12 @@ func Run(ctx context.Context, o Options) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "treue_accrual_ledger_commits_total", Help: "Ledger transactions committed by group commit."},
+			func() float64 { return float64(l.CommitStats().Commits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "treue_accrual_ledger_batched_writes_total", Help: "Writes committed in those transactions."},
+			func() float64 { return float64(l.CommitStats().Writes) }),
+	)
 	s := NewServer(cfg, l, log, reg)
 
 	api := &http.Server{

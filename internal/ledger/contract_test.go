@@ -53,21 +53,36 @@ type env struct {
 
 type opener func(t testing.TB, program *rules.Program, referrals map[string]*rules.Referral) *env
 
-func backends() map[Backend]opener {
-	return map[Backend]opener{SQLite: openSQLite, PostgreSQL: openPostgres}
+// backends are the stores, each with one transaction per write and with group
+// commit: every test runs on all four.
+func backends() map[string]opener {
+	return map[string]opener{
+		"sqlite": func(t testing.TB, p *rules.Program, r map[string]*rules.Referral) *env {
+			return openSQLite(t, p, r, false)
+		},
+		"sqlite/group-commit": func(t testing.TB, p *rules.Program, r map[string]*rules.Referral) *env {
+			return openSQLite(t, p, r, true)
+		},
+		"postgres": func(t testing.TB, p *rules.Program, r map[string]*rules.Referral) *env {
+			return openPostgres(t, p, r, false)
+		},
+		"postgres/group-commit": func(t testing.TB, p *rules.Program, r map[string]*rules.Referral) *env {
+			return openPostgres(t, p, r, true)
+		},
+	}
 }
 
 func forEachBackend(t *testing.T, test func(t *testing.T, open opener)) {
 	for name, open := range backends() {
-		t.Run(string(name), func(t *testing.T) { test(t, open) })
+		t.Run(name, func(t *testing.T) { test(t, open) })
 	}
 }
 
-func newEnv(t testing.TB, backend Backend, dsn string, program *rules.Program, referrals map[string]*rules.Referral) *env {
+func newEnv(t testing.TB, backend Backend, dsn string, program *rules.Program, referrals map[string]*rules.Referral, groupCommit bool) *env {
 	t.Helper()
 	clock := &testClock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	ctx := context.Background()
-	l, err := Open(ctx, Options{Backend: backend, DSN: dsn, Program: program, Referrals: referrals, Clock: clock})
+	l, err := Open(ctx, Options{Backend: backend, DSN: dsn, Program: program, Referrals: referrals, Clock: clock, GroupCommit: groupCommit})
 	if err != nil {
 		t.Fatalf("opening the %s ledger: %v", backend, err)
 	}
@@ -75,11 +90,11 @@ func newEnv(t testing.TB, backend Backend, dsn string, program *rules.Program, r
 	return &env{Ledger: l, clock: clock, ctx: ctx, dsn: dsn}
 }
 
-func openSQLite(t testing.TB, program *rules.Program, referrals map[string]*rules.Referral) *env {
-	return newEnv(t, SQLite, filepath.Join(t.TempDir(), "ledger.db"), program, referrals)
+func openSQLite(t testing.TB, program *rules.Program, referrals map[string]*rules.Referral, groupCommit bool) *env {
+	return newEnv(t, SQLite, filepath.Join(t.TempDir(), "ledger.db"), program, referrals, groupCommit)
 }
 
-func openPostgres(t testing.TB, program *rules.Program, referrals map[string]*rules.Referral) *env {
+func openPostgres(t testing.TB, program *rules.Program, referrals map[string]*rules.Referral, groupCommit bool) *env {
 	t.Helper()
 	base := os.Getenv("TREUE_TEST_POSTGRES_DSN")
 	if base == "" {
@@ -112,7 +127,7 @@ func openPostgres(t testing.TB, program *rules.Program, referrals map[string]*ru
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	return newEnv(t, PostgreSQL, u.String(), program, referrals)
+	return newEnv(t, PostgreSQL, u.String(), program, referrals, groupCommit)
 }
 
 // stadtBonus is the sample program: 1 point per 2.00 EUR, 14 days pending, lots

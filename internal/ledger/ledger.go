@@ -42,12 +42,23 @@ type Options struct {
 	Clock Clock
 	// MaxOpenConns bounds the connection pool; 0 keeps the default of the backend.
 	MaxOpenConns int
+	// GroupCommit batches concurrent writes into one transaction each: every
+	// write still succeeds or fails on its own (a savepoint each), and is
+	// answered only once its batch has committed. Throughput is then not bound by
+	// one commit (one fsync) per write.
+	GroupCommit bool
+	// MaxBatch bounds a batch; 0 means 256.
+	MaxBatch int
+	// Committers is the number of group-commit lanes; 0 means 1 on SQLite (one
+	// writer at a time) and 8 on PostgreSQL.
+	Committers int
 }
 
 // Ledger is the store of record of one program.
 type Ledger struct {
 	db        *sql.DB // writes (and reads that must see the latest write)
 	rdb       *sql.DB // reads; the same pool on PostgreSQL
+	batch     *batcher
 	d         dialect
 	program   *rules.Program
 	referrals map[string]*rules.Referral
@@ -81,6 +92,13 @@ func Open(ctx context.Context, o Options) (*Ledger, error) {
 		return nil, err
 	}
 	l := &Ledger{db: db, rdb: rdb, d: d, program: o.Program, referrals: o.Referrals, clock: o.Clock}
+	if o.GroupCommit {
+		lanes := o.Committers
+		if lanes <= 0 && d.backend == PostgreSQL {
+			lanes = 8
+		}
+		l.batch = newBatcher(l, o.MaxBatch, lanes)
+	}
 	if l.clock == nil {
 		l.clock = SystemClock{}
 	}
@@ -92,6 +110,9 @@ func Open(ctx context.Context, o Options) (*Ledger, error) {
 
 // Close closes the connections.
 func (l *Ledger) Close() error {
+	if l.batch != nil {
+		l.batch.close() // commits what was submitted before
+	}
 	err := l.db.Close()
 	if l.rdb != l.db {
 		err = errors.Join(err, l.rdb.Close())
@@ -199,8 +220,12 @@ func replay(ctx context.Context, t tx, m Meta, hash string, out any) (bool, erro
 }
 
 // write runs one idempotent write: a replay returns the stored result; otherwise
-// fn does the work in the same transaction and returns the entry to record.
-func write[R any](ctx context.Context, l *Ledger, kind string, m Meta, req any, res *R, replayed *bool, fn func(t tx, now time.Time) (*newEntry, error)) error {
+// fn does the work in the same transaction and returns the entry to record. With
+// group commit on, the write waits for the batch it joins to commit. The work runs
+// on a context the caller cannot cancel halfway: a client that gives up may find
+// its write committed, and gets it back by retrying with the same key.
+func write[R any](ctx context.Context, l *Ledger, kind, member string, m Meta, req any, res *R, replayed *bool,
+	fn func(ctx context.Context, t tx, now time.Time) (*newEntry, error)) error {
 	if m.Actor == "" || m.Key == "" || len(m.Key) > 255 {
 		return fmt.Errorf("%w: every write needs an actor and an idempotency key of at most 255 characters", ErrInvalid)
 	}
@@ -208,31 +233,37 @@ func write[R any](ctx context.Context, l *Ledger, kind string, m Meta, req any, 
 	if err != nil {
 		return err
 	}
-	err = l.inTx(ctx, func(t tx) error {
+	work := context.WithoutCancel(ctx)
+	attempt := func(t tx) error {
 		*replayed = false
-		ok, err := replay(ctx, t, m, hash, res)
+		ok, err := replay(work, t, m, hash, res)
 		if err != nil || ok {
 			*replayed = ok
 			return err
 		}
-		e, err := fn(t, l.clock.Now())
+		e, err := fn(work, t, l.clock.Now())
 		if err != nil {
 			return err
 		}
 		e.kind, e.actor, e.key, e.hash = kind, m.Actor, m.Key, hash
-		return e.insert(ctx, t, res)
-	})
+		return e.insert(work, t, res)
+	}
+	// After a unique violation another writer has committed the same key between
+	// our look-up and our insert: its result is the answer.
+	fallback := func(t tx) error {
+		ok, err := replay(work, t, m, hash, res)
+		if err == nil && !ok {
+			err = fmt.Errorf("%w: key %q vanished", ErrInvalid, m.Key)
+		}
+		*replayed = ok
+		return err
+	}
+	if l.batch != nil {
+		return l.batch.submit(ctx, member, attempt, fallback)
+	}
+	err = l.inTx(work, attempt)
 	if err != nil && isUniqueViolation(err) {
-		// Another writer committed the same key between our look-up and insert;
-		// its result is the answer.
-		err = l.inTx(ctx, func(t tx) error {
-			ok, err := replay(ctx, t, m, hash, res)
-			if err == nil && !ok {
-				err = fmt.Errorf("%w: key %q vanished", ErrInvalid, m.Key)
-			}
-			*replayed = ok
-			return err
-		})
+		err = l.inTx(work, fallback)
 	}
 	return err
 }

@@ -18,7 +18,9 @@ package ledger
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/treue-dev/treue/internal/rules"
@@ -73,14 +75,14 @@ func TestLapsedMembershipUnpinsTheTier(t *testing.T) {
 func TestReopeningKeepsTheLedger(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	program := mustProgram(t, stadtBonusConfig())
-	first := newEnv(t, SQLite, path, program, nil)
+	first := newEnv(t, SQLite, path, program, nil, true)
 	first.enroll(t, "anna")
 	first.earn(t, "p1", baecker, 10000)
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
 	// Opening again applies no migration twice and finds everything.
-	second := newEnv(t, SQLite, path, program, nil)
+	second := newEnv(t, SQLite, path, program, nil, false)
 	expectBalance(t, second.balance(t, "anna"), 50, 50)
 	if again := second.earn(t, "p1", baecker, 10000); !again.Replayed {
 		t.Fatal("a replay after a restart credited again")
@@ -96,4 +98,31 @@ func TestReopeningKeepsTheLedger(t *testing.T) {
 	if _, err := Open(second.ctx, Options{Backend: SQLite, DSN: path, Program: program}); err == nil {
 		t.Fatal("opened a ledger of a newer schema")
 	}
+}
+
+func TestGroupCommitBatchesConcurrentWrites(t *testing.T) {
+	program := mustProgram(t, stadtBonusConfig())
+	e := newEnv(t, SQLite, filepath.Join(t.TempDir(), "ledger.db"), program, nil, true)
+	e.enroll(t, "anna")
+	before := e.CommitStats()
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := e.Earn(e.ctx, EarnRequest{Meta: Meta{Actor: baecker, Key: fmt.Sprint(i)}, Member: "anna", Partner: baecker, Amount: 1000, Currency: "EUR"})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	got := e.CommitStats()
+	commits, writes := got.Commits-before.Commits, got.Writes-before.Writes
+	if writes != 64 || commits >= 64 {
+		t.Fatalf("64 concurrent writes took %d commits for %d writes; group commit should have batched them", commits, writes)
+	}
+	t.Logf("64 concurrent writes in %d commits", commits)
+	expectBalance(t, e.balance(t, "anna"), 50, 320)
+	checkInvariants(t, e)
 }

@@ -35,7 +35,7 @@ func (l *Ledger) PayMembershipFee(ctx context.Context, req MembershipFeeRequest)
 		return res, fmt.Errorf("%w: the fee is %s %s, not %s", ErrInvalid,
 			l.program.Currency.Format(l.program.Membership.Fee), l.program.Currency.Code, l.program.Currency.Format(req.Amount))
 	}
-	err := write(ctx, l, KindMembershipFee, req.Meta, req, &res, &res.Replayed, func(t tx, now time.Time) (*newEntry, error) {
+	err := write(ctx, l, KindMembershipFee, req.Member, req.Meta, req, &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
@@ -59,7 +59,7 @@ func (l *Ledger) PayMembershipFee(ctx context.Context, req MembershipFeeRequest)
 // LapseMembership ends a paid membership now (a refunded or failed fee).
 func (l *Ledger) LapseMembership(ctx context.Context, req MembershipFeeRequest) (MembershipResult, error) {
 	var res MembershipResult
-	err := write(ctx, l, KindMembershipEnd, req.Meta, req, &res, &res.Replayed, func(t tx, now time.Time) (*newEntry, error) {
+	err := write(ctx, l, KindMembershipEnd, req.Member, req.Meta, req, &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
@@ -114,7 +114,7 @@ func (l *Ledger) GrantBirthdayBonuses(ctx context.Context) (int, error) {
 		var replayed bool
 		bonus := l.program.BirthdayBonus
 		meta := Meta{Actor: System, Key: fmt.Sprintf("birthday:%s:%d", d.member, d.year)}
-		err := write(ctx, l, KindBirthdayBonus, meta, d.year, &res, &replayed, func(t tx, now time.Time) (*newEntry, error) {
+		err := write(ctx, l, KindBirthdayBonus, d.member, meta, d.year, &res, &replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 			if err := lockMember(ctx, t, d.member); err != nil {
 				return nil, err
 			}

@@ -45,7 +45,7 @@ func (l *Ledger) Enroll(ctx context.Context, req EnrollRequest) (EnrollResult, e
 		}
 		month, day = int(b.Month), b.Day
 	}
-	err := write(ctx, l, KindSignupBonus, req.Meta, req, &res, &res.Replayed, func(t tx, now time.Time) (*newEntry, error) {
+	err := write(ctx, l, KindSignupBonus, req.Member, req.Meta, req, &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		var m, d int
 		err := t.queryRow(ctx, `SELECT birthday_month, birthday_day FROM members WHERE id = $1`, req.Member).Scan(&m, &d)
 		switch {
@@ -88,7 +88,7 @@ func (l *Ledger) Earn(ctx context.Context, req EarnRequest) (EarnResult, error) 
 	if req.Currency != l.program.Currency.Code {
 		return res, fmt.Errorf("%w: the program counts in %s, the purchase is in %q", ErrWrongCurrency, l.program.Currency.Code, req.Currency)
 	}
-	err := write(ctx, l, KindEarn, req.Meta, req, &res, &res.Replayed, func(t tx, now time.Time) (*newEntry, error) {
+	err := write(ctx, l, KindEarn, req.Member, req.Meta, req, &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
@@ -163,7 +163,7 @@ func (l *Ledger) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, e
 	if err != nil {
 		return res, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	err = write(ctx, l, KindRedeem, req.Meta, req, &res, &res.Replayed, func(t tx, now time.Time) (*newEntry, error) {
+	err = write(ctx, l, KindRedeem, req.Member, req.Meta, req, &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
@@ -202,7 +202,7 @@ func (l *Ledger) Reverse(ctx context.Context, req ReverseRequest) (ReverseResult
 	if req.Amount <= 0 {
 		return res, fmt.Errorf("%w: the amount returned must be more than zero minor units", ErrInvalid)
 	}
-	err := write(ctx, l, KindReverse, req.Meta, req, &res, &res.Replayed, func(t tx, now time.Time) (*newEntry, error) {
+	err := write(ctx, l, KindReverse, "", req.Meta, req, &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		var member, partner, kind string
 		var earnedPoints, paid int64
 		err := t.queryRow(ctx, `SELECT member_id, partner_id, kind, points, amount FROM entries WHERE id = $1`, req.EarnID).
@@ -314,7 +314,7 @@ func (l *Ledger) Adjust(ctx context.Context, req AdjustRequest) (AdjustResult, e
 	if req.Points == 0 || req.Reason == "" {
 		return res, fmt.Errorf("%w: an adjustment needs points other than zero and a reason", ErrInvalid)
 	}
-	err := write(ctx, l, KindAdjust, req.Meta, req, &res, &res.Replayed, func(t tx, now time.Time) (*newEntry, error) {
+	err := write(ctx, l, KindAdjust, req.Member, req.Meta, req, &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
@@ -386,7 +386,7 @@ func (l *Ledger) Expire(ctx context.Context, upTo time.Time) (ExpireResult, erro
 		}
 		var replayed bool
 		meta := Meta{Actor: System, Key: fmt.Sprintf("expire:lot:%d", e.lot)}
-		err := write(ctx, l, KindExpire, meta, e.lot, &res, &replayed, func(t tx, now time.Time) (*newEntry, error) {
+		err := write(ctx, l, KindExpire, e.member, meta, e.lot, &res, &replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 			if err := lockMember(ctx, t, e.member); err != nil {
 				return nil, err
 			}

@@ -70,7 +70,7 @@ func (l *Ledger) IssueCode(ctx context.Context, req IssueCodeRequest) (ReferralC
 	if !ok {
 		return res, fmt.Errorf("%w: no referral agreement %q in this program", ErrInvalid, req.Referral)
 	}
-	err := write(ctx, l, KindReferralCode, req.Meta, req, &res, &res.Replayed, func(t tx, now time.Time) (*newEntry, error) {
+	err := write(ctx, l, KindReferralCode, req.Member, req.Meta, req, &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
