@@ -1,0 +1,338 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package accrual
+
+import (
+	"bytes"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/treue-dev/treue/internal/ledger"
+)
+
+// The crash test runs the real binary, drives writes at it from clients that
+// retry under their idempotency keys, kills it with SIGKILL mid-load several
+// times, restarts it, and then checks that every write it acknowledged is in the
+// ledger exactly once and that the books balance.
+
+func buildTreue(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "treue")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/treue-dev/treue")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building treue: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	return ln.Addr().String()
+}
+
+type service struct {
+	t                          *testing.T
+	bin, dir, addr, metricAddr string
+	cmd                        *exec.Cmd
+	log                        *os.File
+}
+
+func (s *service) start() {
+	s.t.Helper()
+	s.cmd = exec.Command(s.bin, "accrual", "--config", filepath.Join(s.dir, "accrual.json"), "--secrets-dir", s.dir,
+		"--listen", s.addr, "--metrics-listen", s.metricAddr, "--sweep-interval", "0")
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if res, err := http.Get("http://" + s.addr + "/readyz"); err == nil {
+			_ = res.Body.Close()
+			if res.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("the service did not get ready; its log is %s", s.log.Name())
+}
+
+var crashClient = &http.Client{Timeout: 5 * time.Second}
+
+// send posts until the service answers, retrying through crashes with the same
+// key and body, as a till would.
+func (s *service) send(credential, path, key string, body any) (int, map[string]any) {
+	raw, _ := json.Marshal(body)
+	for attempt := 0; attempt < 2000; attempt++ {
+		req, _ := http.NewRequest("POST", "http://"+s.addr+path, bytes.NewReader(raw))
+		req.Header.Set("Authorization", "Bearer "+credential)
+		req.Header.Set("Idempotency-Key", key)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := crashClient.Do(req)
+		if err != nil {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		b, _ := io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		if res.StatusCode >= 500 {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		var out map[string]any
+		_ = json.Unmarshal(b, &out)
+		return res.StatusCode, out
+	}
+	s.t.Errorf("%s %s was never answered", path, key)
+	return 0, nil
+}
+
+func (s *service) kill() {
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+}
+
+func (s *service) stop() int {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	err := s.cmd.Wait()
+	if exit, ok := err.(*exec.ExitError); ok {
+		return exit.ExitCode()
+	}
+	return 0
+}
+
+// crashLedger sets the ledger up for a backend and returns its config and the
+// DSN the test reads it through afterwards.
+func crashLedger(t *testing.T, backend ledger.Backend, dir string) (LedgerConfig, string) {
+	if backend == ledger.SQLite {
+		path := filepath.Join(dir, "ledger.db")
+		return LedgerConfig{Backend: ledger.SQLite, Path: path}, path
+	}
+	base := os.Getenv("TREUE_TEST_POSTGRES_DSN")
+	if base == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("TREUE_TEST_POSTGRES_DSN is not set: CI must run the PostgreSQL crash test")
+		}
+		t.Skip("TREUE_TEST_POSTGRES_DSN is not set; the PostgreSQL crash test needs a server (hack/postgres.sh starts one)")
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	random := make([]byte, 6)
+	_, _ = rand.Read(random)
+	schema := "crash_" + hex.EncodeToString(random)
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatalf("cannot prepare a schema on the PostgreSQL test server: %v", err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE"); _ = admin.Close() })
+	u, _ := url.Parse(base)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	if err := os.WriteFile(filepath.Join(dir, "ledger-dsn"), []byte(u.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return LedgerConfig{Backend: ledger.PostgreSQL, DSNFile: "ledger-dsn"}, u.String()
+}
+
+func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the crash test builds and kills the real binary")
+	}
+	bin := buildTreue(t)
+	for _, backend := range []ledger.Backend{ledger.SQLite, ledger.PostgreSQL} {
+		t.Run(string(backend), func(t *testing.T) { runCrash(t, bin, backend) })
+	}
+}
+
+type acked struct {
+	entryID, points int64
+	kind            string
+}
+
+func runCrash(t *testing.T, bin string, backend ledger.Backend) {
+	dir := t.TempDir()
+	c := testConfig("")
+	var readDSN string
+	c.Ledger, readDSN = crashLedger(t, backend, dir)
+	keys := writeSecrets(t, dir, c)
+	raw, _ := json.Marshal(c)
+	if err := os.WriteFile(filepath.Join(dir, "accrual.json"), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.Create(filepath.Join(dir, "service.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &service{t: t, bin: bin, dir: dir, addr: freePort(t), metricAddr: freePort(t), log: logFile}
+	svc.start()
+
+	send := func(path, who, key string, body any) (int, map[string]any) {
+		return svc.send(keys[who], path, key, body)
+	}
+
+	const clients, opsPerClient = 8, 60
+	for i := range clients {
+		if code, _ := send("/v1/members", "admin", fmt.Sprintf("enroll-%d", i), map[string]any{"member": fmt.Sprintf("m%d", i)}); code != 200 {
+			t.Fatalf("enrolling m%d: %d", i, code)
+		}
+	}
+	var mu sync.Mutex
+	acks := map[string]acked{}
+	// The killer strikes after every 80 acknowledged writes, so that kills land
+	// mid-load however fast the backend is.
+	const killEvery = 80
+	strike := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			member := fmt.Sprintf("m%d", i)
+			partner := []string{baecker, drucker, grafik}[i%3]
+			for op := range opsPerClient {
+				key := fmt.Sprintf("c%d-op%d", i, op)
+				path, body, kind := "/v1/earn", map[string]any{"member": member, "amount": 1000 + op, "currency": "EUR"}, ledger.KindEarn
+				if op%5 == 4 {
+					path, body, kind = "/v1/redeem", map[string]any{"member": member, "points": 3}, ledger.KindRedeem
+				}
+				code, out := send(path, partner, key, body)
+				if code != 200 {
+					t.Errorf("%s: %d %v", key, code, out)
+					return
+				}
+				mu.Lock()
+				acks[partner+"|"+key] = acked{entryID: int64(out["entryId"].(float64)), points: int64(out["points"].(float64)), kind: kind}
+				if len(acks)%killEvery == 0 && len(acks) < clients*opsPerClient {
+					strike <- struct{}{}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	// Kill the service mid-load, several times, and bring it back.
+	stopKilling := make(chan struct{})
+	killed := make(chan int)
+	go func() {
+		n := 0
+		defer func() { killed <- n }()
+		for {
+			select {
+			case <-stopKilling:
+				return
+			case <-strike:
+			}
+			svc.kill()
+			n++
+			svc.start()
+		}
+	}()
+	wg.Wait()
+	close(stopKilling)
+	kills := <-killed
+	if kills < 3 {
+		t.Errorf("only %d kills happened during the load; want several", kills)
+	}
+	if code := svc.stop(); code != 0 {
+		t.Errorf("SIGTERM: the service exited %d", code)
+	}
+	if t.Failed() {
+		return
+	}
+
+	verifyCrash(t, backend, readDSN, acks, clients*opsPerClient)
+	t.Logf("%s: %d writes acknowledged through %d kills, each stored once", backend, len(acks), kills)
+}
+
+// verifyCrash checks that every acknowledged write is in the ledger exactly once,
+// under the id it was acknowledged with, and that the books balance.
+func verifyCrash(t *testing.T, backend ledger.Backend, readDSN string, acks map[string]acked, want int) {
+	driver := "pgx"
+	if backend == ledger.SQLite {
+		driver = "sqlite"
+	}
+	db, err := sql.Open(driver, readDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	rows, err := db.Query(`SELECT actor, idem_key, id, kind, points FROM entries WHERE kind IN ('earn', 'redeem')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]acked{}
+	for rows.Next() {
+		var actor, key, kind string
+		var id, points int64
+		if err := rows.Scan(&actor, &key, &id, &kind, &points); err != nil {
+			t.Fatal(err)
+		}
+		partner := actor[len("partner "):]
+		if _, dup := stored[partner+"|"+key]; dup {
+			t.Errorf("%s|%s is stored twice", partner, key)
+		}
+		stored[partner+"|"+key] = acked{entryID: id, points: points, kind: kind}
+	}
+	_ = rows.Close()
+	if len(acks) != want || len(stored) != len(acks) {
+		t.Fatalf("%d writes acknowledged, %d stored; want %d each", len(acks), len(stored), want)
+	}
+	for k, a := range acks {
+		s, ok := stored[k]
+		want := a.points
+		if a.kind == ledger.KindRedeem {
+			want = -a.points
+		}
+		if !ok || s.entryID != a.entryID || s.points != want {
+			t.Errorf("%s acknowledged as %+v, stored as %+v", k, a, s)
+		}
+	}
+	var unbalanced, badLots int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM (SELECT entry_id FROM postings GROUP BY entry_id HAVING SUM(points) <> 0) AS u`).Scan(&unbalanced); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT COUNT(*) FROM lots l WHERE l.remaining <> l.points - COALESCE((SELECT SUM(c.points) FROM consumptions c WHERE c.lot_id = l.id), 0)`).Scan(&badLots); err != nil {
+		t.Fatal(err)
+	}
+	if unbalanced != 0 || badLots != 0 {
+		t.Fatalf("%d unbalanced entries, %d lots that disagree with their consumptions", unbalanced, badLots)
+	}
+}
