@@ -69,6 +69,10 @@ test: manifests generate vet envtest helm ## Run all tests against a real kube-a
 bench-ledger: ## Measure the ledger's write throughput on SQLite and PostgreSQL against a one-row-commit floor.
 	TREUE_TEST_POSTGRES_DSN="$${TREUE_TEST_POSTGRES_DSN:-$$(hack/postgres.sh)}" go run ./bench/ledger $(BENCH_FLAGS)
 
+.PHONY: bench-accrual
+bench-accrual: ## Measure the accrual service over loopback HTTP against a bare net/http handler.
+	TREUE_TEST_POSTGRES_DSN="$${TREUE_TEST_POSTGRES_DSN:-$$(hack/postgres.sh)}" go run ./bench/accrual $(BENCH_FLAGS)
+
 ##@ Build and run
 
 .PHONY: build

@@ -66,6 +66,9 @@ func Run(ctx context.Context, o Options) error {
 		// PostgreSQL already shares WAL flushes between concurrent commits, and
 		// there parallel transactions beat batches serialised per lane.
 		GroupCommit: cfg.Config.Ledger.Backend == ledger.SQLite,
+		// More connections than PostgreSQL has cores to run them only make its
+		// backends contend; requests beyond them queue in the pool.
+		MaxOpenConns: 16,
 	})
 	if err != nil {
 		return fmt.Errorf("opening the ledger: %w", err)

@@ -21,6 +21,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -80,11 +81,18 @@ func (e *newEntry) insert(ctx context.Context, t tx, res any) error {
 	if err != nil {
 		return err
 	}
+	// All postings in one statement: one round trip however many lines.
+	values, args := make([]string, 0, len(e.postings)), make([]any, 0, 3*len(e.postings))
 	for _, p := range e.postings {
 		if p.points == 0 {
 			continue
 		}
-		if _, err := t.exec(ctx, `INSERT INTO postings (entry_id, account, points) VALUES ($1, $2, $3)`, id, p.account, p.points); err != nil {
+		n := len(args)
+		values = append(values, fmt.Sprintf("($%d, $%d, $%d)", n+1, n+2, n+3))
+		args = append(args, id, p.account, p.points)
+	}
+	if len(values) > 0 {
+		if _, err := t.exec(ctx, `INSERT INTO postings (entry_id, account, points) VALUES `+strings.Join(values, ", "), args...); err != nil {
 			return err
 		}
 	}

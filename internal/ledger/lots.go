@@ -104,14 +104,17 @@ func (l *Ledger) spendable(ctx context.Context, t tx, member string, points int6
 	need := points
 	if l.program.AllowNegativeBalance {
 		var owed int64
-		if err := t.queryRow(ctx, `SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE member_id = $1 AND remaining < 0`, member).Scan(&owed); err != nil {
+		if err := t.queryRow(ctx, `SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE member_id = $1 AND remaining <> 0 AND remaining < 0`, member).
+			Scan(&owed); err != nil {
 			return nil, false, err
 		}
 		need -= owed
 	}
 	var lots []lot
 	var have int64
-	err := eachLot(ctx, t, `WHERE member_id = $1 AND remaining > 0 AND pending_until <= $2 AND expires_at > $2`,
+	// "remaining <> 0" repeats the partial index's condition, which SQLite's
+	// planner needs to see to use lots_spend for "remaining > 0".
+	err := eachLot(ctx, t, `WHERE member_id = $1 AND remaining <> 0 AND remaining > 0 AND pending_until <= $2 AND expires_at > $2`,
 		[]any{member, micros(now)}, func(lt lot) bool {
 			lots = append(lots, lt)
 			have += lt.remaining
@@ -184,7 +187,7 @@ func (l *Ledger) credit(ctx context.Context, t tx, entryID int64, member, partne
 		return nil // no member can owe points
 	}
 	var debts []lot
-	if err := eachLot(ctx, t, `WHERE member_id = $1 AND remaining < 0`, []any{member}, func(lt lot) bool {
+	if err := eachLot(ctx, t, `WHERE member_id = $1 AND remaining <> 0 AND remaining < 0`, []any{member}, func(lt lot) bool {
 		debts = append(debts, lt)
 		return true
 	}); err != nil {

@@ -1,0 +1,373 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command accrual measures the accrual service over loopback HTTP: a closed-loop
+// load of concurrent clients, 80 % earnings and 20 % redemptions spread over many
+// members, against the service on the embedded store and on PostgreSQL. In the
+// same run the same load drives a bare net/http handler that decodes the same JSON
+// and answers a fixed body: the floor of HTTP and JSON on this machine. It prints
+// requests per second, p50 and p99 latency, and each service's ratio to the floor.
+// `make bench-accrual`.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/treue-dev/treue/internal/accrual"
+	"github.com/treue-dev/treue/internal/ledger"
+	"github.com/treue-dev/treue/internal/rules"
+)
+
+type options struct {
+	duration    time.Duration
+	clients     int
+	members     int
+	backends    string
+	postgresDSN string
+	cpuProfile  string
+}
+
+const partner = "baeckerei-korn/baeckerei-korn"
+
+func main() {
+	var o options
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "How long each case runs.")
+	flag.IntVar(&o.clients, "clients", 64, "Concurrent closed-loop clients.")
+	flag.IntVar(&o.members, "members", 10000, "Members the load spreads over.")
+	flag.StringVar(&o.backends, "backends", "sqlite,postgres", "Ledger backends to measure.")
+	flag.StringVar(&o.postgresDSN, "postgres-dsn", os.Getenv("TREUE_TEST_POSTGRES_DSN"), "PostgreSQL (a schema of its own is created and dropped).")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "Write a CPU profile of the whole run to this file.")
+	flag.Parse()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench-accrual: %v\n", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintf(os.Stderr, "bench-accrual: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	name           string
+	requests, errs int
+	elapsed        time.Duration
+	p50, p99       time.Duration
+}
+
+func (r result) perSecond() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+func run(o options) error {
+	fmt.Printf("accrual over loopback HTTP: %d closed-loop clients, %d members, 80/20 earn/redeem, %s per case\n\n",
+		o.clients, o.members, o.duration)
+	bare, err := measureBare(o)
+	if err != nil {
+		return err
+	}
+	results := []result{bare}
+	targets := map[string]string{"service, sqlite": "0.5", "service, postgres": "0.3"}
+	for _, b := range strings.Split(o.backends, ",") {
+		r, err := measureService(o, ledger.Backend(strings.TrimSpace(b)))
+		if err != nil {
+			return fmt.Errorf("%s: %w", b, err)
+		}
+		results = append(results, r)
+	}
+	fmt.Printf("%-20s %10s %10s %10s %8s %8s %8s\n", "case", "req/s", "p50", "p99", "errors", "÷ bare", "target")
+	for _, r := range results {
+		fmt.Printf("%-20s %10.0f %10s %10s %8d %8.2f %8s\n", r.name, r.perSecond(),
+			r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errs, r.perSecond()/bare.perSecond(), targets[r.name])
+	}
+	return nil
+}
+
+// The request bodies, as a till sends them.
+type earnBody struct {
+	Member   string `json:"member"`
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+type redeemBody struct {
+	Member string `json:"member"`
+	Points int64  `json:"points"`
+}
+
+// load drives base with the closed-loop mix and collects latencies. A 422 (not
+// enough points) is an answer like any other; transport errors and 5xx count as
+// errors.
+func load(o options, base, key string, members []string, seq string) (result, error) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients, MaxConnsPerHost: o.clients}, Timeout: 30 * time.Second}
+	deadline := time.Now().Add(o.duration)
+	var mu sync.Mutex
+	var lat []time.Duration
+	errs := 0
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := range o.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			bad := 0
+			for n := 0; time.Now().Before(deadline); n++ {
+				member := members[mrand.IntN(len(members))]
+				path, body := "/v1/earn", any(earnBody{Member: member, Amount: 100 + mrand.Int64N(20000), Currency: "EUR"})
+				if mrand.IntN(5) == 0 {
+					path, body = "/v1/redeem", any(redeemBody{Member: member, Points: 1 + mrand.Int64N(20)})
+				}
+				raw, _ := json.Marshal(body)
+				req, _ := http.NewRequest("POST", base+path, bytes.NewReader(raw))
+				req.Header.Set("Authorization", "Bearer "+key)
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Idempotency-Key", fmt.Sprintf("%s-%d-%d", seq, c, n))
+				t0 := time.Now()
+				res, err := client.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, res.Body)
+					_ = res.Body.Close()
+				}
+				if err != nil || res.StatusCode >= 500 {
+					bad++
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			errs += bad
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	r := result{requests: len(lat), errs: errs, elapsed: time.Since(start)}
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		r.p50, r.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
+	}
+	return r, nil
+}
+
+// measureBare serves the floor: decode the same JSON strictly, answer fixed JSON.
+func measureBare(o options) (result, error) {
+	answer := []byte(`{"entryId":1,"points":10,"discount":0,"amountDue":2000}` + "\n")
+	mux := http.NewServeMux()
+	handle := func(into func() any) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(into()); err != nil || r.Header.Get("Authorization") == "" {
+				http.Error(w, "bad", http.StatusBadRequest)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(answer)
+		}
+	}
+	mux.HandleFunc("POST /v1/earn", handle(func() any { return &earnBody{} }))
+	mux.HandleFunc("POST /v1/redeem", handle(func() any { return &redeemBody{} }))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return result{}, err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() { _ = srv.Close() }()
+	members := make([]string, o.members)
+	for i := range members {
+		members[i] = fmt.Sprintf("m%05d", i)
+	}
+	r, err := load(o, "http://"+ln.Addr().String(), "bare", members, "bare")
+	r.name = "bare net/http"
+	return r, err
+}
+
+func measureService(o options, backend ledger.Backend) (result, error) {
+	dir, err := os.MkdirTemp("", "bench-accrual-")
+	if err != nil {
+		return result{}, err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	lc := accrual.LedgerConfig{Backend: backend, Path: filepath.Join(dir, "ledger.db")}
+	if backend == ledger.PostgreSQL {
+		dsn, cleanup, err := postgresSchema(o.postgresDSN)
+		if err != nil {
+			return result{}, err
+		}
+		defer cleanup()
+		if err := os.WriteFile(filepath.Join(dir, "ledger-dsn"), []byte(dsn), 0o600); err != nil {
+			return result{}, err
+		}
+		lc = accrual.LedgerConfig{Backend: backend, DSNFile: "ledger-dsn"}
+	}
+	keys := map[string]string{}
+	for who, file := range map[string]string{"partner": "partner.sha256", "admin": accrual.AdminTokenHashFile, "settlement": accrual.SettlementTokenHashFile} {
+		b := make([]byte, 24)
+		_, _ = rand.Read(b)
+		keys[who] = hex.EncodeToString(b)
+		sum := sha256.Sum256([]byte(keys[who]))
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(hex.EncodeToString(sum[:])), 0o600); err != nil {
+			return result{}, err
+		}
+	}
+	cfg := accrual.Config{
+		APIVersion: accrual.ConfigVersion, Program: "stadtbonus/stadtbonus",
+		// The sample program's rules, with points spendable at once so that the
+		// redemptions in the mix find points.
+		Rules: rules.Config{
+			Currency: "EUR", TimeZone: "Europe/Berlin",
+			Earning:       rules.EarningConfig{BaseRate: rules.EarnRateConfig{Points: 1, Per: "2.00"}, SignupBonus: 50},
+			PendingPeriod: "P0D",
+			Tiers: &rules.TiersConfig{Levels: []rules.TierLevelConfig{
+				{Name: "Bronze", Threshold: 0}, {Name: "Silber", Threshold: 1000, EarnMultiplier: "1.25"}, {Name: "Gold", Threshold: 5000, EarnMultiplier: "1.5"},
+			}},
+			Expiry:     rules.ExpiryConfig{Policy: "Rolling", After: "P36M"},
+			Redemption: rules.RedemptionConfig{PointValue: "0.01"},
+		},
+		Partners: []accrual.PartnerConfig{{ID: partner, KeyHashFile: "partner.sha256"}},
+		Ledger:   lc,
+	}
+	raw, _ := json.Marshal(cfg)
+	if err := os.WriteFile(filepath.Join(dir, "accrual.json"), raw, 0o600); err != nil {
+		return result{}, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- accrual.Run(ctx, accrual.Options{
+			ConfigPath: filepath.Join(dir, "accrual.json"), SecretsDir: dir, Listen: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0",
+			ShutdownGrace: 10 * time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: ready,
+		})
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		cancel()
+		return result{}, err
+	}
+	base := "http://" + addr
+	members := make([]string, o.members)
+	for i := range members {
+		members[i] = fmt.Sprintf("m%05d", i)
+	}
+	if err := enroll(base, keys["admin"], members, o.clients); err != nil {
+		cancel()
+		return result{}, err
+	}
+	r, err := load(o, base, keys["partner"], members, "svc")
+	cancel()
+	if runErr := <-done; runErr != nil && err == nil {
+		err = runErr
+	}
+	r.name = "service, " + string(backend)
+	return r, err
+}
+
+func enroll(base, key string, members []string, workers int) error {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	jobs := make(chan string)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range jobs {
+				req, _ := http.NewRequest("POST", base+"/v1/members", strings.NewReader(`{"member":"`+m+`"}`))
+				req.Header.Set("Authorization", "Bearer "+key)
+				req.Header.Set("Idempotency-Key", "enroll-"+m)
+				res, err := client.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, res.Body)
+					_ = res.Body.Close()
+					if res.StatusCode != 200 {
+						err = fmt.Errorf("enrolling %s: status %d", m, res.StatusCode)
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for _, m := range members {
+		jobs <- m
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func postgresSchema(base string) (string, func(), error) {
+	if base == "" {
+		return "", nil, errors.New("no PostgreSQL: set TREUE_TEST_POSTGRES_DSN or -postgres-dsn (hack/postgres.sh starts one)")
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", nil, err
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "bench_" + hex.EncodeToString(b)
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		_ = admin.Close()
+		return "", nil, err
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		_ = admin.Close()
+		return "", nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), func() { _, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE"); _ = admin.Close() }, nil
+}
