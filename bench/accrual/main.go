@@ -140,7 +140,7 @@ type redeemBody struct {
 // load drives base with the closed-loop mix and collects latencies. A 422 (not
 // enough points) is an answer like any other; transport errors and 5xx count as
 // errors.
-func load(o options, base, key string, members []string, seq string) (result, error) {
+func load(o options, base, key string, members []string, seq string) result {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients, MaxConnsPerHost: o.clients}, Timeout: 30 * time.Second}
 	deadline := time.Now().Add(o.duration)
 	var mu sync.Mutex
@@ -189,7 +189,7 @@ func load(o options, base, key string, members []string, seq string) (result, er
 	if len(lat) > 0 {
 		r.p50, r.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
 	}
-	return r, nil
+	return r
 }
 
 // measureBare serves the floor: decode the same JSON strictly, answer fixed JSON.
@@ -221,9 +221,9 @@ func measureBare(o options) (result, error) {
 	for i := range members {
 		members[i] = fmt.Sprintf("m%05d", i)
 	}
-	r, err := load(o, "http://"+ln.Addr().String(), "bare", members, "bare")
+	r := load(o, "http://"+ln.Addr().String(), "bare", members, "bare")
 	r.name = "bare net/http"
-	return r, err
+	return r, nil
 }
 
 func measureService(o options, backend ledger.Backend) (result, error) {
@@ -300,13 +300,10 @@ func measureService(o options, backend ledger.Backend) (result, error) {
 		cancel()
 		return result{}, err
 	}
-	r, err := load(o, base, keys["partner"], members, "svc")
+	r := load(o, base, keys["partner"], members, "svc")
 	cancel()
-	if runErr := <-done; runErr != nil && err == nil {
-		err = runErr
-	}
 	r.name = "service, " + string(backend)
-	return r, err
+	return r, <-done
 }
 
 func enroll(base, key string, members []string, workers int) error {
