@@ -505,3 +505,33 @@ func FuzzDecodeEarn(f *testing.F) {
 }
 
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// The example in the README is a configuration this build loads.
+func TestREADMEConfigurationExampleLoads(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## The accrual service")
+	if !ok {
+		t.Fatal("the README has no accrual section")
+	}
+	_, block, ok := strings.Cut(section, "```json\n")
+	block, _, ok2 := strings.Cut(block, "```")
+	if !ok || !ok2 {
+		t.Fatal("the accrual section has no JSON example")
+	}
+	var c Config
+	if err := json.Unmarshal([]byte(block), &c); err != nil {
+		t.Fatalf("the README's example is not JSON: %v", err)
+	}
+	dir := t.TempDir()
+	c.Ledger.Path = filepath.Join(dir, "ledger.db")
+	writeSecrets(t, dir, c)
+	raw, _ := json.Marshal(c)
+	path := filepath.Join(dir, "accrual.json")
+	_ = os.WriteFile(path, raw, 0o600)
+	if _, err := LoadConfig(path, dir); err != nil {
+		t.Fatalf("the README's example does not load: %v", err)
+	}
+}
