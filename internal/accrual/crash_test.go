@@ -48,8 +48,9 @@ import (
 func buildTreue(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "treue")
+	// Built with the test's own settings, so that the build cache of the test
+	// binary serves it.
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/treue-dev/treue")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building treue: %v\n%s", err, out)
 	}
@@ -335,4 +336,56 @@ func verifyCrash(t *testing.T, backend ledger.Backend, readDSN string, acks map[
 	if unbalanced != 0 || badLots != 0 {
 		t.Fatalf("%d unbalanced entries, %d lots that disagree with their consumptions", unbalanced, badLots)
 	}
+}
+
+// Rule changes arrive by restart, never in place: a running service keeps the
+// rules it started with when the file changes, and a restarted one takes the new
+// rules and keeps the ledger.
+func TestRulesChangeByRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the real binary")
+	}
+	bin := buildTreue(t)
+	dir := t.TempDir()
+	c := testConfig(filepath.Join(dir, "ledger.db"))
+	keys := writeSecrets(t, dir, c)
+	write := func(c Config) {
+		raw, _ := json.Marshal(c)
+		if err := os.WriteFile(filepath.Join(dir, "accrual.json"), raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(c)
+	logFile, _ := os.Create(filepath.Join(dir, "service.log"))
+	svc := &service{t: t, bin: bin, dir: dir, addr: freePort(t), metricAddr: freePort(t), log: logFile}
+	svc.start()
+	earn := func(key string) int64 {
+		code, out := svc.send(keys[baecker], "/v1/earn", key, map[string]any{"member": "anna", "amount": 1000, "currency": "EUR"})
+		if code != 200 {
+			t.Fatalf("earn %s: %d %v", key, code, out)
+		}
+		return int64(out["points"].(float64))
+	}
+	if code, _ := svc.send(keys["admin"], "/v1/members", "e", map[string]any{"member": "anna"}); code != 200 {
+		t.Fatalf("enroll: %d", code)
+	}
+	if p := earn("k1"); p != 5 {
+		t.Fatalf("10.00 EUR at 1 point per 2.00 EUR earned %d", p)
+	}
+	c.Rules.Earning.BaseRate.Per = "1.00"
+	write(c)
+	if p := earn("k2"); p != 5 {
+		t.Fatalf("the running service changed its rules in place: %d points", p)
+	}
+	if code := svc.stop(); code != 0 {
+		t.Fatalf("SIGTERM: exit %d", code)
+	}
+	svc.start()
+	if p := earn("k3"); p != 10 {
+		t.Fatalf("after the restart 10.00 EUR at 1 point per 1.00 EUR earned %d", p)
+	}
+	if p := earn("k1"); p != 5 {
+		t.Fatalf("a replay after the restart answered %d, not the original 5", p)
+	}
+	_ = svc.stop()
 }
