@@ -141,10 +141,12 @@ func renderReferral(r loyaltyv1alpha1.ReferralDiscount) rules.ReferralConfig {
 	referrerNS, referrer := ref(s.Referrer, r.Namespace)
 	refereeNS, referee := ref(s.Referee, r.Namespace)
 	c := rules.ReferralConfig{
-		ID:            partnerID(r.Namespace, r.Name),
-		Referrer:      partnerID(referrerNS, referrer),
-		Referee:       partnerID(refereeNS, referee),
-		Discount:      rules.DiscountConfig{Type: string(s.Discount.Type), Percent: string(s.Discount.Percent), Cap: string(s.Discount.Cap), Amount: string(s.Discount.Amount)},
+		ID:       partnerID(r.Namespace, r.Name),
+		Referrer: partnerID(referrerNS, referrer),
+		Referee:  partnerID(refereeNS, referee),
+		Discount: rules.DiscountConfig{
+			Type: string(s.Discount.Type), Percent: string(s.Discount.Percent), Cap: string(s.Discount.Cap), Amount: string(s.Discount.Amount),
+		},
 		Commission:    rules.CommissionConfig{Type: string(s.Commission.Type), Percent: string(s.Commission.Percent), Amount: string(s.Commission.Amount)},
 		HoldingPeriod: string(s.HoldingPeriod),
 		Guards: rules.GuardsConfig{

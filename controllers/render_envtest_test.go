@@ -73,8 +73,9 @@ var _ = Describe("Rendering a program for its accrual service", func() {
 		program.Namespace = ns
 		Expect(k8sClient.Create(ctx, program)).To(Succeed())
 
-		var partners []loyaltyv1alpha1.Partner
-		for _, obj := range readObjects(filepath.Join("..", "config", "samples", "loyalty_v1alpha1_partner.yaml")) {
+		samples := readObjects(filepath.Join("..", "config", "samples", "loyalty_v1alpha1_partner.yaml"))
+		partners := make([]loyaltyv1alpha1.Partner, 0, len(samples))
+		for _, obj := range samples {
 			p := loyaltyv1alpha1.Partner{}
 			raw, _ := json.Marshal(obj.Object)
 			Expect(yaml.Unmarshal(raw, &p)).To(Succeed())
