@@ -33,8 +33,14 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
+// fataler is what the sample helpers need of a test: *testing.T or GinkgoT().
+type fataler interface {
+	Helper()
+	Fatal(args ...any)
+}
+
 // decodeSamples reads every document of a sample file into T.
-func decodeSamples[T any](t *testing.T, file string) []T {
+func decodeSamples[T any](t fataler, file string) []T {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "config", "samples", file))
 	if err != nil {
