@@ -28,10 +28,8 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,7 +37,6 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -48,10 +45,9 @@ import (
 	"sync"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/treue-dev/treue/internal/accrual"
 	"github.com/treue-dev/treue/internal/ledger"
+	"github.com/treue-dev/treue/internal/pgtest"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
@@ -72,7 +68,7 @@ func main() {
 	flag.IntVar(&o.clients, "clients", 64, "Concurrent closed-loop clients.")
 	flag.IntVar(&o.members, "members", 10000, "Members the load spreads over.")
 	flag.StringVar(&o.backends, "backends", "sqlite,postgres", "Ledger backends to measure.")
-	flag.StringVar(&o.postgresDSN, "postgres-dsn", os.Getenv("TREUE_TEST_POSTGRES_DSN"), "PostgreSQL (a schema of its own is created and dropped).")
+	flag.StringVar(&o.postgresDSN, "postgres-dsn", os.Getenv(pgtest.EnvDSN), "PostgreSQL (a schema of its own is created and dropped).")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "Write a CPU profile of the whole run to this file.")
 	flag.Parse()
 	if o.cpuProfile != "" {
@@ -234,7 +230,7 @@ func measureService(o options, backend ledger.Backend) (result, error) {
 	defer func() { _ = os.RemoveAll(dir) }()
 	lc := accrual.LedgerConfig{Backend: backend, Path: filepath.Join(dir, "ledger.db")}
 	if backend == ledger.PostgreSQL {
-		dsn, cleanup, err := postgresSchema(o.postgresDSN)
+		dsn, cleanup, err := pgtest.Schema(o.postgresDSN, "bench")
 		if err != nil {
 			return result{}, err
 		}
@@ -341,30 +337,4 @@ func enroll(base, key string, members []string, workers int) error {
 	wg.Wait()
 	close(errs)
 	return <-errs
-}
-
-func postgresSchema(base string) (string, func(), error) {
-	if base == "" {
-		return "", nil, errors.New("no PostgreSQL: set TREUE_TEST_POSTGRES_DSN or -postgres-dsn (hack/postgres.sh starts one)")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		return "", nil, err
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "bench_" + hex.EncodeToString(b)
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		_ = admin.Close()
-		return "", nil, err
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		_ = admin.Close()
-		return "", nil, err
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), func() { _, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE"); _ = admin.Close() }, nil
 }

@@ -24,14 +24,11 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	mrand "math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -44,6 +41,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/treue-dev/treue/internal/ledger"
+	"github.com/treue-dev/treue/internal/pgtest"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
@@ -64,7 +62,7 @@ func main() {
 	flag.IntVar(&o.concurrency, "concurrency", 16, "Concurrent clients.")
 	flag.IntVar(&o.members, "members", 1000, "Members the many-members cases spread over.")
 	flag.StringVar(&o.backends, "backends", "sqlite,postgres", "Backends to measure.")
-	flag.StringVar(&o.postgresDSN, "postgres-dsn", os.Getenv("TREUE_TEST_POSTGRES_DSN"), "PostgreSQL to measure on (a schema of its own is created and dropped).")
+	flag.StringVar(&o.postgresDSN, "postgres-dsn", os.Getenv(pgtest.EnvDSN), "PostgreSQL to measure on (a schema of its own is created and dropped).")
 	flag.Parse()
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintf(os.Stderr, "bench-ledger: %v\n", err)
@@ -296,29 +294,7 @@ func prepare(backend ledger.Backend, postgresDSN string) (dsn string, cleanup fu
 		}
 		return filepath.Join(dir, "ledger.db"), func() { _ = os.RemoveAll(dir) }, nil
 	case ledger.PostgreSQL:
-		if postgresDSN == "" {
-			return "", nil, errors.New("no PostgreSQL: set TREUE_TEST_POSTGRES_DSN or -postgres-dsn (hack/postgres.sh starts one)")
-		}
-		admin, err := sql.Open("pgx", postgresDSN)
-		if err != nil {
-			return "", nil, err
-		}
-		random := make([]byte, 6)
-		_, _ = rand.Read(random)
-		schema := "bench_" + hex.EncodeToString(random)
-		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-			_ = admin.Close()
-			return "", nil, err
-		}
-		u, err := url.Parse(postgresDSN)
-		if err != nil {
-			_ = admin.Close()
-			return "", nil, err
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String(), func() { _, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE"); _ = admin.Close() }, nil
+		return pgtest.Schema(postgresDSN, "bench")
 	}
 	return "", nil, fmt.Errorf("unknown backend %q", backend)
 }

@@ -18,15 +18,12 @@ package accrual
 
 import (
 	"bytes"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +35,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/treue-dev/treue/internal/ledger"
+	"github.com/treue-dev/treue/internal/pgtest"
 )
 
 // The crash test runs the real binary, drives writes at it from clients that
@@ -146,32 +144,11 @@ func crashLedger(t *testing.T, backend ledger.Backend, dir string) (LedgerConfig
 		path := filepath.Join(dir, "ledger.db")
 		return LedgerConfig{Backend: ledger.SQLite, Path: path}, path
 	}
-	base := os.Getenv("TREUE_TEST_POSTGRES_DSN")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("TREUE_TEST_POSTGRES_DSN is not set: CI must run the PostgreSQL crash test")
-		}
-		t.Skip("TREUE_TEST_POSTGRES_DSN is not set; the PostgreSQL crash test needs a server (hack/postgres.sh starts one)")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
+	dsn := pgtest.ForTest(t, "crash")
+	if err := os.WriteFile(filepath.Join(dir, "ledger-dsn"), []byte(dsn), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	random := make([]byte, 6)
-	_, _ = rand.Read(random)
-	schema := "crash_" + hex.EncodeToString(random)
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("cannot prepare a schema on the PostgreSQL test server: %v", err)
-	}
-	t.Cleanup(func() { _, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE"); _ = admin.Close() })
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	if err := os.WriteFile(filepath.Join(dir, "ledger-dsn"), []byte(u.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return LedgerConfig{Backend: ledger.PostgreSQL, DSNFile: "ledger-dsn"}, u.String()
+	return LedgerConfig{Backend: ledger.PostgreSQL, DSNFile: "ledger-dsn"}, dsn
 }
 
 func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {

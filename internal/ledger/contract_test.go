@@ -18,22 +18,19 @@ package ledger
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/treue-dev/treue/internal/pgtest"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
 // The contract suite: every test runs against every backend. PostgreSQL comes from
-// TREUE_TEST_POSTGRES_DSN; each test gets a schema of its own. In CI a missing or
-// unreachable server fails the suite; elsewhere it skips with a message.
+// TREUE_TEST_POSTGRES_DSN; each test gets a schema of its own (internal/pgtest). In
+// CI a missing or unreachable server fails the suite; elsewhere it skips with a
+// message.
 
 type testClock struct {
 	mu sync.Mutex
@@ -96,38 +93,7 @@ func openSQLite(t testing.TB, program *rules.Program, referrals map[string]*rule
 
 func openPostgres(t testing.TB, program *rules.Program, referrals map[string]*rules.Referral, groupCommit bool) *env {
 	t.Helper()
-	base := os.Getenv("TREUE_TEST_POSTGRES_DSN")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("TREUE_TEST_POSTGRES_DSN is not set: CI must run the PostgreSQL suite (.ci/run starts a server)")
-		}
-		t.Skip("TREUE_TEST_POSTGRES_DSN is not set; the PostgreSQL suite needs a server (hack/postgres.sh starts one)")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = admin.Close() }()
-	random := make([]byte, 6)
-	_, _ = rand.Read(random)
-	schema := "t_" + hex.EncodeToString(random)
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("cannot prepare a schema on the PostgreSQL test server: %v", err)
-	}
-	t.Cleanup(func() {
-		if db, err := sql.Open("pgx", base); err == nil {
-			_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
-			_ = db.Close()
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return newEnv(t, PostgreSQL, u.String(), program, referrals, groupCommit)
+	return newEnv(t, PostgreSQL, pgtest.ForTest(t, "t"), program, referrals, groupCommit)
 }
 
 // stadtBonus is the sample program: 1 point per 2.00 EUR, 14 days pending, lots
