@@ -97,6 +97,15 @@ func (b *batcher) submit(ctx context.Context, member string, attempt, fallback f
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-b.done:
+		// The committers stopped. The job was committed (its answer is waiting)
+		// or it came after the last drain and never ran.
+		select {
+		case err := <-j.done:
+			return err
+		default:
+			return ErrClosed
+		}
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/treue-dev/treue/internal/rules"
 )
@@ -125,4 +126,46 @@ func TestGroupCommitBatchesConcurrentWrites(t *testing.T) {
 	t.Logf("64 concurrent writes in %d commits", commits)
 	expectBalance(t, e.balance(t, "anna"), 50, 320)
 	checkInvariants(t, e)
+}
+
+// A write submitted to a closed ledger is refused at once rather than waiting
+// for a committer that is gone.
+func TestWritesAfterCloseAreRefused(t *testing.T) {
+	program := mustProgram(t, stadtBonusConfig())
+	e := newEnv(t, SQLite, filepath.Join(t.TempDir(), "ledger.db"), program, nil, true)
+	e.enroll(t, "anna")
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Earn(e.ctx, EarnRequest{Meta: Meta{Actor: baecker, Key: "late"}, Member: "anna", Partner: baecker, Amount: 100, Currency: "EUR"})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("a write after close: %v, want ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a write after close is still waiting")
+	}
+}
+
+// A retry is the same request even when the partner's default category, which
+// comes from the service's configuration, changed in between.
+func TestReplayIgnoresConfiguredDefaults(t *testing.T) {
+	program := mustProgram(t, stadtBonusConfig())
+	e := newEnv(t, SQLite, filepath.Join(t.TempDir(), "ledger.db"), program, nil, false)
+	e.enroll(t, "anna")
+	req := EarnRequest{Meta: Meta{Actor: baecker, Key: "k"}, Member: "anna", Partner: baecker, Amount: 1000, Currency: "EUR", DefaultCategory: "bakery"}
+	first, err := e.Earn(e.ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.DefaultCategory = "print"
+	again, err := e.Earn(e.ctx, req)
+	if err != nil || !again.Replayed || again.EntryID != first.EntryID || again.Points != first.Points {
+		t.Fatalf("retry after a configuration change: %+v, %v; want the original %+v", again, err, first)
+	}
 }

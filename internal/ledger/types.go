@@ -80,9 +80,12 @@ type EarnRequest struct {
 	Amount   int64  `json:"amount"`
 	Currency string `json:"currency"`
 	// Lines break the amount down by category; optional.
-	Lines           []rules.Line `json:"lines,omitempty"`
-	DefaultCategory string       `json:"defaultCategory,omitempty"`
-	ReferralCode    string       `json:"referralCode,omitempty"`
+	Lines []rules.Line `json:"lines,omitempty"`
+	// DefaultCategory is the partner's, from the service's configuration. It is
+	// not part of the request's fingerprint: a retry across a restart that
+	// changed it is still the same request.
+	DefaultCategory string `json:"-"`
+	ReferralCode    string `json:"referralCode,omitempty"`
 }
 
 // EarnResult is the outcome of Earn.
