@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -45,6 +46,7 @@ type managerOptions struct {
 	leaderElect         bool
 	leaderElectionNS    string
 	maxConcurrentRecons int
+	image               string
 	zap                 zap.Options
 }
 
@@ -64,6 +66,7 @@ func parseManagerFlags(args []string, stderr io.Writer) (*managerOptions, error)
 	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "",
 		"Namespace of the leader election lease; empty means the namespace the manager runs in.")
 	fs.IntVar(&o.maxConcurrentRecons, "max-concurrent-reconciles", 2, "Reconciles each controller runs at once.")
+	fs.StringVar(&o.image, "accrual-image", defaultImage(), "Image of the accrual services: the operator's own (env TREUE_IMAGE).")
 	o.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -105,6 +108,7 @@ func runManager(args []string, stderr io.Writer) int {
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        scheme,
+		Cache:                         controllers.CacheOptions(),
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        opts.probeAddr,
 		LeaderElection:                opts.leaderElect,
@@ -116,7 +120,8 @@ func runManager(args []string, stderr io.Writer) int {
 		log.Error(err, "Failed to create the manager")
 		return exitError
 	}
-	if err := controllers.SetupWithManager(mgr, controllers.Options{MaxConcurrentReconciles: opts.maxConcurrentRecons}); err != nil {
+	ctx := ctrl.SetupSignalHandler()
+	if err := controllers.SetupWithManager(ctx, mgr, controllers.Options{MaxConcurrentReconciles: opts.maxConcurrentRecons, Image: opts.image}); err != nil {
 		log.Error(err, "Failed to set up the controllers")
 		return exitError
 	}
@@ -130,9 +135,18 @@ func runManager(args []string, stderr io.Writer) int {
 	}
 
 	log.Info("Starting the manager", "version", version.Version, "leaderElection", opts.leaderElect)
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "Manager stopped with an error")
 		return exitError
 	}
 	return exitOK
+}
+
+// defaultImage is the operator's own image, which also runs the accrual services:
+// TREUE_IMAGE when the Deployment sets it, else the release's tag.
+func defaultImage() string {
+	if image := os.Getenv("TREUE_IMAGE"); image != "" {
+		return image
+	}
+	return "ghcr.io/treue-dev/treue:" + version.Version
 }

@@ -18,23 +18,371 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
+	"github.com/treue-dev/treue/internal/accrual"
+	"github.com/treue-dev/treue/internal/rules"
 )
 
-// LoyaltyProgramReconciler reconciles LoyaltyPrograms. Its workloads arrive with
-// the program controller; until then it only observes.
+// Condition types and reasons of a LoyaltyProgram.
+const (
+	ConditionAvailable   = "Available"
+	ConditionProgressing = "Progressing"
+	ConditionDegraded    = "Degraded"
+
+	ReasonWorkloadAvailable   = "WorkloadAvailable"
+	ReasonWorkloadUnavailable = "WorkloadUnavailable"
+	ReasonRollingOut          = "RollingOut"
+	ReasonRolloutComplete     = "RolloutComplete"
+	ReasonAsExpected          = "AsExpected"
+	ReasonPostgreSQLSecret    = "PostgreSQLSecretMissing"
+	ReasonRulesInvalid        = "RulesInvalid"
+)
+
+// LoyaltyProgramReconciler runs each program's accrual service.
 type LoyaltyProgramReconciler struct {
 	client.Client
+	// APIReader reads what the cache does not hold: the PostgreSQL DSN Secret,
+	// which the user owns and does not label.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  events.EventRecorder
+	// Image is the operator's own image, which runs the accrual service.
+	Image string
 }
 
 // +kubebuilder:rbac:groups=loyalty.treue.dev,resources=loyaltyprograms,verbs=get;list;watch
 // +kubebuilder:rbac:groups=loyalty.treue.dev,resources=loyaltyprograms/status,verbs=get;patch
+// +kubebuilder:rbac:groups=loyalty.treue.dev,resources=partners;referraldiscounts,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps;services;serviceaccounts,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=statefulsets;deployments,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile records the observed generation of a LoyaltyProgram.
+// Reconcile renders the program's configuration and applies its objects.
 func (r *LoyaltyProgramReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return observeOnly(ctx, r.Client, req, &loyaltyv1alpha1.LoyaltyProgram{}, "run an accrual service for programs")
+	program := &loyaltyv1alpha1.LoyaltyProgram{}
+	if err := r.Get(ctx, req.NamespacedName, program); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !program.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // owner references take the workload with it
+	}
+	before := program.DeepCopy()
+	degraded := metav1.Condition{Type: ConditionDegraded, Status: metav1.ConditionFalse, Reason: ReasonAsExpected,
+		Message: "The program's configuration is complete", ObservedGeneration: program.Generation}
+
+	partners, hashes, err := r.acceptedPartners(ctx, program)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	referrals := &loyaltyv1alpha1.ReferralDiscountList{}
+	if err := r.List(ctx, referrals, client.InNamespace(program.Namespace), client.MatchingFields{indexReferralProgram: program.Name}); err != nil {
+		return ctrl.Result{}, err
+	}
+	tokenHashes, err := r.ensureTokens(ctx, program)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	for k, v := range tokenHashes {
+		hashes[k] = v
+	}
+	config, err := renderAccrualConfig(program, partners, referrals.Items)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	// The API server checked every rule it can; what it cannot (a money amount
+	// finer than the currency's minor unit, say) shows here.
+	if compiled, err := rules.Compile(config.Rules); err != nil {
+		degraded.Status, degraded.Reason = metav1.ConditionTrue, ReasonRulesInvalid
+		degraded.Message = fmt.Sprintf("The rules cannot run: %v; fix the spec", err)
+	} else {
+		for _, rc := range config.Referrals {
+			if _, err := rules.CompileReferral(compiled.Currency, rc); err != nil {
+				degraded.Status, degraded.Reason = metav1.ConditionTrue, ReasonRulesInvalid
+				degraded.Message = fmt.Sprintf("ReferralDiscount %s cannot run: %v; fix it", rc.ID, err)
+			}
+		}
+	}
+	if pg := program.Spec.Ledger.PostgreSQL; pg != nil {
+		if missing := r.missingDSN(ctx, program.Namespace, pg.DSNSecretRef); missing != "" {
+			degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionTrue, ReasonPostgreSQLSecret, missing
+		}
+	}
+	raw, err := json.MarshalIndent(config, "", "  ")
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	hash := configHash(raw, hashes)
+	namespaces := make([]string, 0, len(partners))
+	for _, p := range partners {
+		namespaces = append(namespaces, p.Namespace)
+	}
+
+	if degraded.Reason != ReasonRulesInvalid {
+		// Rules that cannot run are not rolled out: the pods keep the last good ones.
+		if err := r.apply(ctx, program, raw, hash, hashes, namespaces); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if err := r.updateStatus(ctx, before, program, degraded, hash, int32(len(partners))); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, nil
+}
+
+// acceptedPartners are the Partners that reference the program, that it admits,
+// and whose credentials exist; with the hashes of their keys by secrets file.
+func (r *LoyaltyProgramReconciler) acceptedPartners(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (
+	[]loyaltyv1alpha1.Partner, map[string][]byte, error) {
+	list := &loyaltyv1alpha1.PartnerList{}
+	if err := r.List(ctx, list, client.MatchingFields{indexPartnerPrograms: programKey(program.Namespace, program.Name)}); err != nil {
+		return nil, nil, err
+	}
+	hashes := map[string][]byte{}
+	var accepted []loyaltyv1alpha1.Partner
+	namespaces := map[string]*corev1.Namespace{}
+	for _, p := range list.Items {
+		if !p.DeletionTimestamp.IsZero() {
+			continue
+		}
+		ns, ok := namespaces[p.Namespace]
+		if !ok {
+			ns = &corev1.Namespace{}
+			if err := r.Get(ctx, client.ObjectKey{Name: p.Namespace}, ns); err != nil {
+				return nil, nil, client.IgnoreNotFound(err)
+			}
+			namespaces[p.Namespace] = ns
+		}
+		if ok, _ := admits(program, ns); !ok {
+			continue
+		}
+		secret := &corev1.Secret{}
+		err := r.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: credentialsSecretName(p.Name, program.Namespace, program.Name)}, secret)
+		if apierrors.IsNotFound(err) || (err == nil && len(secret.Data["apiKey"]) == 0) {
+			continue // the partner controller has not issued them yet; their Secret's event brings us back
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		hashes[partnerKeyHashFile(p.Namespace, p.Name)] = keyHash(secret.Data["apiKey"])
+		accepted = append(accepted, p)
+	}
+	slices.SortFunc(accepted, func(a, b loyaltyv1alpha1.Partner) int {
+		return compareStrings(programKey(a.Namespace, a.Name), programKey(b.Namespace, b.Name))
+	})
+	return accepted, hashes, nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// ensureTokens keeps the program's admin and settlement tokens (created once) in
+// a Secret of its own, and returns their hashes for the service.
+func (r *LoyaltyProgramReconciler) ensureTokens(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (map[string][]byte, error) {
+	name := accrualName(program) + "-tokens"
+	secret := &corev1.Secret{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: program.Namespace, Name: name}, secret)
+	if apierrors.IsNotFound(err) {
+		admin, err1 := newAPIKey()
+		settlement, err2 := newAPIKey()
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("generating tokens: %v %v", err1, err2)
+		}
+		secret = &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: program.Namespace, Labels: accrualLabels(program)},
+			Type:       corev1.SecretTypeOpaque,
+			Data:       map[string][]byte{"admin-token": []byte(admin), "settlement-token": []byte(settlement)},
+		}
+		if err := controllerutil.SetControllerReference(program, secret, r.Scheme); err != nil {
+			return nil, err
+		}
+		if err := r.Create(ctx, secret); err != nil {
+			return nil, fmt.Errorf("creating Secret %s/%s: %w", program.Namespace, name, err)
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{
+		accrual.AdminTokenHashFile:      keyHash(secret.Data["admin-token"]),
+		accrual.SettlementTokenHashFile: keyHash(secret.Data["settlement-token"]),
+	}, nil
+}
+
+// missingDSN says what is wrong with the PostgreSQL DSN Secret, or "".
+func (r *LoyaltyProgramReconciler) missingDSN(ctx context.Context, namespace string, ref loyaltyv1alpha1.SecretKeyReference) string {
+	secret := &corev1.Secret{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return fmt.Sprintf("Secret %s/%s with the PostgreSQL DSN does not exist; create it with key %q, or fix spec.ledger.postgresql.dsnSecretRef",
+				namespace, ref.Name, ref.Key)
+		}
+		return fmt.Sprintf("Secret %s/%s could not be read: %v", namespace, ref.Name, err)
+	}
+	if len(secret.Data[ref.Key]) == 0 {
+		return fmt.Sprintf("Secret %s/%s has no key %q with the PostgreSQL DSN", namespace, ref.Name, ref.Key)
+	}
+	return ""
+}
+
+// apply writes the secrets file Secret and the program's objects.
+func (r *LoyaltyProgramReconciler) apply(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram, config []byte, hash string,
+	hashes map[string][]byte, partnerNamespaces []string) error {
+	secrets := &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: objectMeta(program, accrualSecretsName(program)),
+		Type:       corev1.SecretTypeOpaque,
+		Data:       hashes,
+	}
+	objs := desiredProgramObjects(program, config, hash, r.Image, partnerNamespaces)
+	all := []client.Object{secrets, objs.ServiceAccount, objs.ConfigMap, objs.Service, objs.NetworkPolicy}
+	if objs.StatefulSet != nil {
+		all = append(all, objs.StatefulSet)
+	}
+	if objs.Deployment != nil {
+		all = append(all, objs.Deployment)
+	}
+	if objs.PodDisruptionBudget != nil {
+		all = append(all, objs.PodDisruptionBudget)
+	}
+	for _, obj := range all {
+		wrote, err := applyOwned(ctx, r.Client, r.Scheme, program, obj)
+		if err != nil {
+			return err
+		}
+		if wrote {
+			ctrl.LoggerFrom(ctx).Info("Applied object", "kind", obj.GetObjectKind().GroupVersionKind().Kind, "name", obj.GetName())
+		}
+	}
+	return nil
+}
+
+// updateStatus computes the conditions from the workload and writes the status
+// when it changed.
+func (r *LoyaltyProgramReconciler) updateStatus(ctx context.Context, before, program *loyaltyv1alpha1.LoyaltyProgram,
+	degraded metav1.Condition, hash string, partners int32) error {
+	available, progressing := r.workloadConditions(ctx, program)
+	ready := metav1.Condition{Type: loyaltyv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: ReasonWorkloadAvailable,
+		Message: "The accrual service is available", ObservedGeneration: program.Generation}
+	switch {
+	case degraded.Status == metav1.ConditionTrue:
+		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, degraded.Reason, degraded.Message
+	case available.Status != metav1.ConditionTrue:
+		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, available.Reason, available.Message
+	}
+	for _, c := range []metav1.Condition{ready, available, progressing, degraded} {
+		meta.SetStatusCondition(&program.Status.Conditions, c)
+	}
+	program.Status.ObservedGeneration = program.Generation
+	program.Status.Endpoint = accrualEndpoint(program)
+	program.Status.Partners = partners
+	program.Status.ConfigHash = hash
+	if equality.Semantic.DeepEqual(before.Status, program.Status) {
+		return nil
+	}
+	was := meta.FindStatusCondition(before.Status.Conditions, loyaltyv1alpha1.ConditionReady)
+	if was == nil || was.Status != ready.Status || was.Reason != ready.Reason {
+		kind := corev1.EventTypeNormal
+		if ready.Status != metav1.ConditionTrue {
+			kind = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(program, nil, kind, ready.Reason, "Reconcile", "%s", ready.Message)
+	}
+	if err := r.Status().Patch(ctx, program, client.MergeFrom(before)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	return nil
+}
+
+// workloadConditions reads Available and Progressing off the StatefulSet or
+// Deployment.
+func (r *LoyaltyProgramReconciler) workloadConditions(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (metav1.Condition, metav1.Condition) {
+	var want, ready, updated int32
+	var current bool
+	key := client.ObjectKey{Namespace: program.Namespace, Name: accrualName(program)}
+	if program.Spec.Ledger.Type == loyaltyv1alpha1.LedgerPostgreSQL {
+		d := &appsv1.Deployment{}
+		if err := r.Get(ctx, key, d); err == nil {
+			want, ready, updated = ptrOr(d.Spec.Replicas, 1), d.Status.AvailableReplicas, d.Status.UpdatedReplicas
+			current = d.Status.ObservedGeneration >= d.Generation
+		}
+	} else {
+		s := &appsv1.StatefulSet{}
+		if err := r.Get(ctx, key, s); err == nil {
+			want, ready, updated = ptrOr(s.Spec.Replicas, 1), s.Status.AvailableReplicas, s.Status.UpdatedReplicas
+			current = s.Status.ObservedGeneration >= s.Generation
+		}
+	}
+	available := metav1.Condition{Type: ConditionAvailable, Status: metav1.ConditionTrue, Reason: ReasonWorkloadAvailable,
+		Message: fmt.Sprintf("%d of %d accrual pods are available", ready, want), ObservedGeneration: program.Generation}
+	if ready < 1 {
+		available.Status, available.Reason = metav1.ConditionFalse, ReasonWorkloadUnavailable
+		available.Message += "; see the pods of " + accrualName(program) + " for why"
+	}
+	progressing := metav1.Condition{Type: ConditionProgressing, Status: metav1.ConditionFalse, Reason: ReasonRolloutComplete,
+		Message: "Every accrual pod runs the current configuration", ObservedGeneration: program.Generation}
+	if !current || updated < want {
+		progressing.Status, progressing.Reason = metav1.ConditionTrue, ReasonRollingOut
+		progressing.Message = fmt.Sprintf("%d of %d accrual pods run the current configuration", updated, want)
+	}
+	return available, progressing
+}
+
+func ptrOr(p *int32, def int32) int32 {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// SetupWithManager watches programs, what they own, and the Partners, credentials
+// and ReferralDiscounts their configuration depends on.
+func (r *LoyaltyProgramReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&loyaltyv1alpha1.LoyaltyProgram{}, builderGenerationChanged()).
+		Owns(&corev1.ConfigMap{}).Owns(&corev1.Service{}).Owns(&corev1.ServiceAccount{}).Owns(&corev1.Secret{}).
+		Owns(&appsv1.StatefulSet{}).Owns(&appsv1.Deployment{}).Owns(&policyv1.PodDisruptionBudget{}).Owns(&networkingv1.NetworkPolicy{}).
+		Watches(&loyaltyv1alpha1.Partner{}, handlerFunc(programsOfPartner)).
+		Watches(&loyaltyv1alpha1.ReferralDiscount{}, handlerFunc(func(_ context.Context, o client.Object) []ctrl.Request {
+			rd := o.(*loyaltyv1alpha1.ReferralDiscount)
+			return requestsFor([]string{programKey(rd.Namespace, rd.Spec.ProgramRef.Name)})
+		})).
+		Watches(&corev1.Secret{}, handlerFunc(programOfCredentials)).
+		WithOptions(controllerOptions(opts)).
+		Complete(r)
+}
+
+// programOfCredentials maps a partner's credentials Secret to its program.
+func programOfCredentials(_ context.Context, o client.Object) []ctrl.Request {
+	l := o.GetLabels()
+	if l[labelPartner] == "" || l[programLabel] == "" {
+		return nil
+	}
+	return requestsFor([]string{programKey(l[labelProgramNamespace], l[programLabel])})
 }

@@ -29,23 +29,25 @@ import (
 )
 
 var _ = Describe("Reconcilers before their own issues land", func() {
-	It("follow each new generation of a program and never claim Ready", func(ctx SpecContext) {
+	It("follow each new generation of a cooperation and never claim Ready", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
-		program := &loyaltyv1alpha1.LoyaltyProgram{
+		coop := &loyaltyv1alpha1.PartnerCooperation{
 			ObjectMeta: metav1.ObjectMeta{Name: "observed", Namespace: ns},
-			Spec: loyaltyv1alpha1.LoyaltyProgramSpec{
-				DisplayName: "Observed",
-				Currency:    "EUR",
-				Earning:     loyaltyv1alpha1.EarningRules{BaseRate: loyaltyv1alpha1.EarnRate{Points: 1, Per: "2.00"}},
-				Redemption:  loyaltyv1alpha1.RedemptionRules{PointValue: "0.01"},
+			Spec: loyaltyv1alpha1.PartnerCooperationSpec{
+				ProgramRef: loyaltyv1alpha1.LocalObjectReference{Name: "stadtbonus"},
+				Members: []loyaltyv1alpha1.CooperationMember{
+					{PartnerRef: loyaltyv1alpha1.NamespacedReference{Name: "a"}, IssuancePrice: "0.01", RedemptionPrice: "0.008"},
+					{PartnerRef: loyaltyv1alpha1.NamespacedReference{Name: "b"}, IssuancePrice: "0.01", RedemptionPrice: "0.008"},
+				},
+				Schedule: loyaltyv1alpha1.SettlementSchedule{Cron: "@weekly"},
 			},
 		}
-		Expect(k8sClient.Create(ctx, program)).To(Succeed())
-		key := client.ObjectKeyFromObject(program)
+		Expect(k8sClient.Create(ctx, coop)).To(Succeed())
+		key := client.ObjectKeyFromObject(coop)
 
 		expectGeneration := func(generation int64) {
-			Eventually(func(g Gomega) {
-				got := &loyaltyv1alpha1.LoyaltyProgram{}
+			eventually(ctx, func(g Gomega) {
+				got := &loyaltyv1alpha1.PartnerCooperation{}
 				g.Expect(k8sClient.Get(ctx, key, got)).To(Succeed())
 				g.Expect(got.Generation).To(Equal(generation))
 				g.Expect(got.Status.ObservedGeneration).To(Equal(generation))
@@ -54,13 +56,13 @@ var _ = Describe("Reconcilers before their own issues land", func() {
 				g.Expect(ready.Status).To(Equal(metav1.ConditionUnknown))
 				g.Expect(ready.Reason).To(Equal(ReasonNotImplemented))
 				g.Expect(ready.ObservedGeneration).To(Equal(generation))
-			}).WithContext(ctx).Should(Succeed())
+			}).Should(Succeed())
 		}
 		expectGeneration(1)
 
-		Expect(k8sClient.Get(ctx, key, program)).To(Succeed())
-		program.Spec.DisplayName = "Observed, renamed"
-		Expect(k8sClient.Update(ctx, program)).To(Succeed())
+		Expect(k8sClient.Get(ctx, key, coop)).To(Succeed())
+		coop.Spec.Netting = loyaltyv1alpha1.NettingBilateral
+		Expect(k8sClient.Update(ctx, coop)).To(Succeed())
 		expectGeneration(2)
 	})
 
@@ -76,12 +78,12 @@ var _ = Describe("Reconcilers before their own issues land", func() {
 		Expect(k8sClient.Create(ctx, partner)).To(Succeed())
 		key := client.ObjectKeyFromObject(partner)
 		var settled string
-		Eventually(func(g Gomega) {
+		eventually(ctx, func(g Gomega) {
 			got := &loyaltyv1alpha1.Partner{}
 			g.Expect(k8sClient.Get(ctx, key, got)).To(Succeed())
 			g.Expect(got.Status.ObservedGeneration).To(Equal(int64(1)))
 			settled = got.ResourceVersion
-		}).WithContext(ctx).Should(Succeed())
+		}).Should(Succeed())
 
 		// A label change is a real event for the controller's cache but no new
 		// generation; the reconciler must not answer it with a status write.

@@ -18,23 +18,278 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 )
 
-// PartnerReconciler reconciles Partners. Admission and credentials arrive with the
-// partner controller; until then it only observes.
+// PartnerReconciler admits Partners to the programs they reference, as Gateway
+// API admits routes to listeners, and keeps an API key for each accepting program
+// in a Secret of the partner's own namespace.
 type PartnerReconciler struct {
 	client.Client
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=loyalty.treue.dev,resources=partners,verbs=get;list;watch
 // +kubebuilder:rbac:groups=loyalty.treue.dev,resources=partners/status,verbs=get;patch
+// +kubebuilder:rbac:groups=loyalty.treue.dev,resources=loyaltyprograms,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile records the observed generation of a Partner.
+// Reconcile decides each referenced program's answer and keeps the credentials.
 func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return observeOnly(ctx, r.Client, req, &loyaltyv1alpha1.Partner{}, "admit partners to programs")
+	partner := &loyaltyv1alpha1.Partner{}
+	if err := r.Get(ctx, req.NamespacedName, partner); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !partner.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // its credentials are owned by it and go with it
+	}
+	before := partner.DeepCopy()
+	namespace := &corev1.Namespace{}
+	if err := r.Get(ctx, client.ObjectKey{Name: partner.Namespace}, namespace); err != nil {
+		return ctrl.Result{}, fmt.Errorf("reading namespace %s: %w", partner.Namespace, err)
+	}
+
+	var statuses []loyaltyv1alpha1.PartnerProgramStatus
+	var refused []string
+	keep := map[string]bool{}
+	for _, programRef := range partner.Spec.ProgramRefs {
+		ns, name := ref(programRef, partner.Namespace)
+		st := previousProgramStatus(before, ns, name)
+		accepted, reason, message := r.admission(ctx, ns, name, namespace)
+		status := metav1.ConditionFalse
+		if accepted {
+			status = metav1.ConditionTrue
+			secretName, err := r.ensureCredentials(ctx, partner, ns, name)
+			if err != nil {
+				return ctrl.Result{}, err
+			}
+			keep[secretName] = true
+			st.CredentialsSecretRef = &loyaltyv1alpha1.LocalObjectReference{Name: secretName}
+			message = fmt.Sprintf("LoyaltyProgram %s/%s accepted this partner; its API key and the program's endpoint are in Secret %s", ns, name, secretName)
+		} else {
+			st.CredentialsSecretRef = nil
+			refused = append(refused, programKey(ns, name))
+		}
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+			Type: loyaltyv1alpha1.ConditionAccepted, Status: status, Reason: reason, Message: message, ObservedGeneration: partner.Generation,
+		})
+		statuses = append(statuses, st)
+	}
+	if err := r.revokeOthers(ctx, partner, keep); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	partner.Status.Programs = statuses
+	partner.Status.AcceptedPrograms = int32(len(statuses) - len(refused))
+	ready := metav1.Condition{Type: loyaltyv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: ReasonAccepted,
+		Message: "Every referenced program accepted this partner", ObservedGeneration: partner.Generation}
+	if len(refused) > 0 {
+		ready.Status, ready.Reason = metav1.ConditionFalse, "NotAccepted"
+		ready.Message = fmt.Sprintf("Not accepted by %s; see status.programs for why", strings.Join(refused, ", "))
+	}
+	meta.SetStatusCondition(&partner.Status.Conditions, ready)
+	partner.Status.ObservedGeneration = partner.Generation
+	r.recordTransitions(before, partner)
+	if equality.Semantic.DeepEqual(before.Status, partner.Status) {
+		return ctrl.Result{}, nil
+	}
+	if err := r.Status().Patch(ctx, partner, client.MergeFrom(before)); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	return ctrl.Result{}, nil
+}
+
+func previousProgramStatus(p *loyaltyv1alpha1.Partner, ns, name string) loyaltyv1alpha1.PartnerProgramStatus {
+	for _, st := range p.Status.Programs {
+		if st.ProgramRef.Name == name && st.ProgramRef.Namespace == ns {
+			return *st.DeepCopy()
+		}
+	}
+	return loyaltyv1alpha1.PartnerProgramStatus{ProgramRef: loyaltyv1alpha1.NamespacedReference{Name: name, Namespace: ns}}
+}
+
+// admission asks the program whether it accepts the partner's namespace.
+func (r *PartnerReconciler) admission(ctx context.Context, ns, name string, partnerNamespace *corev1.Namespace) (bool, string, string) {
+	program := &loyaltyv1alpha1.LoyaltyProgram{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, program); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, ReasonProgramNotFound, fmt.Sprintf("LoyaltyProgram %s/%s does not exist; check spec.programRefs", ns, name)
+		}
+		return false, "ProgramUnreadable", fmt.Sprintf("LoyaltyProgram %s/%s could not be read: %v", ns, name, err)
+	}
+	if ok, why := admits(program, partnerNamespace); !ok {
+		return false, ReasonNotAllowedByProgram, why
+	}
+	return true, ReasonAccepted, ""
+}
+
+// ensureCredentials keeps the partner's API key for a program: created once,
+// replaced when the Partner's rotation annotation changes.
+func (r *PartnerReconciler) ensureCredentials(ctx context.Context, partner *loyaltyv1alpha1.Partner, programNS, program string) (string, error) {
+	name := credentialsSecretName(partner.Name, programNS, program)
+	rotation := partner.Annotations[RotateCredentialsAnnotation]
+	endpoint := fmt.Sprintf("http://%s-accrual.%s.svc:%d", program, programNS, apiPort)
+	secret := &corev1.Secret{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: partner.Namespace, Name: name}, secret)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return "", err
+	}
+	if apierrors.IsNotFound(err) {
+		key, err := newAPIKey()
+		if err != nil {
+			return "", err
+		}
+		secret = &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{
+				Name: name, Namespace: partner.Namespace,
+				Labels:      map[string]string{labelManagedBy: managedBy, labelPartner: partner.Name, programLabel: program, labelProgramNamespace: programNS},
+				Annotations: map[string]string{rotationAnnotation: rotation},
+			},
+			Type:       corev1.SecretTypeOpaque,
+			StringData: map[string]string{"apiKey": key, "endpoint": endpoint, "program": programKey(programNS, program)},
+		}
+		if err := controllerutil.SetControllerReference(partner, secret, r.Scheme); err != nil {
+			return "", err
+		}
+		if err := r.Create(ctx, secret); err != nil {
+			return "", fmt.Errorf("creating credentials %s/%s: %w", partner.Namespace, name, err)
+		}
+		r.Recorder.Eventf(partner, nil, corev1.EventTypeNormal, "CredentialsIssued", "IssueCredentials",
+			"Issued an API key for LoyaltyProgram %s/%s in Secret %s", programNS, program, name)
+		return name, nil
+	}
+	rotate := secret.Annotations[rotationAnnotation] != rotation
+	if !rotate && string(secret.Data["endpoint"]) == endpoint {
+		return name, nil
+	}
+	patch := client.MergeFrom(secret.DeepCopy())
+	if secret.Data == nil {
+		secret.Data = map[string][]byte{}
+	}
+	secret.Data["endpoint"] = []byte(endpoint)
+	if rotate {
+		key, err := newAPIKey()
+		if err != nil {
+			return "", err
+		}
+		secret.Data["apiKey"] = []byte(key)
+		if secret.Annotations == nil {
+			secret.Annotations = map[string]string{}
+		}
+		secret.Annotations[rotationAnnotation] = rotation
+	}
+	if err := r.Patch(ctx, secret, patch); err != nil {
+		return "", fmt.Errorf("updating credentials %s/%s: %w", partner.Namespace, name, err)
+	}
+	if rotate {
+		r.Recorder.Eventf(partner, nil, corev1.EventTypeNormal, "CredentialsRotated", "RotateCredentials",
+			"Rotated the API key for LoyaltyProgram %s/%s in Secret %s", programNS, program, name)
+	}
+	return name, nil
+}
+
+// revokeOthers deletes the partner's credentials for programs that no longer
+// accept it, or that it no longer references.
+func (r *PartnerReconciler) revokeOthers(ctx context.Context, partner *loyaltyv1alpha1.Partner, keep map[string]bool) error {
+	secrets := &corev1.SecretList{}
+	if err := r.List(ctx, secrets, client.InNamespace(partner.Namespace),
+		client.MatchingLabels{labelManagedBy: managedBy, labelPartner: partner.Name}); err != nil {
+		return err
+	}
+	for i := range secrets.Items {
+		s := &secrets.Items[i]
+		if keep[s.Name] || !metav1.IsControlledBy(s, partner) {
+			continue
+		}
+		if err := r.Delete(ctx, s); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("revoking credentials %s/%s: %w", s.Namespace, s.Name, err)
+		}
+		r.Recorder.Eventf(partner, nil, corev1.EventTypeNormal, "CredentialsRevoked", "RevokeCredentials",
+			"Revoked the API key in Secret %s: its program no longer accepts this partner", s.Name)
+	}
+	return nil
+}
+
+// recordTransitions emits an event when a program's answer changes, and none
+// when nothing does.
+func (r *PartnerReconciler) recordTransitions(before, after *loyaltyv1alpha1.Partner) {
+	for _, st := range after.Status.Programs {
+		now := meta.FindStatusCondition(st.Conditions, loyaltyv1alpha1.ConditionAccepted)
+		prev := previousProgramStatus(before, st.ProgramRef.Namespace, st.ProgramRef.Name)
+		was := meta.FindStatusCondition(prev.Conditions, loyaltyv1alpha1.ConditionAccepted)
+		if now == nil || (was != nil && was.Status == now.Status && was.Reason == now.Reason) {
+			continue
+		}
+		kind := corev1.EventTypeNormal
+		if now.Status != metav1.ConditionTrue {
+			kind = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(after, nil, kind, now.Reason, "Admit", "%s", now.Message)
+	}
+}
+
+// programsOfPartner maps a Partner to the programs it references now and the
+// ones it was accepted by, whose configuration may have to drop it.
+func programsOfPartner(_ context.Context, o client.Object) []ctrl.Request {
+	p := o.(*loyaltyv1alpha1.Partner)
+	keys := partnerProgramKeys(p)
+	for _, st := range p.Status.Programs {
+		keys = append(keys, programKey(st.ProgramRef.Namespace, st.ProgramRef.Name))
+	}
+	slices.Sort(keys)
+	return requestsFor(slices.Compact(keys))
+}
+
+// SetupWithManager watches Partners (their spec, and the rotation annotation),
+// their credentials, the programs they reference (through the field index), and
+// namespaces, whose labels decide Selector admission.
+func (r *PartnerReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	c := mgr.GetClient()
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&loyaltyv1alpha1.Partner{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Owns(&corev1.Secret{}).
+		Watches(&loyaltyv1alpha1.LoyaltyProgram{}, handlerFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
+			partners := &loyaltyv1alpha1.PartnerList{}
+			if err := c.List(ctx, partners, client.MatchingFields{indexPartnerPrograms: programKey(o.GetNamespace(), o.GetName())}); err != nil {
+				return nil
+			}
+			return partnerRequests(partners)
+		})).
+		Watches(&corev1.Namespace{}, handlerFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
+			partners := &loyaltyv1alpha1.PartnerList{}
+			if err := c.List(ctx, partners, client.InNamespace(o.GetName())); err != nil {
+				return nil
+			}
+			return partnerRequests(partners)
+		}), builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		WithOptions(controllerOptions(opts)).
+		Complete(r)
+}
+
+func partnerRequests(list *loyaltyv1alpha1.PartnerList) []ctrl.Request {
+	out := make([]ctrl.Request, 0, len(list.Items))
+	for _, p := range list.Items {
+		out = append(out, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&p)})
+	}
+	return out
 }

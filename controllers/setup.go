@@ -15,16 +15,22 @@ limitations under the License.
 */
 
 // Package controllers holds one reconciler per kind of loyalty.treue.dev. They know
-// the API types and Kubernetes objects, never the ledger's tables.
+// the API types and Kubernetes objects, and the accrual service's configuration
+// file; never the ledger's tables.
 package controllers
 
 import (
+	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -35,31 +41,59 @@ import (
 type Options struct {
 	// MaxConcurrentReconciles is how many objects of one kind reconcile at once.
 	MaxConcurrentReconciles int
+	// Image runs the accrual services: the operator's own.
+	Image string
+}
+
+// CacheOptions keep the manager's cache to what it needs: of all Secrets in the
+// cluster, only the ones treue writes (credentials, tokens, key hashes).
+func CacheOptions() cache.Options {
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{labelManagedBy: managedBy})},
+	}}
 }
 
 // SetupWithManager registers a reconciler for every kind of the group.
-func SetupWithManager(mgr ctrl.Manager, opts Options) error {
+func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	if err := setupIndexes(ctx, mgr); err != nil {
+		return err
+	}
+	recorder := mgr.GetEventRecorder("treue")
 	c := mgr.GetClient()
-	reconcilers := []struct {
+	if err := (&LoyaltyProgramReconciler{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: recorder,
+		Image: opts.Image}).SetupWithManager(mgr, opts); err != nil {
+		return fmt.Errorf("setting up the LoyaltyProgram controller: %w", err)
+	}
+	if err := (&PartnerReconciler{Client: c, Scheme: mgr.GetScheme(), Recorder: recorder}).SetupWithManager(mgr, opts); err != nil {
+		return fmt.Errorf("setting up the Partner controller: %w", err)
+	}
+	observers := []struct {
 		obj client.Object
 		r   reconcile.Reconciler
 	}{
-		{&loyaltyv1alpha1.LoyaltyProgram{}, &LoyaltyProgramReconciler{Client: c}},
-		{&loyaltyv1alpha1.Partner{}, &PartnerReconciler{Client: c}},
 		{&loyaltyv1alpha1.PartnerCooperation{}, &PartnerCooperationReconciler{Client: c}},
 		{&loyaltyv1alpha1.ReferralDiscount{}, &ReferralDiscountReconciler{Client: c}},
 		{&loyaltyv1alpha1.Settlement{}, &SettlementReconciler{Client: c}},
 	}
-	for _, rc := range reconcilers {
-		// Status writes bump neither generation nor labels; reacting to them would
-		// only make each reconcile trigger the next.
-		err := ctrl.NewControllerManagedBy(mgr).
-			For(rc.obj, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-			WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}).
-			Complete(rc.r)
+	for _, o := range observers {
+		err := ctrl.NewControllerManagedBy(mgr).For(o.obj, builderGenerationChanged()).WithOptions(controllerOptions(opts)).Complete(o.r)
 		if err != nil {
-			return fmt.Errorf("setting up the %T controller: %w", rc.obj, err)
+			return fmt.Errorf("setting up the %T controller: %w", o.obj, err)
 		}
 	}
 	return nil
+}
+
+// builderGenerationChanged reacts to spec changes only: status writes bump no
+// generation, and reacting to them would make each reconcile trigger the next.
+func builderGenerationChanged() builder.ForOption {
+	return builder.WithPredicates(predicate.GenerationChangedPredicate{})
+}
+
+func controllerOptions(opts Options) controller.Options {
+	return controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}
+}
+
+func handlerFunc(fn func(context.Context, client.Object) []ctrl.Request) handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(fn)
 }
