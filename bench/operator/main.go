@@ -1,0 +1,383 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command operator measures how the operator scales, against the envtest control
+// plane: N programs, each with 3 partners, are created and timed until every
+// program has observed its generation, counts its 3 partners and has its
+// workload. In the same run, on a fresh control plane, a plain client creates
+// the same objects the operator would (the floor). It prints both times and their
+// ratio, the manager's peak RSS, and the write requests the manager makes during
+// an idle period after settling. `make bench-operator`.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
+)
+
+type options struct {
+	programs []int
+	workers  int
+	idle     time.Duration
+	treue    string
+	crds     string
+}
+
+func main() {
+	var o options
+	var sizes string
+	flag.StringVar(&sizes, "programs", "100,1000", "Numbers of programs to measure, each with 3 partners.")
+	flag.IntVar(&o.workers, "workers", 8, "Concurrent clients creating objects.")
+	flag.DurationVar(&o.idle, "idle", time.Minute, "How long to count the manager's writes after settling.")
+	flag.StringVar(&o.treue, "treue", "bin/treue", "The treue binary whose manager is measured.")
+	flag.StringVar(&o.crds, "crds", "config/crd/bases", "The CRDs.")
+	flag.Parse()
+	for _, s := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "bench-operator: -programs %q: want numbers such as 100,1000\n", sizes)
+			os.Exit(2)
+		}
+		o.programs = append(o.programs, n)
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintf(os.Stderr, "bench-operator: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+var scheme = func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(loyaltyv1alpha1.AddToScheme(s))
+	return s
+}()
+
+func run(o options) error {
+	fmt.Printf("operator scale: programs with 3 partners each, %d creating clients, idle period %s\n\n", o.workers, o.idle)
+	fmt.Printf("%9s %12s %12s %8s %14s %12s\n", "programs", "floor", "operator", "ratio", "manager RSS", "idle writes")
+	for _, n := range o.programs {
+		floor, err := measureFloor(o, n)
+		if err != nil {
+			return fmt.Errorf("floor for %d programs: %w", n, err)
+		}
+		took, rss, idleWrites, err := measureOperator(o, n)
+		if err != nil {
+			return fmt.Errorf("operator for %d programs: %w", n, err)
+		}
+		fmt.Printf("%9d %12s %12s %8.2f %11d MiB %12d\n", n, floor.Round(time.Millisecond), took.Round(time.Millisecond),
+			took.Seconds()/floor.Seconds(), rss>>20, idleWrites)
+	}
+	return nil
+}
+
+func startControlPlane(o options) (*envtest.Environment, client.Client, error) {
+	env := &envtest.Environment{CRDDirectoryPaths: []string{o.crds}, ErrorIfCRDPathMissing: true}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		_ = env.Stop()
+		return nil, nil, err
+	}
+	return env, c, nil
+}
+
+// network is what the bench creates for program i: its namespace, the program
+// and its three partners.
+func network(i int) (*corev1.Namespace, *loyaltyv1alpha1.LoyaltyProgram, []*loyaltyv1alpha1.Partner) {
+	ns := fmt.Sprintf("net-%04d", i)
+	program := &loyaltyv1alpha1.LoyaltyProgram{
+		ObjectMeta: metav1.ObjectMeta{Name: "program", Namespace: ns},
+		Spec: loyaltyv1alpha1.LoyaltyProgramSpec{
+			DisplayName: "Program", Currency: "EUR",
+			Earning:    loyaltyv1alpha1.EarningRules{BaseRate: loyaltyv1alpha1.EarnRate{Points: 1, Per: "2.00"}},
+			Redemption: loyaltyv1alpha1.RedemptionRules{PointValue: "0.01"},
+		},
+	}
+	partners := make([]*loyaltyv1alpha1.Partner, 0, 3)
+	for j := range 3 {
+		partners = append(partners, &loyaltyv1alpha1.Partner{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("partner-%d", j), Namespace: ns},
+			Spec: loyaltyv1alpha1.PartnerSpec{DisplayName: "Partner",
+				ProgramRefs: []loyaltyv1alpha1.NamespacedReference{{Name: "program"}}},
+		})
+	}
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, program, partners
+}
+
+func parallel(workers, n int, fn func(i int) error) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	next := make(chan int)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
+
+// measureFloor creates, with a plain client, what the operator's run ends with:
+// the namespace, program and partners, and per program the credentials, the
+// token and hash Secrets, ServiceAccount, ConfigMap, Service, StatefulSet and
+// NetworkPolicy.
+func measureFloor(o options, n int) (time.Duration, error) {
+	env, c, err := startControlPlane(o)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = env.Stop() }()
+	ctx := context.Background()
+	start := time.Now()
+	err = parallel(o.workers, n, func(i int) error {
+		ns, program, partners := network(i)
+		objs := []client.Object{ns, program}
+		for _, p := range partners {
+			objs = append(objs, p, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: p.Name + "-credentials", Namespace: ns.Name},
+				StringData: map[string]string{"apiKey": "tk_x", "endpoint": "http://program-accrual"}})
+		}
+		meta := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name, Namespace: ns.Name} }
+		labels := map[string]string{"app": "accrual"}
+		objs = append(objs,
+			&corev1.Secret{ObjectMeta: meta("program-accrual-tokens"), StringData: map[string]string{"admin-token": "a", "settlement-token": "s"}},
+			&corev1.Secret{ObjectMeta: meta("program-accrual-secrets"), StringData: map[string]string{"a": "1", "b": "2", "c": "3"}},
+			&corev1.ServiceAccount{ObjectMeta: meta("program-accrual")},
+			&corev1.ConfigMap{ObjectMeta: meta("program-accrual"), Data: map[string]string{"accrual.json": "{}"}},
+			&corev1.Service{ObjectMeta: meta("program-accrual"), Spec: corev1.ServiceSpec{Selector: labels,
+				Ports: []corev1.ServicePort{{Name: "api", Port: 8080}, {Name: "metrics", Port: 9090}}}},
+			&appsv1.StatefulSet{ObjectMeta: meta("program-accrual"), Spec: appsv1.StatefulSetSpec{
+				Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "accrual", Image: "bench"}}}}}},
+			&networkingv1.NetworkPolicy{ObjectMeta: meta("program-accrual"), Spec: networkingv1.NetworkPolicySpec{
+				PodSelector: metav1.LabelSelector{MatchLabels: labels}}},
+		)
+		for _, obj := range objs {
+			if err := c.Create(ctx, obj); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return time.Since(start), err
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = ln.Close() }()
+	return ln.Addr().String(), nil
+}
+
+// measureOperator runs the real manager against a fresh control plane.
+func measureOperator(o options, n int) (took time.Duration, peakRSS int64, idleWrites int64, err error) {
+	env, c, err := startControlPlane(o)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer func() { _ = env.Stop() }()
+	admin, err := env.AddUser(envtest.User{Name: "bench", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	kubeconfig, err := admin.KubeConfig()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	dir, err := os.MkdirTemp("", "bench-operator-")
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	if err := os.WriteFile(filepath.Join(dir, "kubeconfig"), kubeconfig, 0o600); err != nil {
+		return 0, 0, 0, err
+	}
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	logs, err := os.Create(filepath.Join(dir, "manager.log"))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer func() { _ = logs.Close() }()
+	mgr := exec.Command(o.treue, "manager", "--metrics-bind-address="+metricsAddr, "--metrics-secure=false",
+		"--health-probe-bind-address=0", "--accrual-image=bench", "--max-concurrent-reconciles=4")
+	mgr.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(dir, "kubeconfig"))
+	mgr.Stdout, mgr.Stderr = logs, logs
+	if err := mgr.Start(); err != nil {
+		return 0, 0, 0, err
+	}
+	defer func() { _ = mgr.Process.Kill(); _ = mgr.Wait() }()
+
+	ctx := context.Background()
+	start := time.Now()
+	if err := parallel(o.workers, n, func(i int) error {
+		ns, program, partners := network(i)
+		if err := c.Create(ctx, ns); err != nil {
+			return err
+		}
+		if err := c.Create(ctx, program); err != nil {
+			return err
+		}
+		for _, p := range partners {
+			if err := c.Create(ctx, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return 0, 0, 0, err
+	}
+	deadline := time.Now().Add(30 * time.Minute)
+	for {
+		done, err := settled(ctx, c, n)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			return 0, 0, 0, errors.New("the programs did not settle within 30 minutes")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	took = time.Since(start)
+
+	before, err := managerWrites(metricsAddr)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	time.Sleep(o.idle)
+	after, err := managerWrites(metricsAddr)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	peakRSS, err = vmHWM(mgr.Process.Pid)
+	return took, peakRSS, after - before, err
+}
+
+// settled says whether every program has observed its generation, counts its
+// three partners, and has its StatefulSet.
+func settled(ctx context.Context, c client.Client, n int) (bool, error) {
+	programs := &loyaltyv1alpha1.LoyaltyProgramList{}
+	if err := c.List(ctx, programs); err != nil {
+		return false, err
+	}
+	if len(programs.Items) < n {
+		return false, nil
+	}
+	for _, p := range programs.Items {
+		if p.Status.ObservedGeneration != p.Generation || p.Status.Partners != 3 {
+			return false, nil
+		}
+	}
+	sets := &appsv1.StatefulSetList{}
+	if err := c.List(ctx, sets); err != nil {
+		return false, err
+	}
+	return len(sets.Items) >= n, nil
+}
+
+// managerWrites sums the manager's write requests to the API server from its own
+// client metrics.
+func managerWrites(addr string) (int64, error) {
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = res.Body.Close() }()
+	var total int64
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "rest_client_requests_total{") {
+			continue
+		}
+		for _, verb := range []string{`method="POST"`, `method="PUT"`, `method="PATCH"`, `method="DELETE"`} {
+			if strings.Contains(line, verb) {
+				fields := strings.Fields(line)
+				v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+				if err == nil {
+					total += int64(v)
+				}
+			}
+		}
+	}
+	return total, sc.Err()
+}
+
+// vmHWM is a process's peak resident set, from /proc.
+func vmHWM(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			fields := strings.Fields(line)
+			kb, err := strconv.ParseInt(fields[1], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
