@@ -54,6 +54,7 @@ const (
 	ReasonAsExpected          = "AsExpected"
 	ReasonPostgreSQLSecret    = "PostgreSQLSecretMissing"
 	ReasonRulesInvalid        = "RulesInvalid"
+	ReasonRolloutStuck        = "RolloutStuck"
 )
 
 // LoyaltyProgramReconciler runs each program's accrual service.
@@ -287,7 +288,10 @@ func (r *LoyaltyProgramReconciler) apply(ctx context.Context, program *loyaltyv1
 // when it changed.
 func (r *LoyaltyProgramReconciler) updateStatus(ctx context.Context, before, program *loyaltyv1alpha1.LoyaltyProgram,
 	degraded metav1.Condition, hash string, partners int32) error {
-	available, progressing := r.workloadConditions(ctx, program)
+	available, progressing, stuck := r.workloadConditions(ctx, program)
+	if stuck != "" && degraded.Status != metav1.ConditionTrue {
+		degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionTrue, ReasonRolloutStuck, stuck
+	}
 	ready := metav1.Condition{Type: loyaltyv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: ReasonWorkloadAvailable,
 		Message: "The accrual service is available", ObservedGeneration: program.Generation}
 	switch {
@@ -321,8 +325,9 @@ func (r *LoyaltyProgramReconciler) updateStatus(ctx context.Context, before, pro
 }
 
 // workloadConditions reads Available and Progressing off the StatefulSet or
-// Deployment.
-func (r *LoyaltyProgramReconciler) workloadConditions(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (metav1.Condition, metav1.Condition) {
+// Deployment, and says why a rollout is stuck, if it is.
+func (r *LoyaltyProgramReconciler) workloadConditions(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (
+	available, progressing metav1.Condition, stuck string) {
 	var want, ready, updated int32
 	var current bool
 	key := client.ObjectKey{Namespace: program.Namespace, Name: accrualName(program)}
@@ -331,6 +336,11 @@ func (r *LoyaltyProgramReconciler) workloadConditions(ctx context.Context, progr
 		if err := r.Get(ctx, key, d); err == nil {
 			want, ready, updated = ptrOr(d.Spec.Replicas, 1), d.Status.AvailableReplicas, d.Status.UpdatedReplicas
 			current = d.Status.ObservedGeneration >= d.Generation
+			for _, c := range d.Status.Conditions {
+				if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
+					stuck = fmt.Sprintf("The rollout of Deployment %s stopped making progress: %s; see its pods' events", d.Name, c.Message)
+				}
+			}
 		}
 	} else {
 		s := &appsv1.StatefulSet{}
@@ -339,19 +349,19 @@ func (r *LoyaltyProgramReconciler) workloadConditions(ctx context.Context, progr
 			current = s.Status.ObservedGeneration >= s.Generation
 		}
 	}
-	available := metav1.Condition{Type: ConditionAvailable, Status: metav1.ConditionTrue, Reason: ReasonWorkloadAvailable,
+	available = metav1.Condition{Type: ConditionAvailable, Status: metav1.ConditionTrue, Reason: ReasonWorkloadAvailable,
 		Message: fmt.Sprintf("%d of %d accrual pods are available", ready, want), ObservedGeneration: program.Generation}
 	if ready < 1 {
 		available.Status, available.Reason = metav1.ConditionFalse, ReasonWorkloadUnavailable
 		available.Message += "; see the pods of " + accrualName(program) + " for why"
 	}
-	progressing := metav1.Condition{Type: ConditionProgressing, Status: metav1.ConditionFalse, Reason: ReasonRolloutComplete,
+	progressing = metav1.Condition{Type: ConditionProgressing, Status: metav1.ConditionFalse, Reason: ReasonRolloutComplete,
 		Message: "Every accrual pod runs the current configuration", ObservedGeneration: program.Generation}
 	if !current || updated < want {
 		progressing.Status, progressing.Reason = metav1.ConditionTrue, ReasonRollingOut
 		progressing.Message = fmt.Sprintf("%d of %d accrual pods run the current configuration", updated, want)
 	}
-	return available, progressing
+	return available, progressing, stuck
 }
 
 func ptrOr(p *int32, def int32) int32 {

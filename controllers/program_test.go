@@ -120,6 +120,9 @@ var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: partnerNS, Name: secretName}, creds)).To(Succeed())
 			g.Expect(string(creds.Data["apiKey"])).To(HavePrefix("tk_"))
 			g.Expect(string(creds.Data["endpoint"])).To(Equal("http://city-accrual." + programNS + ".svc:8080"))
+			// Owned by the Partner: deleting it deletes its credentials.
+			g.Expect(metav1.GetControllerOf(creds)).NotTo(BeNil())
+			g.Expect(metav1.GetControllerOf(creds).Name).To(Equal("shop"))
 			g.Expect(partnerIDs(renderedConfig(g, ctx, program))).To(ConsistOf(partnerNS + "/shop"))
 			hashes := &corev1.Secret{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: programNS, Name: accrualSecretsName(program)}, hashes)).To(Succeed())
@@ -182,14 +185,16 @@ var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
 		}).Should(Succeed())
 		got := &loyaltyv1alpha1.Partner{}
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(partner), got)).To(Succeed())
+		poke := client.MergeFrom(got.DeepCopy())
 		got.Labels = map[string]string{"poke": "1"}
-		Expect(k8sClient.Update(ctx, got)).To(Succeed())
+		Expect(k8sClient.Patch(ctx, got, poke)).To(Succeed())
 		Consistently(managerWrites.Load).WithContext(ctx).WithTimeout(3 * time.Second).Should(Equal(settled))
 
 		// A rule change rolls the pods: a new hash on the pod template.
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(program), program)).To(Succeed())
+		rules := client.MergeFrom(program.DeepCopy())
 		program.Spec.Earning.BaseRate.Per = "1.00"
-		Expect(k8sClient.Update(ctx, program)).To(Succeed())
+		Expect(k8sClient.Patch(ctx, program, rules)).To(Succeed())
 		var second string
 		eventually(ctx, func(g Gomega) {
 			second = podHash(g, ctx, program)
@@ -201,8 +206,9 @@ var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
 		before := &corev1.Secret{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: credentialsSecretName("shop", ns, "city")}, before)).To(Succeed())
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(partner), got)).To(Succeed())
+		rotate := client.MergeFrom(got.DeepCopy())
 		got.Annotations = map[string]string{RotateCredentialsAnnotation: "2026-11-23"}
-		Expect(k8sClient.Update(ctx, got)).To(Succeed())
+		Expect(k8sClient.Patch(ctx, got, rotate)).To(Succeed())
 		eventually(ctx, func(g Gomega) {
 			after := &corev1.Secret{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(before), after)).To(Succeed())
@@ -251,17 +257,50 @@ var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "big-accrual"}, &policyv1.PodDisruptionBudget{})).To(Succeed())
 		}).Should(Succeed())
 
+		// A rollout that stopped making progress degrades the program.
+		dep := &appsv1.Deployment{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "big-accrual"}, dep)).To(Succeed())
+		dep.Status = appsv1.DeploymentStatus{ObservedGeneration: dep.Generation, Replicas: 3, UpdatedReplicas: 1, Conditions: []appsv1.DeploymentCondition{{
+			Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded",
+			Message: `ReplicaSet "big-accrual-1" has timed out progressing.`,
+		}}}
+		Expect(k8sClient.Status().Update(ctx, dep)).To(Succeed())
+
 		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "big-db", Namespace: ns},
 			StringData: map[string]string{"dsn": "postgres://u:p@db:5432/big"}})).To(Succeed())
 		// The Secret is the user's and unlabelled, so no event brings the program
 		// back by itself; any change of the program does.
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(program), program)).To(Succeed())
+		patch := client.MergeFrom(program.DeepCopy())
 		program.Spec.DisplayName = "Big, with its database"
-		Expect(k8sClient.Update(ctx, program)).To(Succeed())
+		Expect(k8sClient.Patch(ctx, program, patch)).To(Succeed())
 		eventually(ctx, func(g Gomega) {
 			p := &loyaltyv1alpha1.LoyaltyProgram{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(program), p)).To(Succeed())
-			g.Expect(meta.IsStatusConditionFalse(p.Status.Conditions, ConditionDegraded)).To(BeTrue())
+			d := meta.FindStatusCondition(p.Status.Conditions, ConditionDegraded)
+			g.Expect(d).NotTo(BeNil())
+			g.Expect(d.Reason).To(Equal(ReasonRolloutStuck), "the DSN is there now, but the rollout is stuck")
+			g.Expect(d.Message).To(ContainSubstring("timed out progressing"))
 		}).Should(Succeed())
+	})
+
+	It("refuse to roll out rules only the rules engine can check, and say why", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		program := newProgram(ns, "odd", loyaltyv1alpha1.NamespacesFromSame, nil)
+		// Three decimals pass the schema (some currencies have them); EUR has two.
+		program.Spec.Earning.MinimumSpend = "1.005"
+		Expect(k8sClient.Create(ctx, program)).To(Succeed())
+		eventually(ctx, func(g Gomega) {
+			p := &loyaltyv1alpha1.LoyaltyProgram{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(program), p)).To(Succeed())
+			d := meta.FindStatusCondition(p.Status.Conditions, ConditionDegraded)
+			g.Expect(d).NotTo(BeNil())
+			g.Expect(d.Reason).To(Equal(ReasonRulesInvalid))
+			g.Expect(d.Message).To(ContainSubstring("earning.minimumSpend"))
+			ready := meta.FindStatusCondition(p.Status.Conditions, loyaltyv1alpha1.ConditionReady)
+			g.Expect(ready.Reason).To(Equal(ReasonRulesInvalid))
+		}).Should(Succeed())
+		// Nothing that cannot run was rolled out.
+		Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "odd-accrual"}, &appsv1.StatefulSet{}))).To(BeTrue())
 	})
 })

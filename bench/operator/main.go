@@ -110,6 +110,9 @@ func run(o options) error {
 
 func startControlPlane(o options) (*envtest.Environment, client.Client, error) {
 	env := &envtest.Environment{CRDDirectoryPaths: []string{o.crds}, ErrorIfCRDPathMissing: true}
+	// envtest's default service range holds 254 Services; a cluster's holds
+	// thousands, and so must this one for 1,000 programs.
+	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, nil, err
