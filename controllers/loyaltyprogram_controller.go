@@ -224,7 +224,13 @@ func (r *LoyaltyProgramReconciler) ensureTokens(ctx context.Context, program *lo
 		if err := controllerutil.SetControllerReference(program, secret, r.Scheme); err != nil {
 			return nil, err
 		}
-		if err := r.Create(ctx, secret); err != nil {
+		if err := r.Create(ctx, secret); apierrors.IsAlreadyExists(err) {
+			// The cache has not seen our own earlier create yet: read it live,
+			// rather than fail and back off.
+			if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(secret), secret); err != nil {
+				return nil, err
+			}
+		} else if err != nil {
 			return nil, fmt.Errorf("creating Secret %s/%s: %w", program.Namespace, name, err)
 		}
 	} else if err != nil {

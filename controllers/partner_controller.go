@@ -43,8 +43,11 @@ import (
 // in a Secret of the partner's own namespace.
 type PartnerReconciler struct {
 	client.Client
-	Scheme   *runtime.Scheme
-	Recorder events.EventRecorder
+	// APIReader reads past the cache, for an object this controller created a
+	// moment ago that the cache has not seen yet.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  events.EventRecorder
 }
 
 // +kubebuilder:rbac:groups=loyalty.treue.dev,resources=partners,verbs=get;list;watch
@@ -171,12 +174,22 @@ func (r *PartnerReconciler) ensureCredentials(ctx context.Context, partner *loya
 		if err := controllerutil.SetControllerReference(partner, secret, r.Scheme); err != nil {
 			return "", err
 		}
-		if err := r.Create(ctx, secret); err != nil {
+		err = r.Create(ctx, secret)
+		switch {
+		case apierrors.IsAlreadyExists(err):
+			// Our own earlier create, not in the cache yet: read it live and go on
+			// with it as it is.
+			secret = &corev1.Secret{}
+			if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: partner.Namespace, Name: name}, secret); err != nil {
+				return "", err
+			}
+		case err != nil:
 			return "", fmt.Errorf("creating credentials %s/%s: %w", partner.Namespace, name, err)
+		default:
+			r.Recorder.Eventf(partner, nil, corev1.EventTypeNormal, "CredentialsIssued", "IssueCredentials",
+				"Issued an API key for LoyaltyProgram %s/%s in Secret %s", programNS, program, name)
+			return name, nil
 		}
-		r.Recorder.Eventf(partner, nil, corev1.EventTypeNormal, "CredentialsIssued", "IssueCredentials",
-			"Issued an API key for LoyaltyProgram %s/%s in Secret %s", programNS, program, name)
-		return name, nil
 	}
 	rotate := secret.Annotations[rotationAnnotation] != rotation
 	if !rotate && string(secret.Data["endpoint"]) == endpoint {

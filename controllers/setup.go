@@ -64,7 +64,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		Image: opts.Image}).SetupWithManager(mgr, opts); err != nil {
 		return fmt.Errorf("setting up the LoyaltyProgram controller: %w", err)
 	}
-	if err := (&PartnerReconciler{Client: c, Scheme: mgr.GetScheme(), Recorder: recorder}).SetupWithManager(mgr, opts); err != nil {
+	if err := (&PartnerReconciler{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: recorder}).SetupWithManager(mgr, opts); err != nil {
 		return fmt.Errorf("setting up the Partner controller: %w", err)
 	}
 	observers := []struct {

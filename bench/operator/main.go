@@ -20,7 +20,8 @@ limitations under the License.
 // workload. In the same run, on a fresh control plane, a plain client creates
 // the same objects the operator would (the floor). It prints both times and their
 // ratio, the manager's peak RSS, and the write requests the manager makes during
-// an idle period after settling. `make bench-operator`.
+// an idle period after settling. `make bench-operator`; with BENCH_KEEP=1 it keeps
+// the manager's log and prints its request counters, to tell what it writes.
 package main
 
 import (
@@ -41,6 +42,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -249,7 +251,9 @@ func measureOperator(o options, n int) (took time.Duration, peakRSS int64, idleW
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	defer func() { _ = os.RemoveAll(dir) }()
+	if os.Getenv("BENCH_KEEP") == "" {
+		defer func() { _ = os.RemoveAll(dir) }()
+	}
 	if err := os.WriteFile(filepath.Join(dir, "kubeconfig"), kubeconfig, 0o600); err != nil {
 		return 0, 0, 0, err
 	}
@@ -305,8 +309,21 @@ func measureOperator(o options, n int) (took time.Duration, peakRSS int64, idleW
 		time.Sleep(200 * time.Millisecond)
 	}
 	took = time.Since(start)
+	if os.Getenv("BENCH_KEEP") != "" {
+		// Diagnostics: keep the manager's log and print the moment of settling and
+		// the manager's request counters around the idle period.
+		fmt.Fprintf(os.Stderr, "settled at %s; manager log %s\n", time.Now().UTC().Format(time.RFC3339Nano), logs.Name())
+	}
 
 	before, err := managerWrites(metricsAddr)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if os.Getenv("BENCH_KEEP") != "" {
+		dumpRequestMetrics(metricsAddr)
+		fmt.Fprintln(os.Stderr, "---- idle ----")
+	}
+	eventsBefore, err := eventWrites(ctx, c)
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -315,8 +332,34 @@ func measureOperator(o options, n int) (took time.Duration, peakRSS int64, idleW
 	if err != nil {
 		return 0, 0, 0, err
 	}
+	eventsAfter, err := eventWrites(ctx, c)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if os.Getenv("BENCH_KEEP") != "" {
+		dumpRequestMetrics(metricsAddr)
+	}
+	if late := eventsAfter - eventsBefore; late > 0 {
+		fmt.Printf("          (of the idle writes, about %d are Events recorded while settling and delivered late)\n", late)
+	}
 	peakRSS, err = vmHWM(mgr.Process.Pid)
 	return took, peakRSS, after - before, err
+}
+
+// eventWrites counts what Events cost in writes so far: one per Event object,
+// one more per repetition merged into its series.
+func eventWrites(ctx context.Context, c client.Client) (int64, error) {
+	list := &eventsv1.EventList{}
+	if err := c.List(ctx, list); err != nil {
+		return 0, err
+	}
+	total := int64(len(list.Items))
+	for _, e := range list.Items {
+		if e.Series != nil {
+			total += int64(e.Series.Count)
+		}
+	}
+	return total, nil
 }
 
 // settled says whether every program has observed its generation, counts its
@@ -383,4 +426,20 @@ func vmHWM(pid int) (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmHWM in /proc status")
+}
+
+// dumpRequestMetrics prints the manager's request counters (with BENCH_KEEP set),
+// to tell what it writes.
+func dumpRequestMetrics(addr string) {
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return
+	}
+	defer func() { _ = res.Body.Close() }()
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "rest_client_requests_total{") {
+			fmt.Fprintln(os.Stderr, sc.Text())
+		}
+	}
 }
