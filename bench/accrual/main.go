@@ -40,11 +40,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/treue-dev/treue/bench/internal/load"
 	"github.com/treue-dev/treue/internal/accrual"
 	"github.com/treue-dev/treue/internal/ledger"
 	"github.com/treue-dev/treue/internal/pgtest"
@@ -133,10 +133,10 @@ type redeemBody struct {
 	Points int64  `json:"points"`
 }
 
-// load drives base with the closed-loop mix and collects latencies. A 422 (not
+// drive drives base with the closed-loop mix and collects latencies. A 422 (not
 // enough points) is an answer like any other; transport errors and 5xx count as
 // errors.
-func load(o options, base, key string, members []string, seq string) result {
+func drive(o options, base, key string, members []string, seq string) result {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients, MaxConnsPerHost: o.clients}, Timeout: 30 * time.Second}
 	deadline := time.Now().Add(o.duration)
 	var mu sync.Mutex
@@ -181,10 +181,7 @@ func load(o options, base, key string, members []string, seq string) result {
 	}
 	wg.Wait()
 	r := result{requests: len(lat), errs: errs, elapsed: time.Since(start)}
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		r.p50, r.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
-	}
+	r.p50, r.p99 = load.Percentiles(lat)
 	return r
 }
 
@@ -217,7 +214,7 @@ func measureBare(o options) (result, error) {
 	for i := range members {
 		members[i] = fmt.Sprintf("m%05d", i)
 	}
-	r := load(o, "http://"+ln.Addr().String(), "bare", members, "bare")
+	r := drive(o, "http://"+ln.Addr().String(), "bare", members, "bare")
 	r.name = "bare net/http"
 	return r, nil
 }
@@ -296,7 +293,7 @@ func measureService(o options, backend ledger.Backend) (result, error) {
 		cancel()
 		return result{}, err
 	}
-	r := load(o, base, keys["partner"], members, "svc")
+	r := drive(o, base, keys["partner"], members, "svc")
 	cancel()
 	r.name = "service, " + string(backend)
 	return r, <-done
@@ -304,37 +301,20 @@ func measureService(o options, backend ledger.Backend) (result, error) {
 
 func enroll(base, key string, members []string, workers int) error {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
-	jobs := make(chan string)
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for m := range jobs {
-				req, _ := http.NewRequest("POST", base+"/v1/members", strings.NewReader(`{"member":"`+m+`"}`))
-				req.Header.Set("Authorization", "Bearer "+key)
-				req.Header.Set("Idempotency-Key", "enroll-"+m)
-				res, err := client.Do(req)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, res.Body)
-					_ = res.Body.Close()
-					if res.StatusCode != 200 {
-						err = fmt.Errorf("enrolling %s: status %d", m, res.StatusCode)
-					}
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	for _, m := range members {
-		jobs <- m
-	}
-	close(jobs)
-	wg.Wait()
-	close(errs)
-	return <-errs
+	return load.Parallel(workers, len(members), func(i int) error {
+		m := members[i]
+		req, _ := http.NewRequest("POST", base+"/v1/members", strings.NewReader(`{"member":"`+m+`"}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Idempotency-Key", "enroll-"+m)
+		res, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		_ = res.Body.Close()
+		if res.StatusCode != 200 {
+			return fmt.Errorf("enrolling %s: status %d", m, res.StatusCode)
+		}
+		return nil
+	})
 }

@@ -31,7 +31,6 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +39,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
+	"github.com/treue-dev/treue/bench/internal/load"
 	"github.com/treue-dev/treue/internal/ledger"
 	"github.com/treue-dev/treue/internal/pgtest"
 	"github.com/treue-dev/treue/internal/rules"
@@ -129,7 +129,7 @@ func measure(ctx context.Context, o options, backend ledger.Backend) ([]result, 
 	for i := range members {
 		members[i] = fmt.Sprintf("member-%05d", i)
 	}
-	if err := parallel(ctx, o.concurrency, len(members), func(i int) error {
+	if err := load.Parallel(o.concurrency, len(members), func(i int) error {
 		_, err := l.Enroll(ctx, ledger.EnrollRequest{Meta: ledger.Meta{Actor: "admin", Key: members[i]}, Member: members[i]})
 		return err
 	}); err != nil {
@@ -254,33 +254,9 @@ func timed(ctx context.Context, o options, op func(worker int) error) (result, e
 	if firstErr != nil {
 		return result{}, firstErr
 	}
-	slices.Sort(all)
 	r := result{ops: int64(len(all)), elapsed: elapsed}
-	if len(all) > 0 {
-		r.p50, r.p99 = all[len(all)/2], all[len(all)*99/100]
-	}
+	r.p50, r.p99 = load.Percentiles(all)
 	return r, nil
-}
-
-func parallel(ctx context.Context, workers, n int, fn func(i int) error) error {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < n && ctx.Err() == nil; i = int(next.Add(1)) - 1 {
-				if err := fn(i); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
 }
 
 // prepare gives the backend a fresh store: a temporary SQLite file, or a

@@ -37,7 +37,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -52,6 +51,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
+	"github.com/treue-dev/treue/bench/internal/load"
 )
 
 type options struct {
@@ -150,34 +150,6 @@ func network(i int) (*corev1.Namespace, *loyaltyv1alpha1.LoyaltyProgram, []*loya
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, program, partners
 }
 
-func parallel(workers, n int, fn func(i int) error) error {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	next := make(chan int)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := fn(i); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return first
-}
-
 // measureFloor creates, with a plain client, what the operator's run ends with:
 // the namespace, program and partners, and per program the credentials, the
 // token and hash Secrets, ServiceAccount, ConfigMap, Service, StatefulSet and
@@ -190,7 +162,7 @@ func measureFloor(o options, n int) (time.Duration, error) {
 	defer func() { _ = env.Stop() }()
 	ctx := context.Background()
 	start := time.Now()
-	err = parallel(o.workers, n, func(i int) error {
+	err = load.Parallel(o.workers, n, func(i int) error {
 		ns, program, partners := network(i)
 		objs := []client.Object{ns, program}
 		for _, p := range partners {
@@ -277,7 +249,7 @@ func measureOperator(o options, n int) (took time.Duration, peakRSS int64, idleW
 
 	ctx := context.Background()
 	start := time.Now()
-	if err := parallel(o.workers, n, func(i int) error {
+	if err := load.Parallel(o.workers, n, func(i int) error {
 		ns, program, partners := network(i)
 		if err := c.Create(ctx, ns); err != nil {
 			return err
