@@ -399,6 +399,16 @@ func TestReferralCommissions(t *testing.T) {
 		if cancels != 1 || clawbacks != 1 {
 			t.Fatalf("%d cancellations and %d clawbacks, want 1 and 1", cancels, clawbacks)
 		}
+		// What the operator shows: one code, one referred purchase, its commission
+		// (less the cancelled fifth) confirmed after the holding period.
+		st, err := e.Stats(e.ctx)
+		if err != nil {
+			t.Fatalf("stats: %v", err)
+		}
+		want := ReferralStats{CodesIssued: 1, DiscountsGiven: 1, CommissionsConfirmed: 1}
+		if st.Members != 2 || st.Referrals[ref.ID] != want {
+			t.Fatalf("stats: %+v, want 2 members and %+v", st, want)
+		}
 		checkInvariants(t, e)
 	})
 }

@@ -68,9 +68,9 @@ func (l *Ledger) Stats(ctx context.Context) (Stats, error) {
 		}
 		_ = rows.Close()
 		// Per purchase: what is left of its commission after cancellations.
-		rows, err = t.query(ctx, `SELECT referral_id, confirms_at, left FROM (
+		rows, err = t.query(ctx, `SELECT referral_id, confirms_at, uncancelled FROM (
 			SELECT referral_id, MAX(CASE WHEN kind = 'accrual' THEN confirms_at END) AS confirms_at,
-				SUM(CASE WHEN kind <> 'clawback' THEN micros ELSE 0 END) AS left
+				SUM(CASE WHEN kind <> 'clawback' THEN micros ELSE 0 END) AS uncancelled
 			FROM commissions GROUP BY earn_id, referral_id) AS per_purchase`)
 		if err != nil {
 			return err
