@@ -46,6 +46,7 @@ type managerOptions struct {
 	leaderElect         bool
 	leaderElectionNS    string
 	maxConcurrentRecons int
+	pprofAddr           string
 	image               string
 	zap                 zap.Options
 }
@@ -65,6 +66,8 @@ func parseManagerFlags(args []string, stderr io.Writer) (*managerOptions, error)
 		"Elect a leader so that only one of several manager replicas reconciles at a time.")
 	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "",
 		"Namespace of the leader election lease; empty means the namespace the manager runs in.")
+	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "0",
+		"Address the Go profiler (net/http/pprof) binds to, for diagnostics; 0 disables it. Bind it to localhost only.")
 	fs.IntVar(&o.maxConcurrentRecons, "max-concurrent-reconciles", 2, "Reconciles each controller runs at once.")
 	fs.StringVar(&o.image, "accrual-image", defaultImage(), "Image of the accrual services: the operator's own (env TREUE_IMAGE).")
 	o.zap.BindFlags(fs)
@@ -111,6 +114,7 @@ func runManager(args []string, stderr io.Writer) int {
 		Cache:                         controllers.CacheOptions(),
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        opts.probeAddr,
+		PprofBindAddress:              opts.pprofAddr,
 		LeaderElection:                opts.leaderElect,
 		LeaderElectionID:              "manager.loyalty.treue.dev",
 		LeaderElectionNamespace:       opts.leaderElectionNS,

@@ -334,13 +334,18 @@ func (r *LoyaltyProgramReconciler) updateStatus(ctx context.Context, before, pro
 // Deployment, and says why a rollout is stuck, if it is.
 func (r *LoyaltyProgramReconciler) workloadConditions(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (
 	available, progressing metav1.Condition, stuck string) {
-	var want, ready, updated int32
+	// The replicas wanted come from the spec, not from the cached workload: a
+	// workload applied a moment ago may not be in the cache yet, and a count read
+	// from it would change the status once more when it arrives.
+	var ready, updated int32
+	want := int32(1)
 	var current bool
 	key := client.ObjectKey{Namespace: program.Namespace, Name: accrualName(program)}
 	if program.Spec.Ledger.Type == loyaltyv1alpha1.LedgerPostgreSQL {
+		want = max(program.Spec.Service.Replicas, 1)
 		d := &appsv1.Deployment{}
 		if err := r.Get(ctx, key, d); err == nil {
-			want, ready, updated = ptrOr(d.Spec.Replicas, 1), d.Status.AvailableReplicas, d.Status.UpdatedReplicas
+			ready, updated = d.Status.AvailableReplicas, d.Status.UpdatedReplicas
 			current = d.Status.ObservedGeneration >= d.Generation
 			for _, c := range d.Status.Conditions {
 				if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
@@ -351,7 +356,7 @@ func (r *LoyaltyProgramReconciler) workloadConditions(ctx context.Context, progr
 	} else {
 		s := &appsv1.StatefulSet{}
 		if err := r.Get(ctx, key, s); err == nil {
-			want, ready, updated = ptrOr(s.Spec.Replicas, 1), s.Status.AvailableReplicas, s.Status.UpdatedReplicas
+			ready, updated = s.Status.AvailableReplicas, s.Status.UpdatedReplicas
 			current = s.Status.ObservedGeneration >= s.Generation
 		}
 	}
@@ -368,13 +373,6 @@ func (r *LoyaltyProgramReconciler) workloadConditions(ctx context.Context, progr
 		progressing.Message = fmt.Sprintf("%d of %d accrual pods run the current configuration", updated, want)
 	}
 	return available, progressing, stuck
-}
-
-func ptrOr(p *int32, def int32) int32 {
-	if p == nil {
-		return def
-	}
-	return *p
 }
 
 // SetupWithManager watches programs, what they own, and the Partners, credentials

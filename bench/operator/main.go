@@ -19,17 +19,23 @@ limitations under the License.
 // program has observed its generation, counts its 3 partners and has its
 // workload. In the same run, on a fresh control plane, a plain client creates
 // the same objects the operator would (the floor). It prints both times and their
-// ratio, the manager's peak RSS, and the write requests the manager makes during
-// an idle period after settling. `make bench-operator`; with BENCH_KEEP=1 it keeps
-// the manager's log and prints its request counters, to tell what it writes.
+// ratio, the manager's peak RSS, the CPU time it used until settled, and the write
+// requests it makes during an idle period after settling. `make bench-operator`.
+//
+// Diagnostics: BENCH_KEEP=1 keeps the manager's log and prints its request
+// counters; BENCH_AUDIT_DIR=dir writes the API server's audit log of every write
+// (with the bodies of program status patches) there; BENCH_PROFILE=file saves a
+// 30-second CPU profile of the manager taken while it settles.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -55,11 +61,12 @@ import (
 )
 
 type options struct {
-	programs []int
-	workers  int
-	idle     time.Duration
-	treue    string
-	crds     string
+	programs   []int
+	workers    int
+	idle       time.Duration
+	reconciles int
+	treue      string
+	crds       string
 }
 
 func main() {
@@ -67,6 +74,7 @@ func main() {
 	var sizes string
 	flag.StringVar(&sizes, "programs", "100,1000", "Numbers of programs to measure, each with 3 partners.")
 	flag.IntVar(&o.workers, "workers", 8, "Concurrent clients creating objects.")
+	flag.IntVar(&o.reconciles, "max-concurrent-reconciles", 0, "The manager's --max-concurrent-reconciles; 0 leaves its default.")
 	flag.DurationVar(&o.idle, "idle", time.Minute, "How long to count the manager's writes after settling.")
 	flag.StringVar(&o.treue, "treue", "bin/treue", "The treue binary whose manager is measured.")
 	flag.StringVar(&o.crds, "crds", "config/crd/bases", "The CRDs.")
@@ -94,18 +102,18 @@ var scheme = func() *runtime.Scheme {
 
 func run(o options) error {
 	fmt.Printf("operator scale: programs with 3 partners each, %d creating clients, idle period %s\n\n", o.workers, o.idle)
-	fmt.Printf("%9s %12s %12s %8s %14s %12s\n", "programs", "floor", "operator", "ratio", "manager RSS", "idle writes")
+	fmt.Printf("%9s %12s %12s %8s %14s %12s %12s\n", "programs", "floor", "operator", "ratio", "manager RSS", "manager CPU", "idle writes")
 	for _, n := range o.programs {
 		floor, err := measureFloor(o, n)
 		if err != nil {
 			return fmt.Errorf("floor for %d programs: %w", n, err)
 		}
-		took, rss, idleWrites, err := measureOperator(o, n)
+		took, rss, cpu, idleWrites, err := measureOperator(o, n)
 		if err != nil {
 			return fmt.Errorf("operator for %d programs: %w", n, err)
 		}
-		fmt.Printf("%9d %12s %12s %8.2f %11d MiB %12d\n", n, floor.Round(time.Millisecond), took.Round(time.Millisecond),
-			took.Seconds()/floor.Seconds(), rss>>20, idleWrites)
+		fmt.Printf("%9d %12s %12s %8.2f %11d MiB %12s %12d\n", n, floor.Round(time.Millisecond), took.Round(time.Millisecond),
+			took.Seconds()/floor.Seconds(), rss>>20, cpu.Round(10*time.Millisecond), idleWrites)
 	}
 	return nil
 }
@@ -115,6 +123,16 @@ func startControlPlane(o options) (*envtest.Environment, client.Client, error) {
 	// envtest's default service range holds 254 Services; a cluster's holds
 	// thousands, and so must this one for 1,000 programs.
 	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/16")
+	if dir := os.Getenv("BENCH_AUDIT_DIR"); dir != "" {
+		// Diagnostics: an audit log of every write, to tell what the manager writes.
+		policy := filepath.Join(dir, "audit-policy.yaml")
+		_ = os.WriteFile(policy, []byte("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n"+
+			"- level: Request\n  verbs: [patch]\n  resources: [{group: loyalty.treue.dev, resources: [loyaltyprograms/status]}]\n"+
+			"- level: Metadata\n  verbs: [create, update, patch, delete]\n- level: None\n"), 0o600)
+		env.ControlPlane.GetAPIServer().Configure().
+			Set("audit-policy-file", policy).
+			Set("audit-log-path", filepath.Join(dir, "audit.log"))
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, nil, err
@@ -205,49 +223,60 @@ func freeAddr() (string, error) {
 }
 
 // measureOperator runs the real manager against a fresh control plane.
-func measureOperator(o options, n int) (took time.Duration, peakRSS int64, idleWrites int64, err error) {
+func measureOperator(o options, n int) (took time.Duration, peakRSS int64, settleCPU time.Duration, idleWrites int64, err error) {
 	env, c, err := startControlPlane(o)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer func() { _ = env.Stop() }()
 	admin, err := env.AddUser(envtest.User{Name: "bench", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	kubeconfig, err := admin.KubeConfig()
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	dir, err := os.MkdirTemp("", "bench-operator-")
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	if os.Getenv("BENCH_KEEP") == "" {
 		defer func() { _ = os.RemoveAll(dir) }()
 	}
 	if err := os.WriteFile(filepath.Join(dir, "kubeconfig"), kubeconfig, 0o600); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	metricsAddr, err := freeAddr()
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	logs, err := os.Create(filepath.Join(dir, "manager.log"))
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer func() { _ = logs.Close() }()
-	mgr := exec.Command(o.treue, "manager", "--metrics-bind-address="+metricsAddr, "--metrics-secure=false",
-		"--health-probe-bind-address=0", "--accrual-image=bench", "--max-concurrent-reconciles=4")
+	args := []string{"manager", "--metrics-bind-address=" + metricsAddr, "--metrics-secure=false",
+		"--health-probe-bind-address=0", "--accrual-image=bench"}
+	if o.reconciles > 0 {
+		args = append(args, fmt.Sprintf("--max-concurrent-reconciles=%d", o.reconciles))
+	}
+	profile := os.Getenv("BENCH_PROFILE") // diagnostics: a CPU profile of the manager while it settles
+	if profile != "" {
+		args = append(args, "--pprof-bind-address=127.0.0.1:6060")
+	}
+	mgr := exec.Command(o.treue, args...)
 	mgr.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(dir, "kubeconfig"))
 	mgr.Stdout, mgr.Stderr = logs, logs
 	if err := mgr.Start(); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer func() { _ = mgr.Process.Kill(); _ = mgr.Wait() }()
 
 	ctx := context.Background()
+	if profile != "" {
+		go saveProfile(profile)
+	}
 	start := time.Now()
 	if err := load.Parallel(o.workers, n, func(i int) error {
 		ns, program, partners := network(i)
@@ -264,23 +293,15 @@ func measureOperator(o options, n int) (took time.Duration, peakRSS int64, idleW
 		}
 		return nil
 	}); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
-	deadline := time.Now().Add(30 * time.Minute)
-	for {
-		done, err := settled(ctx, c, n)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		if done {
-			break
-		}
-		if time.Now().After(deadline) {
-			return 0, 0, 0, errors.New("the programs did not settle within 30 minutes")
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := waitSettled(ctx, c, n); err != nil {
+		return 0, 0, 0, 0, err
 	}
 	took = time.Since(start)
+	if settleCPU, err = cpuTime(mgr.Process.Pid); err != nil {
+		return 0, 0, 0, 0, err
+	}
 	if os.Getenv("BENCH_KEEP") != "" {
 		// Diagnostics: keep the manager's log and print the moment of settling and
 		// the manager's request counters around the idle period.
@@ -289,7 +310,7 @@ func measureOperator(o options, n int) (took time.Duration, peakRSS int64, idleW
 
 	before, err := managerWrites(metricsAddr)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	if os.Getenv("BENCH_KEEP") != "" {
 		dumpRequestMetrics(metricsAddr)
@@ -297,16 +318,16 @@ func measureOperator(o options, n int) (took time.Duration, peakRSS int64, idleW
 	}
 	eventsBefore, err := eventWrites(ctx, c)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	time.Sleep(o.idle)
 	after, err := managerWrites(metricsAddr)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	eventsAfter, err := eventWrites(ctx, c)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	if os.Getenv("BENCH_KEEP") != "" {
 		dumpRequestMetrics(metricsAddr)
@@ -315,7 +336,7 @@ func measureOperator(o options, n int) (took time.Duration, peakRSS int64, idleW
 		fmt.Printf("          (of the idle writes, about %d are Events recorded while settling and delivered late)\n", late)
 	}
 	peakRSS, err = vmHWM(mgr.Process.Pid)
-	return took, peakRSS, after - before, err
+	return took, peakRSS, settleCPU, after - before, err
 }
 
 // eventWrites counts what Events cost in writes so far: one per Event object,
@@ -382,6 +403,65 @@ func managerWrites(addr string) (int64, error) {
 		}
 	}
 	return total, sc.Err()
+}
+
+// waitSettled polls until every program has settled.
+func waitSettled(ctx context.Context, c client.Client, n int) error {
+	deadline := time.Now().Add(30 * time.Minute)
+	for {
+		done, err := settled(ctx, c, n)
+		if err != nil || done {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the programs did not settle within 30 minutes")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// saveProfile writes a 30-second CPU profile of the manager to path.
+func saveProfile(path string) {
+	var res *http.Response
+	var err error
+	for range 50 { // the manager may not listen yet
+		if res, err = http.Get("http://127.0.0.1:6060/debug/pprof/profile?seconds=30"); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		return
+	}
+	defer func() { _ = res.Body.Close() }()
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		return
+	}
+	defer func() { _ = f.Close() }()
+	_, _ = io.Copy(f, res.Body)
+}
+
+// cpuTime is the CPU time a process has used, user and system, from /proc.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name, which is in parentheses: utime and stime
+	// are the 12th and 13th of them, in clock ticks of 1/100 s.
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(fields) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
 // vmHWM is a process's peak resident set, from /proc.
