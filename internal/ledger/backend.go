@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
@@ -53,13 +55,30 @@ type dialect struct {
 
 var placeholder = regexp.MustCompile(`\$(\d+)`)
 
+// rebound remembers rebind's answers: the queries are a fixed set of constants
+// (and a few shapes of multi-row inserts), and a regexp per statement is a cost
+// the write path can feel.
+var (
+	rebound     sync.Map // string -> string
+	reboundSize atomic.Int64
+)
+
 // rebind turns the $1 placeholders the queries are written with into the form
 // the backend takes.
 func (d dialect) rebind(query string) string {
-	if d.backend == SQLite {
-		return placeholder.ReplaceAllString(query, "?$1")
+	if d.backend != SQLite {
+		return query
 	}
-	return query
+	if q, ok := rebound.Load(query); ok {
+		return q.(string)
+	}
+	q := placeholder.ReplaceAllString(query, "?$1")
+	if reboundSize.Load() < 1024 {
+		if _, had := rebound.LoadOrStore(query, q); !had {
+			reboundSize.Add(1)
+		}
+	}
+	return q
 }
 
 // openDB opens the pool writes go through, and the pool reads go through: the
@@ -71,12 +90,15 @@ func openDB(backend Backend, dsn string) (writes, reads *sql.DB, d dialect, err 
 	case SQLite:
 		// WAL lets readers run beside the writer; immediate transactions take the
 		// write lock at BEGIN; synchronous=FULL keeps every acknowledged commit
-		// through a power cut.
+		// through a power cut. Each write of a group commit runs in a savepoint, whose
+		// undo journal SQLite keeps in a temporary file unless temp_store is memory;
+		// the page cache (64 MiB, a negative size is in KiB) holds a batch's pages.
 		sep := "?"
 		if strings.Contains(dsn, "?") {
 			sep = "&"
 		}
-		pragmas := "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(30000)&_pragma=foreign_keys(1)"
+		pragmas := "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(30000)&_pragma=foreign_keys(1)" +
+			"&_pragma=temp_store(2)&_pragma=cache_size(-65536)"
 		writes, err = sql.Open("sqlite", dsn+sep+"_txlock=immediate&"+pragmas)
 		if err != nil {
 			return nil, nil, dialect{}, fmt.Errorf("opening SQLite %s: %w", dsn, err)

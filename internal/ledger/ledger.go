@@ -63,6 +63,8 @@ type Ledger struct {
 	program   *rules.Program
 	referrals map[string]*rules.Referral
 	clock     Clock
+	// stmts and rstmts cache prepared statements of db and rdb; nil on PostgreSQL.
+	stmts, rstmts *stmtCache
 }
 
 // Open connects to the store and applies the schema migrations it lacks.
@@ -92,6 +94,9 @@ func Open(ctx context.Context, o Options) (*Ledger, error) {
 		return nil, err
 	}
 	l := &Ledger{db: db, rdb: rdb, d: d, program: o.Program, referrals: o.Referrals, clock: o.Clock}
+	if d.backend == SQLite {
+		l.stmts, l.rstmts = newStmtCache(db), newStmtCache(rdb)
+	}
 	if o.GroupCommit {
 		lanes := o.Committers
 		if lanes <= 0 && d.backend == PostgreSQL {
@@ -113,7 +118,7 @@ func (l *Ledger) Close() error {
 	if l.batch != nil {
 		l.batch.close() // commits what was submitted before
 	}
-	err := l.db.Close()
+	err := errors.Join(l.stmts.close(), l.rstmts.close(), l.db.Close())
 	if l.rdb != l.db {
 		err = errors.Join(err, l.rdb.Close())
 	}
@@ -126,22 +131,44 @@ func (l *Ledger) Ping(ctx context.Context) error { return l.db.PingContext(ctx) 
 // Backend says which store this is.
 func (l *Ledger) Backend() Backend { return l.d.backend }
 
-// tx wraps a database transaction with the dialect's placeholders.
+// tx wraps a database transaction with the dialect's placeholders and, where
+// the store gains from it, prepared statements.
 type tx struct {
 	*sql.Tx
-	d dialect
+	d     dialect
+	stmts *stmtCache
+}
+
+// stmt is q prepared for this transaction, or nil to run it unprepared.
+func (t tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if s := t.stmts.get(q); s != nil {
+		return t.StmtContext(ctx, s)
+	}
+	return nil
 }
 
 func (t tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.ExecContext(ctx, t.d.rebind(q), args...)
+	q = t.d.rebind(q)
+	if s := t.stmt(ctx, q); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return t.ExecContext(ctx, q, args...)
 }
 
 func (t tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.QueryRowContext(ctx, t.d.rebind(q), args...)
+	q = t.d.rebind(q)
+	if s := t.stmt(ctx, q); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return t.QueryRowContext(ctx, q, args...)
 }
 
 func (t tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.QueryContext(ctx, t.d.rebind(q), args...)
+	q = t.d.rebind(q)
+	if s := t.stmt(ctx, q); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return t.QueryContext(ctx, q, args...)
 }
 
 // inTx runs fn in a transaction and commits, running it again when the database
@@ -170,8 +197,10 @@ func (l *Ledger) inReadTx(ctx context.Context, fn func(tx) error) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = sqlTx.Rollback() }()
-	return fn(tx{Tx: sqlTx, d: l.d})
+	err = fn(tx{Tx: sqlTx, d: l.d, stmts: l.rstmts})
+	_ = sqlTx.Rollback()
+	l.rstmts.prepare(ctx)
+	return err
 }
 
 func (l *Ledger) tryTx(ctx context.Context, fn func(tx) error) error {
@@ -179,12 +208,15 @@ func (l *Ledger) tryTx(ctx context.Context, fn func(tx) error) error {
 	if err != nil {
 		return err
 	}
-	t := tx{Tx: sqlTx, d: l.d}
+	t := tx{Tx: sqlTx, d: l.d, stmts: l.stmts}
 	if err := fn(t); err != nil {
 		_ = sqlTx.Rollback()
+		l.stmts.prepare(ctx)
 		return err
 	}
-	return sqlTx.Commit()
+	err = sqlTx.Commit()
+	l.stmts.prepare(ctx)
+	return err
 }
 
 // requestHash fingerprints a request's content (not its Meta), so that a replay
