@@ -73,6 +73,10 @@ bench-ledger: ## Measure the ledger's write throughput on SQLite and PostgreSQL 
 bench-accrual: ## Measure the accrual service over loopback HTTP against a bare net/http handler.
 	TREUE_TEST_POSTGRES_DSN="$${TREUE_TEST_POSTGRES_DSN:-$$(hack/postgres.sh)}" go run ./bench/accrual $(BENCH_FLAGS)
 
+.PHONY: bench-settlement
+bench-settlement: ## Measure the netting engine on 1,000,000 entries against a bare sum of the same entries.
+	go run ./bench/settlement $(BENCH_FLAGS)
+
 .PHONY: bench-operator
 bench-operator: envtest build ## Measure the operator at scale against envtest: time to settle, RSS, idle writes.
 	KUBEBUILDER_ASSETS="$(KUBEBUILDER_ASSETS)" go run ./bench/operator $(BENCH_FLAGS)
