@@ -336,6 +336,32 @@ func TestPurchasesOverHTTP(t *testing.T) {
 		t.Fatalf("marked: %s", marked.raw)
 	}
 	f.expect(f.call("POST", "/v1/settlement/mark", "settlement", "", map[string]any{"settlement": "s2", "entryIds": ids}), http.StatusConflict)
+
+	// And the commissions a referee owes, by when they fall due.
+	f.expect(f.call("GET", "/v1/settlement/commissions?partner="+drucker+"&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", drucker, "", nil),
+		http.StatusForbidden)
+	owed := f.expect(f.call("GET", "/v1/settlement/commissions?partner="+drucker+"&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z",
+		"settlement", "", nil), http.StatusOK)
+	commissions := owed.body["commissions"].([]any)
+	if len(commissions) != 1 {
+		t.Fatalf("commissions: %s", owed.raw)
+	}
+	c := commissions[0].(map[string]any)
+	if c["referrer"] != grafik || c["kind"] != "accrual" || c["micros"].(float64) != 285_000_000 {
+		t.Fatalf("commission: %s", owed.raw)
+	}
+	cid := int64(c["id"].(float64))
+	marked = f.expect(f.call("POST", "/v1/settlement/commissions/mark", "settlement", "",
+		map[string]any{"settlement": "s1", "commissionIds": []int64{cid}}), http.StatusOK)
+	if num(marked, "marked") != 1 {
+		t.Fatalf("marked: %s", marked.raw)
+	}
+	f.expect(f.call("POST", "/v1/settlement/commissions/mark", "settlement", "",
+		map[string]any{"settlement": "s2", "commissionIds": []int64{cid}}), http.StatusConflict)
+	f.expect(f.call("POST", "/v1/settlement/commissions/mark", "settlement", "",
+		map[string]any{"settlement": "s2", "commissionIds": []int64{cid + 1000}}), http.StatusNotFound)
+	f.expect(f.call("POST", "/v1/settlement/commissions/mark", "settlement", "",
+		map[string]any{"settlement": "s2", "entryIds": []int64{cid}}), http.StatusBadRequest)
 	stats := f.expect(f.call("GET", "/v1/stats", "settlement", "", nil), http.StatusOK)
 	if num(stats, "members") != 2 {
 		t.Fatalf("stats: %s", stats.raw)

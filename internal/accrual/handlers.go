@@ -73,6 +73,11 @@ type markRequest struct {
 	EntryIDs   []int64 `json:"entryIds"`
 }
 
+type markCommissionsRequest struct {
+	Settlement    string  `json:"settlement"`
+	CommissionIDs []int64 `json:"commissionIds"`
+}
+
 // memberResponse is a member's balance and tier.
 type memberResponse struct {
 	Member  string         `json:"member"`
@@ -157,7 +162,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, _ Principal) er
 	if err != nil {
 		return err
 	}
-	return respond(w, map[string]any{"entries": nonNil(entries), "next": next}, false)
+	return respond(w, map[string]any{"entries": nonNil(entries), nextCursor: next}, false)
 }
 
 func (s *Server) earn(w http.ResponseWriter, r *http.Request, who Principal) error {
@@ -277,21 +282,28 @@ func (s *Server) lookupCode(w http.ResponseWriter, r *http.Request, _ Principal)
 	return respond(w, res, false)
 }
 
-func (s *Server) settlementEntries(w http.ResponseWriter, r *http.Request, _ Principal) error {
+// nextCursor names the cursor of the next page in paged answers.
+const nextCursor = "next"
+
+// periodQuery reads the partner, period and page of a settlement export.
+func (s *Server) periodQuery(r *http.Request) (partner string, from, to time.Time, after int64, limit int, err error) {
 	q := r.URL.Query()
-	partner := q.Get("partner")
+	partner = q.Get("partner")
 	if _, ok := s.cfg.Partners[partner]; !ok {
-		return badRequest("partner %q is not a partner of this program", partner)
+		return "", from, to, 0, 0, badRequest("partner %q is not a partner of this program", partner)
 	}
-	from, err := time.Parse(time.RFC3339, q.Get("from"))
-	if err != nil {
-		return badRequest("from %q: want an RFC 3339 time such as 2026-11-16T00:00:00+01:00", q.Get("from"))
+	if from, err = time.Parse(time.RFC3339, q.Get("from")); err != nil {
+		return "", from, to, 0, 0, badRequest("from %q: want an RFC 3339 time such as 2026-11-16T00:00:00+01:00", q.Get("from"))
 	}
-	to, err := time.Parse(time.RFC3339, q.Get("to"))
-	if err != nil || !to.After(from) {
-		return badRequest("to %q: want an RFC 3339 time after from", q.Get("to"))
+	if to, err = time.Parse(time.RFC3339, q.Get("to")); err != nil || !to.After(from) {
+		return "", from, to, 0, 0, badRequest("to %q: want an RFC 3339 time after from", q.Get("to"))
 	}
-	after, limit, err := paging(r, "after")
+	after, limit, err = paging(r, "after")
+	return partner, from, to, after, limit, err
+}
+
+func (s *Server) settlementEntries(w http.ResponseWriter, r *http.Request, _ Principal) error {
+	partner, from, to, after, limit, err := s.periodQuery(r)
 	if err != nil {
 		return err
 	}
@@ -299,7 +311,19 @@ func (s *Server) settlementEntries(w http.ResponseWriter, r *http.Request, _ Pri
 	if err != nil {
 		return err
 	}
-	return respond(w, map[string]any{"entries": nonNil(entries), "next": next}, false)
+	return respond(w, map[string]any{"entries": nonNil(entries), nextCursor: next}, false)
+}
+
+func (s *Server) settlementCommissions(w http.ResponseWriter, r *http.Request, _ Principal) error {
+	partner, from, to, after, limit, err := s.periodQuery(r)
+	if err != nil {
+		return err
+	}
+	commissions, next, err := s.ledger.PartnerCommissions(r.Context(), partner, from, to, after, limit)
+	if err != nil {
+		return err
+	}
+	return respond(w, map[string]any{"commissions": nonNil(commissions), nextCursor: next}, false)
 }
 
 func (s *Server) markSettled(w http.ResponseWriter, r *http.Request, _ Principal) error {
@@ -311,6 +335,21 @@ func (s *Server) markSettled(w http.ResponseWriter, r *http.Request, _ Principal
 		return badRequest("send a settlement id and 1 to 10000 entry ids")
 	}
 	n, err := s.ledger.MarkSettled(r.Context(), req.Settlement, req.EntryIDs)
+	if err != nil {
+		return err
+	}
+	return respond(w, map[string]int{"marked": n}, false)
+}
+
+func (s *Server) markCommissionsSettled(w http.ResponseWriter, r *http.Request, _ Principal) error {
+	var req markCommissionsRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if req.Settlement == "" || len(req.CommissionIDs) == 0 || len(req.CommissionIDs) > 10000 {
+		return badRequest("send a settlement id and 1 to 10000 commission ids")
+	}
+	n, err := s.ledger.MarkCommissionsSettled(r.Context(), req.Settlement, req.CommissionIDs)
 	if err != nil {
 		return err
 	}

@@ -75,6 +75,7 @@ func classify(err error) *problemError {
 	}{
 		{ledger.ErrUnknownMember, http.StatusNotFound, "unknown-member", "No such member"},
 		{ledger.ErrUnknownEntry, http.StatusNotFound, "unknown-entry", "No such earning"},
+		{ledger.ErrUnknownCommission, http.StatusNotFound, "unknown-commission", "No such commission"},
 		{ledger.ErrUnknownCode, http.StatusNotFound, "unknown-code", "No such referral code"},
 		{ledger.ErrWrongPartner, http.StatusForbidden, "wrong-partner", "The earning belongs to another partner"},
 		{ledger.ErrIdempotencyConflict, http.StatusConflict, "idempotency-conflict", "The Idempotency-Key was used for a different request"},

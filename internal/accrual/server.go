@@ -66,6 +66,8 @@ var routes = []route{
 	{"GET /v1/referral-codes/{code}", []Role{RolePartner, RoleAdmin}, (*Server).lookupCode},
 	{"GET /v1/settlement/entries", []Role{RoleSettlement}, (*Server).settlementEntries},
 	{"POST /v1/settlement/mark", []Role{RoleSettlement}, (*Server).markSettled},
+	{"GET /v1/settlement/commissions", []Role{RoleSettlement}, (*Server).settlementCommissions},
+	{"POST /v1/settlement/commissions/mark", []Role{RoleSettlement}, (*Server).markCommissionsSettled},
 	{"GET /v1/stats", []Role{RoleAdmin, RoleSettlement}, (*Server).stats},
 }
 

@@ -361,6 +361,7 @@ func TestReferralCommissions(t *testing.T) {
 			t.Fatal(err)
 		}
 		e := open(t, program, map[string]*rules.Referral{ref.ID: ref})
+		t0 := e.clock.Now()
 		e.enroll(t, "anna")
 		e.enroll(t, "ben")
 		code, err := e.IssueCode(e.ctx, IssueCodeRequest{Meta: Meta{Actor: grafik, Key: "c1"}, Referral: ref.ID, Member: "anna"})
@@ -410,6 +411,7 @@ func TestReferralCommissions(t *testing.T) {
 			t.Fatalf("stats: %+v, want 2 members and %+v", st, want)
 		}
 		checkInvariants(t, e)
+		checkCommissionExport(t, e, t0)
 	})
 }
 
@@ -446,6 +448,55 @@ func TestSettlementExport(t *testing.T) {
 			t.Fatalf("history: %+v, %v", history, err)
 		}
 	})
+}
+
+// checkCommissionExport reads back the commissions of TestReferralCommissions
+// as settlement does: the accrual and its cancel fall due together after the
+// 14-day holding period, the clawback the day it was written.
+func checkCommissionExport(t *testing.T, e *env, t0 time.Time) {
+	t.Helper()
+	sum := func(cs []Commission) (total int64) {
+		for _, c := range cs {
+			total += c.Micros
+		}
+		return total
+	}
+	split := t0.Add(14*24*time.Hour + 12*time.Hour)
+	first, next, err := e.PartnerCommissions(e.ctx, drucker, t0, split, 0, 1)
+	if err != nil || len(first) != 1 || next != first[0].ID || first[0].Kind != CommissionAccrual || first[0].Referrer != grafik {
+		t.Fatalf("first page of the holding period's commissions: %+v, next %d, %v", first, next, err)
+	}
+	rest, next, err := e.PartnerCommissions(e.ctx, drucker, t0, split, next, 1)
+	if err != nil || len(rest) != 1 || next != 0 || rest[0].Kind != CommissionCancel {
+		t.Fatalf("second page: %+v, next %d, %v", rest, next, err)
+	}
+	if got := sum(first) + sum(rest); got != 228_000_000 {
+		t.Errorf("commissions due after the holding period: %d micros, want 228000000 (2.85 EUR less a fifth)", got)
+	}
+	later, _, err := e.PartnerCommissions(e.ctx, drucker, split, t0.AddDate(0, 0, 20), 0, 10)
+	if err != nil || len(later) != 1 || later[0].Kind != CommissionClawback || later[0].Micros != -57_000_000 {
+		t.Fatalf("the clawback: %+v, %v", later, err)
+	}
+	if none, _, err := e.PartnerCommissions(e.ctx, grafik, t0, t0.AddDate(0, 0, 20), 0, 10); err != nil || len(none) != 0 {
+		t.Fatalf("the referrer owes nothing: %+v, %v", none, err)
+	}
+	ids := []int64{first[0].ID, rest[0].ID}
+	if n, err := e.MarkCommissionsSettled(e.ctx, "s1", ids); err != nil || n != 2 {
+		t.Fatalf("marking: %d, %v", n, err)
+	}
+	if n, err := e.MarkCommissionsSettled(e.ctx, "s1", ids); err != nil || n != 0 {
+		t.Fatalf("marking again: %d, %v", n, err)
+	}
+	if _, err := e.MarkCommissionsSettled(e.ctx, "s2", []int64{later[0].ID, ids[0]}); !errors.Is(err, ErrAlreadySettled) {
+		t.Fatalf("settling twice: %v", err)
+	}
+	if _, err := e.MarkCommissionsSettled(e.ctx, "s2", []int64{999_999}); !errors.Is(err, ErrUnknownCommission) {
+		t.Fatalf("an unknown commission: %v", err)
+	}
+	again, _, err := e.PartnerCommissions(e.ctx, drucker, t0, t0.AddDate(0, 0, 20), 0, 10)
+	if err != nil || len(again) != 3 || again[0].Settlement != "s1" || again[2].Settlement != "" {
+		t.Fatalf("after marking: %+v, %v (the refused batch must mark nothing)", again, err)
+	}
 }
 
 func TestMembershipPinsTierAndBirthdays(t *testing.T) {

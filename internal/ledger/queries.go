@@ -194,6 +194,16 @@ func (l *Ledger) PartnerEntries(ctx context.Context, partner string, from, to ti
 // again with the same settlement changes nothing; an entry settled by another
 // settlement is refused, and then nothing is marked.
 func (l *Ledger) MarkSettled(ctx context.Context, settlement string, ids []int64) (int, error) {
+	return l.markSettled(ctx, "entries", ErrUnknownEntry, settlement, ids)
+}
+
+// MarkCommissionsSettled is MarkSettled for commission lines.
+func (l *Ledger) MarkCommissionsSettled(ctx context.Context, settlement string, ids []int64) (int, error) {
+	return l.markSettled(ctx, "commissions", ErrUnknownCommission, settlement, ids)
+}
+
+// markSettled marks rows of table (entries or commissions, never input).
+func (l *Ledger) markSettled(ctx context.Context, table string, unknown error, settlement string, ids []int64) (int, error) {
 	if settlement == "" {
 		return 0, fmt.Errorf("%w: no settlement id", ErrInvalid)
 	}
@@ -202,9 +212,9 @@ func (l *Ledger) MarkSettled(ctx context.Context, settlement string, ids []int64
 		marked = 0
 		for _, id := range ids {
 			var current sql.NullString
-			err := t.queryRow(ctx, `SELECT settlement_id FROM entries WHERE id = $1`+t.d.forUpdate, id).Scan(&current)
+			err := t.queryRow(ctx, `SELECT settlement_id FROM `+table+` WHERE id = $1`+t.d.forUpdate, id).Scan(&current)
 			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("%w: %d", ErrUnknownEntry, id)
+				return fmt.Errorf("%w: %d", unknown, id)
 			}
 			if err != nil {
 				return err
@@ -212,9 +222,9 @@ func (l *Ledger) MarkSettled(ctx context.Context, settlement string, ids []int64
 			switch {
 			case current.Valid && current.String == settlement:
 			case current.Valid:
-				return fmt.Errorf("%w: entry %d belongs to %s", ErrAlreadySettled, id, current.String)
+				return fmt.Errorf("%w: %d belongs to %s", ErrAlreadySettled, id, current.String)
 			default:
-				if _, err := t.exec(ctx, `UPDATE entries SET settlement_id = $1 WHERE id = $2`, settlement, id); err != nil {
+				if _, err := t.exec(ctx, `UPDATE `+table+` SET settlement_id = $1 WHERE id = $2`, settlement, id); err != nil {
 					return err
 				}
 				marked++
@@ -223,6 +233,54 @@ func (l *Ledger) MarkSettled(ctx context.Context, settlement string, ids []int64
 		return nil
 	})
 	return marked, err
+}
+
+// Commission is one line of a referral commission as settlement sees it: an
+// accrual, the cancel of one inside the holding period (due with it, so that the
+// two net out), or a clawback after it (due when written).
+type Commission struct {
+	ID         int64     `json:"id"`
+	Kind       string    `json:"kind"`
+	Referral   string    `json:"referral"`
+	Referrer   string    `json:"referrer"`
+	Referee    string    `json:"referee"`
+	Micros     int64     `json:"micros"`
+	DueAt      time.Time `json:"dueAt"`
+	EarnID     int64     `json:"earnId"`
+	Settlement string    `json:"settlement,omitempty"`
+}
+
+// PartnerCommissions pages through the commissions a referee owes that fall due
+// in [from, to), in id order. after is the id the page starts above (0 at first).
+func (l *Ledger) PartnerCommissions(ctx context.Context, referee string, from, to time.Time, after int64, limit int) (
+	out []Commission, next int64, err error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 1000
+	}
+	rows, err := l.rdb.QueryContext(ctx, l.d.rebind(`SELECT id, kind, referral_id, referrer, referee, micros, confirms_at, earn_id,
+		COALESCE(settlement_id, '') FROM commissions
+		WHERE referee = $1 AND confirms_at >= $2 AND confirms_at < $3 AND id > $4 ORDER BY id LIMIT $5`),
+		referee, micros(from), micros(to), after, limit+1)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		var c Commission
+		var due int64
+		if err := rows.Scan(&c.ID, &c.Kind, &c.Referral, &c.Referrer, &c.Referee, &c.Micros, &due, &c.EarnID, &c.Settlement); err != nil {
+			return nil, 0, err
+		}
+		c.DueAt = fromMicros(due)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	if len(out) > limit {
+		out, next = out[:limit], out[limit-1].ID
+	}
+	return out, next, nil
 }
 
 const entryColumns = `SELECT id, kind, member_id, partner_id, created_at, points, amount, COALESCE(related_id, 0), reason, COALESCE(settlement_id, '')`

@@ -110,6 +110,8 @@ CREATE TABLE commissions (
 CREATE INDEX commissions_earn ON commissions (earn_id);
 CREATE INDEX commissions_code ON commissions (code);
 `,
+	// 2: settlement reads a referee's commissions by when they fall due.
+	`CREATE INDEX commissions_referee_due ON commissions (referee, confirms_at, id)`,
 }
 
 // migrate applies the migrations not applied yet, under a lock so that replicas

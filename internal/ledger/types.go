@@ -28,6 +28,7 @@ var (
 	ErrUnknownMember       = errors.New("unknown member")
 	ErrMemberExists        = errors.New("member exists with other details")
 	ErrUnknownEntry        = errors.New("unknown entry")
+	ErrUnknownCommission   = errors.New("unknown commission")
 	ErrWrongPartner        = errors.New("the entry belongs to another partner")
 	ErrWrongCurrency       = errors.New("wrong currency")
 	ErrInsufficientPoints  = errors.New("not enough available points")
