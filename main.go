@@ -61,8 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "accrual":
 		return runAccrual(args, stderr)
 	case "settle":
-		_, _ = fmt.Fprintf(stderr, "treue %s: not implemented in %s yet\n", cmd, version.Version)
-		return exitUsage
+		return runSettle(args, stdout, stderr)
 	case "version":
 		_, _ = fmt.Fprintln(stdout, version.Version)
 		return exitOK

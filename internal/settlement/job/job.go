@@ -1,0 +1,539 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package job is `treue settle`: one settlement run for one cooperation and one
+// period. It reads the cooperation (and its program) from the API server, the
+// period's entries and commissions from the program's accrual service with the
+// settlement token, settles them with package settlement, records the result as
+// a Settlement, and then marks what it settled in the ledger.
+//
+// A run is safe to repeat. The Settlement's name is derived from cooperation and
+// period; a run for a Completed settlement recomputes and compares checksums and
+// changes nothing; a mismatch is a Failed condition, never a second payment. A
+// run that fails half way leaves a Failed condition with the reason, and the
+// next run completes it: entries it had marked are still read (they carry this
+// settlement's id), so it computes the same result.
+package job
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
+	"github.com/treue-dev/treue/internal/ledger"
+	"github.com/treue-dev/treue/internal/money"
+	"github.com/treue-dev/treue/internal/settlement"
+)
+
+// Reasons of the Completed and Failed conditions.
+const (
+	ReasonSettled          = "Settled"
+	ReasonVerified         = "Verified"
+	ReasonMarking          = "MarkingEntries"
+	ReasonChecksumMismatch = "ChecksumMismatch"
+	ReasonReadFailed       = "ReadFailed"
+	ReasonMarkFailed       = "MarkFailed"
+	ReasonInvalidInput     = "InvalidInput"
+)
+
+// Options configure one run.
+type Options struct {
+	// Cooperation to settle.
+	Cooperation types.NamespacedName
+	// Period id such as "2026-W47"; empty settles the last closed period.
+	Period string
+	// Endpoint of the program's accrual service; empty reads it from the
+	// program's status.
+	Endpoint string
+	// Token is the program's settlement token.
+	Token string
+	// Now is the clock; nil is the system clock.
+	Now func() time.Time
+	// HTTP is the client for the accrual service; nil is a client with a timeout.
+	HTTP *http.Client
+	// PageSize of the export reads.
+	PageSize int
+	Log      *slog.Logger
+}
+
+// Outcome says what a run did.
+type Outcome struct {
+	Name          string
+	Period        settlement.Window
+	Result        *settlement.Result
+	Verified      bool // the settlement was Completed already and still matches
+	EntriesMarked int
+}
+
+// SettlementName is the deterministic name of a cooperation's settlement of a
+// period, such as "city-network-2026-w47".
+func SettlementName(cooperation, period string) string {
+	return cooperation + "-" + strings.ToLower(period)
+}
+
+// Run settles one period of one cooperation.
+func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
+	o.defaults()
+	coop := &loyaltyv1alpha1.PartnerCooperation{}
+	if err := c.Get(ctx, o.Cooperation, coop); err != nil {
+		return nil, fmt.Errorf("reading PartnerCooperation %s: %w", o.Cooperation, err)
+	}
+	program := &loyaltyv1alpha1.LoyaltyProgram{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: coop.Namespace, Name: coop.Spec.ProgramRef.Name}, program); err != nil {
+		return nil, fmt.Errorf("reading LoyaltyProgram %s/%s of the cooperation: %w", coop.Namespace, coop.Spec.ProgramRef.Name, err)
+	}
+	if o.Endpoint == "" {
+		o.Endpoint = program.Status.Endpoint
+	}
+	if o.Endpoint == "" {
+		return nil, fmt.Errorf("LoyaltyProgram %s/%s has no status.endpoint yet, and no --endpoint was given", program.Namespace, program.Name)
+	}
+	terms, err := termsOf(coop, program)
+	if err != nil {
+		return nil, err
+	}
+	window, prevWindow, err := windowsOf(coop, o)
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{Name: SettlementName(coop.Name, window.ID), Period: window}
+	log := o.Log.With("cooperation", o.Cooperation.String(), "period", window.ID, "settlement", out.Name)
+
+	record, err := ensureSettlement(ctx, c, coop, out.Name, window)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(reason string, cause error) (*Outcome, error) {
+		if err := setCondition(ctx, c, record, loyaltyv1alpha1.ConditionFailed, metav1.ConditionTrue, reason, cause.Error()); err != nil {
+			return nil, errors.Join(cause, err)
+		}
+		return nil, cause
+	}
+
+	// The amounts each partner carried out of the period before.
+	acc, err := settlement.New(terms)
+	if err != nil {
+		return fail(ReasonInvalidInput, err)
+	}
+	if err := carryIn(ctx, c, acc, coop, prevWindow, terms.Currency); err != nil {
+		return fail(ReasonReadFailed, err)
+	}
+	svc := &service{endpoint: strings.TrimSuffix(o.Endpoint, "/"), token: o.Token, http: o.HTTP, pageSize: o.PageSize}
+	var entryIDs, commissionIDs []int64
+	for _, m := range coop.Spec.Members {
+		partner := memberKey(coop, m)
+		ids, cids, err := svc.read(ctx, acc, partner, out.Name, window, terms.Partners)
+		if err != nil {
+			return fail(ReasonReadFailed, err)
+		}
+		entryIDs, commissionIDs = append(entryIDs, ids...), append(commissionIDs, cids...)
+	}
+	res, err := acc.Settle()
+	if err != nil {
+		return fail(ReasonInvalidInput, err)
+	}
+	out.Result = res
+
+	if completed := meta.FindStatusCondition(record.Status.Conditions, loyaltyv1alpha1.ConditionCompleted); completed != nil &&
+		completed.Status == metav1.ConditionTrue {
+		if record.Status.Checksum != res.Checksum {
+			cause := fmt.Errorf("settlement %s was completed with checksum %s, but the ledger now gives %s: "+
+				"nothing was paid again; compare the ledger's entries of %s with the recorded statements",
+				out.Name, record.Status.Checksum, res.Checksum, window.ID)
+			return fail(ReasonChecksumMismatch, cause)
+		}
+		out.Verified = true
+		log.Info("Settlement already completed; the ledger still gives its checksum", "checksum", res.Checksum)
+		return out, nil
+	}
+
+	// Record first, mark second: a run that dies between the two leaves a
+	// Settlement that the next run completes with the same numbers.
+	status, err := statusOf(res)
+	if err != nil {
+		return fail(ReasonInvalidInput, err)
+	}
+	status.Conditions = record.Status.Conditions
+	meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: loyaltyv1alpha1.ConditionCompleted, Status: metav1.ConditionFalse,
+		Reason: ReasonMarking, Message: "Statements computed; marking the settled entries in the ledger", ObservedGeneration: record.Generation})
+	record.Status = *status
+	if err := c.Status().Update(ctx, record); err != nil {
+		return nil, fmt.Errorf("recording Settlement %s/%s: %w", record.Namespace, record.Name, err)
+	}
+	marked, err := svc.mark(ctx, out.Name, entryIDs, commissionIDs)
+	if err != nil {
+		return fail(ReasonMarkFailed, err)
+	}
+	out.EntriesMarked = marked
+	record.Status.EntriesSettled = int64(len(entryIDs) + len(commissionIDs))
+	now := metav1.NewTime(o.Now())
+	record.Status.CompletedAt = &now
+	meta.RemoveStatusCondition(&record.Status.Conditions, loyaltyv1alpha1.ConditionFailed)
+	meta.SetStatusCondition(&record.Status.Conditions, metav1.Condition{Type: loyaltyv1alpha1.ConditionCompleted, Status: metav1.ConditionTrue,
+		Reason: ReasonSettled, Message: fmt.Sprintf("%d partners, %d transfers, net volume %s %s", len(res.Statements), len(res.Transfers),
+			res.Currency.Format(res.Totals.NetVolume), res.Currency.Code), ObservedGeneration: record.Generation})
+	if err := c.Status().Update(ctx, record); err != nil {
+		return nil, fmt.Errorf("completing Settlement %s/%s: %w", record.Namespace, record.Name, err)
+	}
+	log.Info("Settled", "partners", len(res.Statements), "transfers", len(res.Transfers), "checksum", res.Checksum, "marked", marked)
+	return out, nil
+}
+
+func (o *Options) defaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.HTTP == nil {
+		o.HTTP = &http.Client{Timeout: 30 * time.Second}
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = 1000
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// windowsOf is the period to settle, by the cooperation's schedule, and the one
+// before it.
+func windowsOf(coop *loyaltyv1alpha1.PartnerCooperation, o Options) (window, prev settlement.Window, err error) {
+	loc, err := time.LoadLocation(string(coop.Spec.Schedule.TimeZone))
+	if err != nil || coop.Spec.Schedule.TimeZone == "" {
+		loc = time.UTC
+	}
+	length := string(coop.Spec.Schedule.Period)
+	if length == "" {
+		length = settlement.Weekly
+	}
+	if o.Period == "" {
+		window, err = settlement.LastClosed(length, loc, o.Now())
+	} else {
+		window, err = settlement.ParseWindow(length, o.Period, loc)
+	}
+	if err != nil {
+		return window, prev, err
+	}
+	if window.End.After(o.Now()) {
+		return window, prev, fmt.Errorf("period %s has not closed yet: it ends at %s", window.ID, window.End.Format(time.RFC3339))
+	}
+	prev, err = settlement.LastClosed(length, loc, window.Start)
+	return window, prev, err
+}
+
+func memberKey(coop *loyaltyv1alpha1.PartnerCooperation, m loyaltyv1alpha1.CooperationMember) string {
+	ns := m.PartnerRef.Namespace
+	if ns == "" {
+		ns = coop.Namespace
+	}
+	return ns + "/" + m.PartnerRef.Name
+}
+
+func termsOf(coop *loyaltyv1alpha1.PartnerCooperation, program *loyaltyv1alpha1.LoyaltyProgram) (settlement.Terms, error) {
+	cur, err := money.ParseCurrency(string(program.Spec.Currency))
+	if err != nil {
+		return settlement.Terms{}, err
+	}
+	rounding := money.RoundingMode(coop.Spec.Rounding)
+	if rounding == "" {
+		rounding = money.HalfEven
+	}
+	netting := settlement.Netting(coop.Spec.Netting)
+	if netting == "" {
+		netting = settlement.Multilateral
+	}
+	minimum := int64(0)
+	if coop.Spec.MinimumTransfer != "" {
+		if minimum, err = cur.ParseAmount(string(coop.Spec.MinimumTransfer)); err != nil {
+			return settlement.Terms{}, fmt.Errorf("spec.minimumTransfer: %w", err)
+		}
+	}
+	terms := settlement.Terms{Currency: cur, Rounding: rounding, Netting: netting, MinimumTransfer: minimum, Partners: map[string]settlement.Prices{}}
+	for i, m := range coop.Spec.Members {
+		issuance, err1 := money.ParseDecimal(string(m.IssuancePrice))
+		redemption, err2 := money.ParseDecimal(string(m.RedemptionPrice))
+		if err := errors.Join(err1, err2); err != nil {
+			return settlement.Terms{}, fmt.Errorf("spec.members[%d]: %w", i, err)
+		}
+		terms.Partners[memberKey(coop, m)] = settlement.Prices{Issuance: issuance, Redemption: redemption}
+	}
+	return terms, nil
+}
+
+// ensureSettlement gets the period's Settlement, creating it when missing.
+func ensureSettlement(ctx context.Context, c client.Client, coop *loyaltyv1alpha1.PartnerCooperation, name string,
+	w settlement.Window) (*loyaltyv1alpha1.Settlement, error) {
+	record := &loyaltyv1alpha1.Settlement{}
+	key := types.NamespacedName{Namespace: coop.Namespace, Name: name}
+	err := c.Get(ctx, key, record)
+	if err == nil {
+		return record, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("reading Settlement %s: %w", key, err)
+	}
+	record = &loyaltyv1alpha1.Settlement{
+		ObjectMeta: metav1.ObjectMeta{Namespace: coop.Namespace, Name: name,
+			Labels: map[string]string{"loyalty.treue.dev/cooperation": coop.Name}},
+		Spec: loyaltyv1alpha1.SettlementSpec{
+			CooperationRef: loyaltyv1alpha1.LocalObjectReference{Name: coop.Name},
+			Period:         loyaltyv1alpha1.SettlementPeriod{ID: w.ID, Start: metav1.NewTime(w.Start), End: metav1.NewTime(w.End)},
+		},
+	}
+	if err := c.Create(ctx, record); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return record, c.Get(ctx, key, record)
+		}
+		return nil, fmt.Errorf("creating Settlement %s: %w", key, err)
+	}
+	return record, nil
+}
+
+func setCondition(ctx context.Context, c client.Client, record *loyaltyv1alpha1.Settlement, kind string, status metav1.ConditionStatus,
+	reason, message string) error {
+	meta.SetStatusCondition(&record.Status.Conditions, metav1.Condition{Type: kind, Status: status, Reason: reason, Message: message,
+		ObservedGeneration: record.Generation})
+	return c.Status().Update(ctx, record)
+}
+
+// carryIn adds what the partners carried out of the previous period's
+// settlement, when there is one.
+func carryIn(ctx context.Context, c client.Client, acc *settlement.Accumulator, coop *loyaltyv1alpha1.PartnerCooperation,
+	prev settlement.Window, cur money.Currency) error {
+	record := &loyaltyv1alpha1.Settlement{}
+	err := c.Get(ctx, types.NamespacedName{Namespace: coop.Namespace, Name: SettlementName(coop.Name, prev.ID)}, record)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !meta.IsStatusConditionTrue(record.Status.Conditions, loyaltyv1alpha1.ConditionCompleted) {
+		return fmt.Errorf("the settlement of the previous period, %s, is not completed: run it first (treue settle --period %s)",
+			record.Name, prev.ID)
+	}
+	for _, s := range record.Status.Statements {
+		if s.CarriedOut == "" {
+			continue
+		}
+		v, err := parseSigned(cur, string(s.CarriedOut))
+		if err != nil {
+			return fmt.Errorf("%s: carried out of %s/%s: %w", record.Name, s.Partner.Namespace, s.Partner.Name, err)
+		}
+		key := s.Partner.Namespace + "/" + s.Partner.Name
+		if err := acc.CarryIn(key, v); err != nil {
+			return fmt.Errorf("%s carried %s out of %s, but it is no longer a member of the cooperation: %w", key, s.CarriedOut, record.Name, err)
+		}
+	}
+	return nil
+}
+
+func parseSigned(cur money.Currency, s string) (int64, error) {
+	if rest, ok := strings.CutPrefix(s, "-"); ok {
+		v, err := cur.ParseAmount(rest)
+		return -v, err
+	}
+	return cur.ParseAmount(s)
+}
+
+func formatSigned(cur money.Currency, minor int64) loyaltyv1alpha1.SignedAmount {
+	return loyaltyv1alpha1.SignedAmount(cur.Format(minor))
+}
+
+// statusOf renders a result as a Settlement's status.
+func statusOf(res *settlement.Result) (*loyaltyv1alpha1.SettlementStatus, error) {
+	cur := res.Currency
+	residual, err := money.FormatExact(res.Residual)
+	if err != nil {
+		return nil, err
+	}
+	st := &loyaltyv1alpha1.SettlementStatus{Currency: loyaltyv1alpha1.CurrencyCode(cur.Code), Checksum: res.Checksum,
+		RoundingResidual: loyaltyv1alpha1.SignedAmount(residual)}
+	for _, s := range res.Statements {
+		ns, name, _ := strings.Cut(s.Partner, "/")
+		st.Statements = append(st.Statements, loyaltyv1alpha1.PartnerStatement{
+			Partner:      loyaltyv1alpha1.NamespacedReference{Namespace: ns, Name: name},
+			PointsIssued: s.PointsIssued - s.PointsReturned, PointsRedeemed: s.PointsRedeemed, PointsReturned: s.PointsReturned,
+			IssuanceAmount: formatSigned(cur, s.Issuance), RedemptionAmount: formatSigned(cur, s.Redemption),
+			CommissionsEarned: formatSigned(cur, s.CommissionsEarned), CommissionsOwed: formatSigned(cur, s.CommissionsOwed),
+			CarriedIn: formatSigned(cur, s.CarriedIn), CarriedOut: formatSigned(cur, s.CarriedOut), Net: formatSigned(cur, s.Net),
+		})
+	}
+	for _, t := range res.Transfers {
+		st.Transfers = append(st.Transfers, loyaltyv1alpha1.Transfer{From: t.From, To: t.To, Amount: formatSigned(cur, t.Amount)})
+	}
+	tot := res.Totals
+	st.Totals = &loyaltyv1alpha1.SettlementTotals{
+		PointsIssued: tot.PointsIssued - tot.PointsReturned, PointsRedeemed: tot.PointsRedeemed,
+		IssuanceAmount: formatSigned(cur, tot.Issuance), RedemptionAmount: formatSigned(cur, tot.Redemption),
+		Commissions: formatSigned(cur, tot.Commissions), NetworkMargin: formatSigned(cur, tot.NetworkMargin),
+		NetVolume: formatSigned(cur, tot.NetVolume),
+	}
+	return st, nil
+}
+
+// service reads and marks through the accrual service's settlement API.
+type service struct {
+	endpoint, token string
+	http            *http.Client
+	pageSize        int
+}
+
+func (s *service) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	u := s.endpoint + path
+	if query != nil {
+		u += "?" + query.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = strings.NewReader(string(b))
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := s.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer func() { _ = res.Body.Close() }()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if res.StatusCode != http.StatusOK {
+		var problem struct {
+			Title  string `json:"title"`
+			Detail string `json:"detail"`
+		}
+		_ = json.Unmarshal(b, &problem)
+		return fmt.Errorf("%s %s: the accrual service answered %d: %s %s", method, path, res.StatusCode, problem.Title, problem.Detail)
+	}
+	return json.Unmarshal(b, out)
+}
+
+// read adds a partner's entries and commissions of the window, leaving out those
+// settled by another settlement, and returns the ids to mark.
+func (s *service) read(ctx context.Context, acc *settlement.Accumulator, partner, name string, w settlement.Window,
+	members map[string]settlement.Prices) (entryIDs, commissionIDs []int64, err error) {
+	query := func(after int64) url.Values {
+		return url.Values{"partner": {partner}, "from": {w.Start.Format(time.RFC3339)}, "to": {w.End.Format(time.RFC3339)},
+			"after": {strconv.FormatInt(after, 10)}, "limit": {strconv.Itoa(s.pageSize)}}
+	}
+	for after := int64(0); ; {
+		var page struct {
+			Entries []ledger.Entry `json:"entries"`
+			Next    int64          `json:"next"`
+		}
+		if err := s.do(ctx, http.MethodGet, "/v1/settlement/entries", query(after), nil, &page); err != nil {
+			return nil, nil, err
+		}
+		for _, e := range page.Entries {
+			if e.Settlement != "" && e.Settlement != name {
+				continue
+			}
+			var se settlement.Entry
+			switch e.Kind {
+			case ledger.KindEarn:
+				se = settlement.Entry{Kind: settlement.Issued, Partner: partner, Points: e.Points}
+			case ledger.KindRedeem:
+				se = settlement.Entry{Kind: settlement.Redeemed, Partner: partner, Points: -e.Points}
+			case ledger.KindReverse:
+				se = settlement.Entry{Kind: settlement.Returned, Partner: partner, Points: -e.Points}
+			default:
+				continue
+			}
+			if err := acc.Add(se); err != nil {
+				return nil, nil, fmt.Errorf("entry %d of %s: %w", e.ID, partner, err)
+			}
+			entryIDs = append(entryIDs, e.ID)
+		}
+		if page.Next == 0 {
+			break
+		}
+		after = page.Next
+	}
+	for after := int64(0); ; {
+		var page struct {
+			Commissions []ledger.Commission `json:"commissions"`
+			Next        int64               `json:"next"`
+		}
+		if err := s.do(ctx, http.MethodGet, "/v1/settlement/commissions", query(after), nil, &page); err != nil {
+			return nil, nil, err
+		}
+		for _, c := range page.Commissions {
+			if c.Settlement != "" && c.Settlement != name {
+				continue
+			}
+			if _, ok := members[c.Referrer]; !ok {
+				continue // the referrer is settled by another cooperation, or none
+			}
+			if err := acc.Add(settlement.Entry{Kind: settlement.Commission, Partner: partner, Referrer: c.Referrer, Micros: c.Micros}); err != nil {
+				return nil, nil, fmt.Errorf("commission %d of %s: %w", c.ID, partner, err)
+			}
+			commissionIDs = append(commissionIDs, c.ID)
+		}
+		if page.Next == 0 {
+			break
+		}
+		after = page.Next
+	}
+	return entryIDs, commissionIDs, nil
+}
+
+// mark records the settlement's id on what it settled, in chunks the service
+// takes; marking again is a no-op.
+func (s *service) mark(ctx context.Context, name string, entryIDs, commissionIDs []int64) (int, error) {
+	total := 0
+	for _, batch := range []struct {
+		path, field string
+		ids         []int64
+	}{{"/v1/settlement/mark", "entryIds", entryIDs}, {"/v1/settlement/commissions/mark", "commissionIds", commissionIDs}} {
+		for start := 0; start < len(batch.ids); start += 10000 {
+			chunk := batch.ids[start:min(start+10000, len(batch.ids))]
+			var res struct {
+				Marked int `json:"marked"`
+			}
+			if err := s.do(ctx, http.MethodPost, batch.path, nil, map[string]any{"settlement": name, batch.field: chunk}, &res); err != nil {
+				return total, err
+			}
+			total += res.Marked
+		}
+	}
+	return total, nil
+}

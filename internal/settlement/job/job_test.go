@@ -1,0 +1,382 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package job
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
+	"github.com/treue-dev/treue/internal/accrual"
+	"github.com/treue-dev/treue/internal/ledger"
+	"github.com/treue-dev/treue/internal/rules"
+)
+
+const (
+	baecker  = "baeckerei-korn/baeckerei-korn"
+	drucker  = "druckerei-blau/druckerei-blau"
+	grafik   = "grafikagentur-linie/grafikagentur-linie"
+	referral = "stadtbonus/grafik-empfiehlt-druck"
+)
+
+// startAPIServer starts envtest with treue's CRDs.
+func startAPIServer(t *testing.T) client.Client {
+	t.Helper()
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test`, which builds the control plane from source and sets it")
+	}
+	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "..", "..", "config", "crd", "bases")}, ErrorIfCRDPathMissing: true}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := loyaltyv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// service is a real accrual service of the StadtBonus program (embedded
+// ledger, referral with no holding period so that its commissions fall due in
+// the period of the sale) with a key per partner and the settlement token.
+type accrualService struct {
+	url  string
+	keys map[string]string
+}
+
+func startAccrual(t *testing.T) *accrualService {
+	t.Helper()
+	dir := t.TempDir()
+	c := accrual.Config{
+		APIVersion: accrual.ConfigVersion, Program: "stadtbonus/stadtbonus",
+		Rules: rules.Config{
+			Currency: "EUR", TimeZone: "Europe/Berlin",
+			Earning:       rules.EarningConfig{BaseRate: rules.EarnRateConfig{Points: 1, Per: "2.00"}, SignupBonus: 50},
+			PendingPeriod: "P0D", Expiry: rules.ExpiryConfig{Policy: "Rolling", After: "P36M"},
+			Redemption: rules.RedemptionConfig{PointValue: "0.01"},
+		},
+		Partners: []accrual.PartnerConfig{{ID: baecker, KeyHashFile: "baecker"}, {ID: drucker, KeyHashFile: "drucker"}, {ID: grafik, KeyHashFile: "grafik"}},
+		Referrals: []rules.ReferralConfig{{ID: referral, Referrer: grafik, Referee: drucker,
+			Discount: rules.DiscountConfig{Type: "Percent", Percent: "5"}, Commission: rules.CommissionConfig{Type: "Percent", Percent: "3"},
+			HoldingPeriod: "P0D", CodePrefix: "GRAFIK"}},
+		Ledger: accrual.LedgerConfig{Backend: ledger.SQLite, Path: filepath.Join(dir, "ledger.db")},
+	}
+	keys := map[string]string{}
+	for who, file := range map[string]string{baecker: "baecker", drucker: "drucker", grafik: "grafik",
+		"admin": accrual.AdminTokenHashFile, "settlement": accrual.SettlementTokenHashFile} {
+		b := make([]byte, 24)
+		_, _ = rand.Read(b)
+		keys[who] = "tk_" + hex.EncodeToString(b)
+		sum := sha256.Sum256([]byte(keys[who]))
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(hex.EncodeToString(sum[:])), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, _ := json.Marshal(c)
+	if err := os.WriteFile(filepath.Join(dir, "accrual.json"), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := accrual.LoadConfig(filepath.Join(dir, "accrual.json"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open(context.Background(), ledger.Options{Backend: ledger.SQLite, DSN: cfg.LedgerDSN, Program: cfg.Program, Referrals: cfg.Referrals})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	srv := httptest.NewServer(accrual.NewServer(cfg, l, slog.New(slog.DiscardHandler), prometheus.NewRegistry()).Handler())
+	t.Cleanup(srv.Close)
+	return &accrualService{url: srv.URL, keys: keys}
+}
+
+// call sends a write or read as who and decodes the answer, failing the test on
+// anything but 200.
+func (a *accrualService) call(t *testing.T, method, path, who, key string, body any) map[string]any {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, a.url+path, rd)
+	req.Header.Set("Authorization", "Bearer "+a.keys[who])
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = res.Body.Close() }()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s as %s: %d %s", method, path, who, res.StatusCode, raw)
+	}
+	out := map[string]any{}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func createCooperation(t *testing.T, c client.Client) {
+	t.Helper()
+	ctx := context.Background()
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "stadtbonus"}}); err != nil {
+		t.Fatal(err)
+	}
+	program := &loyaltyv1alpha1.LoyaltyProgram{
+		ObjectMeta: metav1.ObjectMeta{Name: "stadtbonus", Namespace: "stadtbonus"},
+		Spec: loyaltyv1alpha1.LoyaltyProgramSpec{DisplayName: "StadtBonus", Currency: "EUR",
+			Earning:    loyaltyv1alpha1.EarningRules{BaseRate: loyaltyv1alpha1.EarnRate{Points: 1, Per: "2.00"}},
+			Redemption: loyaltyv1alpha1.RedemptionRules{PointValue: "0.01"}},
+	}
+	member := func(key, issuance, redemption string) loyaltyv1alpha1.CooperationMember {
+		ns, name, _ := strings.Cut(key, "/")
+		return loyaltyv1alpha1.CooperationMember{PartnerRef: loyaltyv1alpha1.NamespacedReference{Namespace: ns, Name: name},
+			IssuancePrice: loyaltyv1alpha1.PointPrice(issuance), RedemptionPrice: loyaltyv1alpha1.PointPrice(redemption)}
+	}
+	coop := &loyaltyv1alpha1.PartnerCooperation{
+		ObjectMeta: metav1.ObjectMeta{Name: "stadtbonus-weekly", Namespace: "stadtbonus"},
+		Spec: loyaltyv1alpha1.PartnerCooperationSpec{
+			ProgramRef: loyaltyv1alpha1.LocalObjectReference{Name: "stadtbonus"},
+			Members: []loyaltyv1alpha1.CooperationMember{member(baecker, "0.01", "0.008"), member(drucker, "0.01", "0.008"),
+				member(grafik, "0.012", "0.009")},
+			Schedule: loyaltyv1alpha1.SettlementSchedule{Cron: "0 3 * * 1", TimeZone: "Europe/Berlin", Period: loyaltyv1alpha1.PeriodWeekly},
+			Netting:  loyaltyv1alpha1.NettingMultilateral, Rounding: loyaltyv1alpha1.RoundingHalfEven, MinimumTransfer: "0",
+		},
+	}
+	for _, o := range []client.Object{program, coop} {
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatalf("creating %T: %v", o, err)
+		}
+	}
+}
+
+func TestSettleAgainstARealAccrualService(t *testing.T) {
+	c := startAPIServer(t)
+	createCooperation(t, c)
+	svc := startAccrual(t)
+	ctx := context.Background()
+
+	// Traffic of this week: Anna buys 200.00 EUR at the bakery (100 points); Ben
+	// buys 100.00 EUR at the print shop with Grafik's referral code, pays 95.00
+	// (47 points) and Grafik accrues 3 % of 95.00 = 2.85 EUR; Anna pays with 60
+	// points at Grafik; Ben returns 19.00 EUR of his purchase, a fifth: 9 points
+	// and 0.57 EUR of commission come back.
+	svc.call(t, "POST", "/v1/members", baecker, "e1", map[string]any{"member": "anna"})
+	svc.call(t, "POST", "/v1/members", drucker, "e2", map[string]any{"member": "ben"})
+	svc.call(t, "POST", "/v1/earn", baecker, "t1", map[string]any{"member": "anna", "amount": 20000, "currency": "EUR"})
+	code := svc.call(t, "POST", "/v1/referral-codes", grafik, "c1", map[string]any{"referral": referral, "member": "anna"})
+	referred := svc.call(t, "POST", "/v1/earn", drucker, "t2", map[string]any{"member": "ben", "amount": 10000, "currency": "EUR",
+		"referralCode": code["code"]})
+	if referred["points"].(float64) != 47 || referred["commissionMicros"].(float64) != 285_000_000 {
+		t.Fatalf("referred purchase: %v", referred)
+	}
+	svc.call(t, "POST", "/v1/redeem", grafik, "t3", map[string]any{"member": "anna", "points": 60})
+	ret := svc.call(t, "POST", "/v1/reverse", drucker, "t4", map[string]any{"earnId": referred["entryId"], "amount": 1900})
+	if ret["points"].(float64) != 9 {
+		t.Fatalf("return: %v", ret)
+	}
+
+	// Settle the week of this traffic as the job would next week.
+	now := time.Now()
+	o := Options{Cooperation: types.NamespacedName{Namespace: "stadtbonus", Name: "stadtbonus-weekly"}, Endpoint: svc.url,
+		Token: svc.keys["settlement"], Now: func() time.Time { return now.AddDate(0, 0, 7) }, PageSize: 2}
+	out, err := Run(ctx, c, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	year, week := now.In(mustBerlin(t)).ISOWeek()
+	if want := fmt.Sprintf("stadtbonus-weekly-%04d-w%02d", year, week); out.Name != want {
+		t.Errorf("settlement %s, want %s", out.Name, want)
+	}
+	// By hand: the bakery owes 100 × 1.0 ct = 1.00 EUR; the print shop owes
+	// (47 − 9) × 1.0 ct = 0.38 EUR and 2.85 − 0.57 = 2.28 EUR of commission;
+	// Grafik is owed 60 × 0.9 ct = 0.54 EUR and the 2.28 EUR.
+	record := &loyaltyv1alpha1.Settlement{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: "stadtbonus", Name: out.Name}, record); err != nil {
+		t.Fatal(err)
+	}
+	st := record.Status
+	want := []loyaltyv1alpha1.PartnerStatement{
+		{Partner: ref(baecker), PointsIssued: 100, IssuanceAmount: "1.00", RedemptionAmount: "0.00", CommissionsEarned: "0.00",
+			CommissionsOwed: "0.00", CarriedIn: "0.00", CarriedOut: "0.00", Net: "-1.00"},
+		{Partner: ref(drucker), PointsIssued: 38, PointsReturned: 9, IssuanceAmount: "0.38", RedemptionAmount: "0.00",
+			CommissionsEarned: "0.00", CommissionsOwed: "2.28", CarriedIn: "0.00", CarriedOut: "0.00", Net: "-2.66"},
+		{Partner: ref(grafik), PointsRedeemed: 60, IssuanceAmount: "0.00", RedemptionAmount: "0.54", CommissionsEarned: "2.28",
+			CommissionsOwed: "0.00", CarriedIn: "0.00", CarriedOut: "0.00", Net: "2.82"},
+	}
+	if fmt.Sprint(st.Statements) != fmt.Sprint(want) {
+		t.Errorf("statements:\n got %+v\nwant %+v", st.Statements, want)
+	}
+	wantTransfers := []loyaltyv1alpha1.Transfer{{From: baecker, To: "network", Amount: "1.00"}, {From: drucker, To: "network", Amount: "2.66"},
+		{From: "network", To: grafik, Amount: "2.82"}}
+	if fmt.Sprint(st.Transfers) != fmt.Sprint(wantTransfers) {
+		t.Errorf("transfers:\n got %+v\nwant %+v", st.Transfers, wantTransfers)
+	}
+	if st.Totals.NetworkMargin != "0.84" || st.Totals.NetVolume != "6.48" || st.RoundingResidual != "0" || st.Checksum != out.Result.Checksum {
+		t.Errorf("totals %+v, residual %s, checksum %s", st.Totals, st.RoundingResidual, st.Checksum)
+	}
+	if !meta.IsStatusConditionTrue(st.Conditions, loyaltyv1alpha1.ConditionCompleted) || st.CompletedAt == nil || st.EntriesSettled != 6 {
+		t.Errorf("conditions %+v, completed at %v, %d entries settled; want Completed and 6 (4 entries, 2 commission lines)",
+			st.Conditions, st.CompletedAt, st.EntriesSettled)
+	}
+	if out.EntriesMarked != 6 {
+		t.Errorf("%d entries marked, want 6", out.EntriesMarked)
+	}
+
+	// Running it again verifies and changes nothing.
+	again, err := Run(ctx, c, o)
+	if err != nil || !again.Verified || again.EntriesMarked != 0 || again.Result.Checksum != out.Result.Checksum {
+		t.Fatalf("second run: %+v, %v", again, err)
+	}
+	after := &loyaltyv1alpha1.Settlement{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: "stadtbonus", Name: out.Name}, after); err != nil {
+		t.Fatal(err)
+	}
+	if after.ResourceVersion != record.ResourceVersion {
+		t.Errorf("the second run wrote the Settlement: resourceVersion %s → %s", record.ResourceVersion, after.ResourceVersion)
+	}
+
+	// A purchase booked into the settled week afterwards makes the ledger
+	// disagree with the record: the run fails and pays nothing twice.
+	svc.call(t, "POST", "/v1/earn", baecker, "late", map[string]any{"member": "anna", "amount": 2000, "currency": "EUR"})
+	if _, err := Run(ctx, c, o); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Fatalf("a run over a changed period: %v", err)
+	}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: "stadtbonus", Name: out.Name}, after); err != nil {
+		t.Fatal(err)
+	}
+	failed := meta.FindStatusCondition(after.Status.Conditions, loyaltyv1alpha1.ConditionFailed)
+	if failed == nil || failed.Reason != ReasonChecksumMismatch || after.Status.Checksum != out.Result.Checksum {
+		t.Errorf("after the mismatch: %+v, checksum %s", after.Status.Conditions, after.Status.Checksum)
+	}
+	late := svc.call(t, "GET", "/v1/settlement/entries?partner="+baecker+"&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", "settlement", "", nil)
+	entries := late["entries"].([]any)
+	if last := entries[len(entries)-1].(map[string]any); last["settlement"] != nil {
+		t.Errorf("the late entry was marked settled: %v", last)
+	}
+}
+
+func ref(key string) loyaltyv1alpha1.NamespacedReference {
+	ns, name, _ := strings.Cut(key, "/")
+	return loyaltyv1alpha1.NamespacedReference{Namespace: ns, Name: name}
+}
+
+func mustBerlin(t *testing.T) *time.Location {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+// failMarking makes the commission marks fail, as a network cut would.
+type failMarking struct{ next http.RoundTripper }
+
+func (f failMarking) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/commissions/mark") {
+		return nil, fmt.Errorf("connection reset by peer")
+	}
+	return f.next.RoundTrip(r)
+}
+
+// A run that dies half way leaves a Failed condition; the next completes it with
+// the same numbers.
+func TestAFailedRunIsCompletedByTheNext(t *testing.T) {
+	c := startAPIServer(t)
+	createCooperation(t, c)
+	svc := startAccrual(t)
+	ctx := context.Background()
+	svc.call(t, "POST", "/v1/members", drucker, "e1", map[string]any{"member": "ben"})
+	svc.call(t, "POST", "/v1/members", grafik, "e2", map[string]any{"member": "anna"})
+	code := svc.call(t, "POST", "/v1/referral-codes", grafik, "c1", map[string]any{"referral": referral, "member": "anna"})
+	svc.call(t, "POST", "/v1/earn", drucker, "t1", map[string]any{"member": "ben", "amount": 10000, "currency": "EUR", "referralCode": code["code"]})
+
+	now := time.Now()
+	o := Options{Cooperation: types.NamespacedName{Namespace: "stadtbonus", Name: "stadtbonus-weekly"}, Endpoint: svc.url,
+		Token: svc.keys["settlement"], Now: func() time.Time { return now.AddDate(0, 0, 7) },
+		HTTP: &http.Client{Transport: failMarking{http.DefaultTransport}}}
+	if _, err := Run(ctx, c, o); err == nil || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("first run: %v", err)
+	}
+	year, week := now.In(mustBerlin(t)).ISOWeek()
+	key := types.NamespacedName{Namespace: "stadtbonus", Name: fmt.Sprintf("stadtbonus-weekly-%04d-w%02d", year, week)}
+	record := &loyaltyv1alpha1.Settlement{}
+	if err := c.Get(ctx, key, record); err != nil {
+		t.Fatal(err)
+	}
+	failed := meta.FindStatusCondition(record.Status.Conditions, loyaltyv1alpha1.ConditionFailed)
+	if failed == nil || failed.Status != metav1.ConditionTrue || failed.Reason != ReasonMarkFailed ||
+		meta.IsStatusConditionTrue(record.Status.Conditions, loyaltyv1alpha1.ConditionCompleted) {
+		t.Fatalf("after the failed run: %+v", record.Status.Conditions)
+	}
+	first := record.Status.Checksum
+
+	o.HTTP = nil
+	out, err := Run(ctx, c, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The entry was marked by the first run; only the commission is left.
+	if out.Verified || out.EntriesMarked != 1 || out.Result.Checksum != first {
+		t.Errorf("second run: verified %v, %d marked, checksum %s (first %s)", out.Verified, out.EntriesMarked, out.Result.Checksum, first)
+	}
+	if err := c.Get(ctx, key, record); err != nil {
+		t.Fatal(err)
+	}
+	if !meta.IsStatusConditionTrue(record.Status.Conditions, loyaltyv1alpha1.ConditionCompleted) ||
+		meta.FindStatusCondition(record.Status.Conditions, loyaltyv1alpha1.ConditionFailed) != nil {
+		t.Errorf("after the second run: %+v", record.Status.Conditions)
+	}
+}
