@@ -68,7 +68,8 @@ func parseManagerFlags(args []string, stderr io.Writer) (*managerOptions, error)
 		"Namespace of the leader election lease; empty means the namespace the manager runs in.")
 	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "0",
 		"Address the Go profiler (net/http/pprof) binds to, for diagnostics; 0 disables it. Bind it to localhost only.")
-	fs.IntVar(&o.maxConcurrentRecons, "max-concurrent-reconciles", 2, "Reconciles each controller runs at once.")
+	fs.IntVar(&o.maxConcurrentRecons, "max-concurrent-reconciles", 4,
+		"Reconciles each controller runs at once; they wait on the API server far more than they compute.")
 	fs.StringVar(&o.image, "accrual-image", defaultImage(), "Image of the accrual services: the operator's own (env TREUE_IMAGE).")
 	o.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
