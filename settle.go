@@ -47,6 +47,10 @@ func runSettle(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cooperation, "cooperation", "", "The PartnerCooperation to settle, as NAMESPACE/NAME.")
 	fs.StringVar(&o.Period, "period", "", "The period to settle, such as 2026-W47 or 2026-11; empty settles the last closed one.")
 	fs.StringVar(&o.Endpoint, "endpoint", "", "The program's accrual service; empty reads it from the program's status.")
+	fs.Func("exclude", "A partner (NAMESPACE/NAME) another cooperation settles; repeat for several.", func(v string) error {
+		o.Exclude = append(o.Exclude, v)
+		return nil
+	})
 	fs.StringVar(&tokenFile, "token-file", "/etc/treue/settlement/settlement-token", "A file with the program's settlement token.")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

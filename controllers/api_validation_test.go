@@ -118,7 +118,7 @@ var _ = Describe("The v1alpha1 API", func() {
 		want := map[string][2]string{
 			"LoyaltyProgram":     {"False", ReasonWorkloadUnavailable},
 			"Partner":            {"True", ReasonAccepted},
-			"PartnerCooperation": {"Unknown", ReasonNotImplemented},
+			"PartnerCooperation": {"True", ReasonScheduled},
 			"ReferralDiscount":   {"Unknown", ReasonNotImplemented},
 		}
 		for _, obj := range created {

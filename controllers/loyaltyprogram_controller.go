@@ -219,7 +219,7 @@ func (r *LoyaltyProgramReconciler) ensureTokens(ctx context.Context, program *lo
 		secret = &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: program.Namespace, Labels: accrualLabels(program)},
 			Type:       corev1.SecretTypeOpaque,
-			Data:       map[string][]byte{"admin-token": []byte(admin), "settlement-token": []byte(settlement)},
+			Data:       map[string][]byte{"admin-token": []byte(admin), settlementTokenKey: []byte(settlement)},
 		}
 		if err := controllerutil.SetControllerReference(program, secret, r.Scheme); err != nil {
 			return nil, err
@@ -238,7 +238,7 @@ func (r *LoyaltyProgramReconciler) ensureTokens(ctx context.Context, program *lo
 	}
 	return map[string][]byte{
 		accrual.AdminTokenHashFile:      keyHash(secret.Data["admin-token"]),
-		accrual.SettlementTokenHashFile: keyHash(secret.Data["settlement-token"]),
+		accrual.SettlementTokenHashFile: keyHash(secret.Data[settlementTokenKey]),
 	}, nil
 }
 

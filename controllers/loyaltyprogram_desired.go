@@ -64,8 +64,8 @@ func accrualSecretsName(program *loyaltyv1alpha1.LoyaltyProgram) string {
 
 func accrualLabels(program *loyaltyv1alpha1.LoyaltyProgram) map[string]string {
 	return map[string]string{
-		"app.kubernetes.io/name":       "treue-accrual",
-		"app.kubernetes.io/instance":   program.Name,
+		labelAppName:                   "treue-accrual",
+		labelAppInstance:               program.Name,
 		"app.kubernetes.io/component":  accrualContainer,
 		"app.kubernetes.io/managed-by": "treue",
 		programLabel:                   program.Name,
@@ -73,7 +73,7 @@ func accrualLabels(program *loyaltyv1alpha1.LoyaltyProgram) map[string]string {
 }
 
 func accrualSelector(program *loyaltyv1alpha1.LoyaltyProgram) map[string]string {
-	return map[string]string{"app.kubernetes.io/name": "treue-accrual", "app.kubernetes.io/instance": program.Name}
+	return map[string]string{labelAppName: "treue-accrual", labelAppInstance: program.Name}
 }
 
 func objectMeta(program *loyaltyv1alpha1.LoyaltyProgram, name string) metav1.ObjectMeta {
@@ -120,7 +120,7 @@ func desiredProgramObjects(program *loyaltyv1alpha1.LoyaltyProgram, config []byt
 	objs := programObjects{
 		// The accrual service never talks to the Kubernetes API: no token.
 		ServiceAccount: &corev1.ServiceAccount{
-			TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+			TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: kindSA},
 			ObjectMeta:                   objectMeta(program, name),
 			AutomountServiceAccountToken: ptr.To(false),
 		},

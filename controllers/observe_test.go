@@ -29,17 +29,16 @@ import (
 )
 
 var _ = Describe("Reconcilers before their own issues land", func() {
-	It("follow each new generation of a cooperation and never claim Ready", func(ctx SpecContext) {
+	It("follow each new generation of a referral discount and never claim Ready", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
-		coop := &loyaltyv1alpha1.PartnerCooperation{
+		coop := &loyaltyv1alpha1.ReferralDiscount{
 			ObjectMeta: metav1.ObjectMeta{Name: "observed", Namespace: ns},
-			Spec: loyaltyv1alpha1.PartnerCooperationSpec{
+			Spec: loyaltyv1alpha1.ReferralDiscountSpec{
 				ProgramRef: loyaltyv1alpha1.LocalObjectReference{Name: "stadtbonus"},
-				Members: []loyaltyv1alpha1.CooperationMember{
-					{PartnerRef: loyaltyv1alpha1.NamespacedReference{Name: "a"}, IssuancePrice: "0.01", RedemptionPrice: "0.008"},
-					{PartnerRef: loyaltyv1alpha1.NamespacedReference{Name: "b"}, IssuancePrice: "0.01", RedemptionPrice: "0.008"},
-				},
-				Schedule: loyaltyv1alpha1.SettlementSchedule{Cron: "@weekly"},
+				Referrer:   loyaltyv1alpha1.NamespacedReference{Name: "a"},
+				Referee:    loyaltyv1alpha1.NamespacedReference{Name: "b"},
+				Discount:   loyaltyv1alpha1.ReferralDiscountValue{Type: "Percent", Percent: "5"},
+				Commission: loyaltyv1alpha1.ReferralCommission{Type: loyaltyv1alpha1.CommissionPercent, Percent: "3"},
 			},
 		}
 		Expect(k8sClient.Create(ctx, coop)).To(Succeed())
@@ -47,7 +46,7 @@ var _ = Describe("Reconcilers before their own issues land", func() {
 
 		expectGeneration := func(generation int64) {
 			eventually(ctx, func(g Gomega) {
-				got := &loyaltyv1alpha1.PartnerCooperation{}
+				got := &loyaltyv1alpha1.ReferralDiscount{}
 				g.Expect(k8sClient.Get(ctx, key, got)).To(Succeed())
 				g.Expect(got.Generation).To(Equal(generation))
 				g.Expect(got.Status.ObservedGeneration).To(Equal(generation))
@@ -61,7 +60,7 @@ var _ = Describe("Reconcilers before their own issues land", func() {
 		expectGeneration(1)
 
 		Expect(k8sClient.Get(ctx, key, coop)).To(Succeed())
-		coop.Spec.Netting = loyaltyv1alpha1.NettingBilateral
+		coop.Spec.CodePrefix = "NEW"
 		Expect(k8sClient.Update(ctx, coop)).To(Succeed())
 		expectGeneration(2)
 	})

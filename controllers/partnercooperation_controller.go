@@ -18,23 +18,394 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
 
+	"github.com/robfig/cron/v3"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 )
 
-// PartnerCooperationReconciler reconciles PartnerCooperations. The settlement
-// CronJob arrives with the cooperation controller; until then it only observes.
+// Conditions and reasons of a PartnerCooperation.
+const (
+	ConditionPartnersAccepted = "PartnersAccepted"
+	ConditionConflict         = "Conflict"
+
+	ReasonScheduled          = "Scheduled"
+	ReasonSuspended          = "Suspended"
+	ReasonPartnerNotAccepted = "PartnerNotAccepted"
+	ReasonAllAccepted        = "AllAccepted"
+	ReasonPartnerConflict    = "PartnerSettledElsewhere"
+	ReasonNoConflict         = "NoConflict"
+	ReasonInvalidSchedule    = "InvalidSchedule"
+)
+
+const (
+	indexCooperationProgram  = "spec.programRef.name"
+	indexCooperationPartners = "spec.members.partnerRef"
+)
+
+// PartnerCooperationReconciler runs a cooperation's settlements: a CronJob of
+// `treue settle`, the ServiceAccount and Role it runs as, and a status that
+// says which partners can be settled, which are settled by another
+// cooperation, the last settlement and the next run.
 type PartnerCooperationReconciler struct {
 	client.Client
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	// Image is the operator's own image, which runs `treue settle`.
+	Image string
+	// Now is the clock; nil is the system clock.
+	Now func() time.Time
 }
 
 // +kubebuilder:rbac:groups=loyalty.treue.dev,resources=partnercooperations,verbs=get;list;watch
 // +kubebuilder:rbac:groups=loyalty.treue.dev,resources=partnercooperations/status,verbs=get;patch
+// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;patch
+// The job's Role grants these; Kubernetes lets the manager grant only what it holds.
+// +kubebuilder:rbac:groups=loyalty.treue.dev,resources=settlements,verbs=get;list;watch;create
+// +kubebuilder:rbac:groups=loyalty.treue.dev,resources=settlements/status,verbs=update
 
-// Reconcile records the observed generation of a PartnerCooperation.
+// Reconcile brings a cooperation's CronJob and identity to the spec and reports.
 func (r *PartnerCooperationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return observeOnly(ctx, r.Client, req, &loyaltyv1alpha1.PartnerCooperation{}, "schedule settlement jobs for cooperations")
+	coop := &loyaltyv1alpha1.PartnerCooperation{}
+	if err := r.Get(ctx, req.NamespacedName, coop); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	before := coop.DeepCopy()
+	gen := coop.Generation
+	cond := func(kind string, status metav1.ConditionStatus, reason, message string) metav1.Condition {
+		return metav1.Condition{Type: kind, Status: status, Reason: reason, Message: message, ObservedGeneration: gen}
+	}
+
+	program := &loyaltyv1alpha1.LoyaltyProgram{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: coop.Namespace, Name: coop.Spec.ProgramRef.Name}, program)
+	if apierrors.IsNotFound(err) {
+		meta.SetStatusCondition(&coop.Status.Conditions, cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonProgramNotFound,
+			fmt.Sprintf("LoyaltyProgram %s/%s does not exist; create it, or fix spec.programRef", coop.Namespace, coop.Spec.ProgramRef.Name)))
+		return ctrl.Result{}, r.writeStatus(ctx, before, coop)
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+
+	notAccepted, err := r.unaccepted(ctx, coop)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	conflicts, err := r.conflicts(ctx, coop)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	excluded := make([]string, 0, len(conflicts))
+	for p := range conflicts {
+		excluded = append(excluded, p)
+	}
+	objs := desiredCooperationObjects(coop, r.Image, excluded)
+	for _, obj := range []client.Object{objs.ServiceAccount, objs.Role, objs.RoleBinding, objs.CronJob} {
+		if _, err := applyOwned(ctx, r.Client, r.Scheme, coop, obj); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	// Conditions.
+	if len(notAccepted) == 0 {
+		meta.SetStatusCondition(&coop.Status.Conditions, cond(ConditionPartnersAccepted, metav1.ConditionTrue, ReasonAllAccepted,
+			fmt.Sprintf("All %d partners are accepted by LoyaltyProgram %s", len(coop.Spec.Members), program.Name)))
+	} else {
+		meta.SetStatusCondition(&coop.Status.Conditions, cond(ConditionPartnersAccepted, metav1.ConditionFalse, ReasonPartnerNotAccepted,
+			fmt.Sprintf("Not accepted by LoyaltyProgram %s: %s; see each Partner's status.programs", program.Name, strings.Join(notAccepted, "; "))))
+	}
+	if len(conflicts) == 0 {
+		meta.SetStatusCondition(&coop.Status.Conditions, cond(ConditionConflict, metav1.ConditionFalse, ReasonNoConflict,
+			"No partner of this cooperation is settled by another cooperation of the program"))
+	} else {
+		var parts []string
+		for _, p := range slices.Sorted(func(yield func(string) bool) {
+			for p := range conflicts {
+				if !yield(p) {
+					return
+				}
+			}
+		}) {
+			parts = append(parts, fmt.Sprintf("%s is settled by PartnerCooperation %s", p, conflicts[p]))
+		}
+		meta.SetStatusCondition(&coop.Status.Conditions, cond(ConditionConflict, metav1.ConditionTrue, ReasonPartnerConflict,
+			strings.Join(parts, "; ")+"; this cooperation's settlements leave them out; remove them from spec.members, or from the other cooperation"))
+	}
+	next, scheduleErr := nextRun(coop, r.now())
+	ready := cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionTrue, ReasonScheduled,
+		fmt.Sprintf("Settles %s periods by the schedule %q in %s", periodOf(coop), coop.Spec.Schedule.Cron, timeZoneOf(coop)))
+	switch {
+	case scheduleErr != nil:
+		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonInvalidSchedule,
+			fmt.Sprintf("spec.schedule: %v", scheduleErr))
+	case len(notAccepted) > 0:
+		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonPartnerNotAccepted,
+			"Some partners are not accepted by the program; see the PartnersAccepted condition")
+	case ptr0(coop.Spec.Suspend):
+		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionTrue, ReasonSuspended,
+			"Suspended: no settlement runs until spec.suspend is false")
+	}
+	meta.SetStatusCondition(&coop.Status.Conditions, ready)
+	coop.Status.NextScheduleTime = nil
+	if scheduleErr == nil && !ptr0(coop.Spec.Suspend) {
+		coop.Status.NextScheduleTime = &metav1.Time{Time: next}
+	}
+	if err := r.lastSettlement(ctx, coop); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.writeStatus(ctx, before, coop); err != nil {
+		return ctrl.Result{}, err
+	}
+	if coop.Status.NextScheduleTime != nil {
+		// Refresh nextScheduleTime once it has passed; once per run, not a loop.
+		return ctrl.Result{RequeueAfter: time.Until(next) + time.Minute}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+func ptr0(b *bool) bool { return b != nil && *b }
+
+func (r *PartnerCooperationReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func timeZoneOf(coop *loyaltyv1alpha1.PartnerCooperation) string {
+	if coop.Spec.Schedule.TimeZone == "" {
+		return "UTC"
+	}
+	return string(coop.Spec.Schedule.TimeZone)
+}
+
+func periodOf(coop *loyaltyv1alpha1.PartnerCooperation) string {
+	if coop.Spec.Schedule.Period == "" {
+		return strings.ToLower(string(loyaltyv1alpha1.PeriodWeekly))
+	}
+	return strings.ToLower(string(coop.Spec.Schedule.Period))
+}
+
+// nextRun is when the CronJob runs next after now, as the CronJob controller
+// reads the schedule (robfig/cron, in the schedule's time zone).
+func nextRun(coop *loyaltyv1alpha1.PartnerCooperation, now time.Time) (time.Time, error) {
+	loc, err := time.LoadLocation(timeZoneOf(coop))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("time zone %q: %w", coop.Spec.Schedule.TimeZone, err)
+	}
+	sched, err := cron.ParseStandard(coop.Spec.Schedule.Cron)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("cron %q: %w", coop.Spec.Schedule.Cron, err)
+	}
+	return sched.Next(now.In(loc)).UTC(), nil
+}
+
+func memberPartnerKey(coop *loyaltyv1alpha1.PartnerCooperation, m loyaltyv1alpha1.CooperationMember) string {
+	ns := m.PartnerRef.Namespace
+	if ns == "" {
+		ns = coop.Namespace
+	}
+	return ns + "/" + m.PartnerRef.Name
+}
+
+// unaccepted lists the members the program has not accepted, each with why.
+func (r *PartnerCooperationReconciler) unaccepted(ctx context.Context, coop *loyaltyv1alpha1.PartnerCooperation) ([]string, error) {
+	var out []string
+	for _, m := range coop.Spec.Members {
+		key := memberPartnerKey(coop, m)
+		ns, name, _ := strings.Cut(key, "/")
+		partner := &loyaltyv1alpha1.Partner{}
+		if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, partner); err != nil {
+			if apierrors.IsNotFound(err) {
+				out = append(out, key+" does not exist")
+				continue
+			}
+			return nil, err
+		}
+		why := key + " does not reference the program in spec.programRefs"
+		for _, st := range partner.Status.Programs {
+			if st.ProgramRef.Namespace != coop.Namespace || st.ProgramRef.Name != coop.Spec.ProgramRef.Name {
+				continue
+			}
+			c := meta.FindStatusCondition(st.Conditions, loyaltyv1alpha1.ConditionAccepted)
+			switch {
+			case c == nil:
+				why = key + " has not been admitted yet"
+			case c.Status == metav1.ConditionTrue:
+				why = ""
+			default:
+				why = fmt.Sprintf("%s is refused (%s)", key, c.Reason)
+			}
+		}
+		if why != "" {
+			out = append(out, why)
+		}
+	}
+	return out, nil
+}
+
+// conflicts maps each member also listed by an older cooperation of the same
+// program to that cooperation: a partner's entries are settled by exactly one.
+func (r *PartnerCooperationReconciler) conflicts(ctx context.Context, coop *loyaltyv1alpha1.PartnerCooperation) (map[string]string, error) {
+	list := &loyaltyv1alpha1.PartnerCooperationList{}
+	if err := r.List(ctx, list, client.InNamespace(coop.Namespace),
+		client.MatchingFields{indexCooperationProgram: coop.Spec.ProgramRef.Name}); err != nil {
+		return nil, err
+	}
+	mine := map[string]bool{}
+	for _, m := range coop.Spec.Members {
+		mine[memberPartnerKey(coop, m)] = true
+	}
+	out := map[string]string{}
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.Name == coop.Name || !older(other, coop) {
+			continue
+		}
+		for _, m := range other.Spec.Members {
+			key := memberPartnerKey(other, m)
+			if mine[key] {
+				if first, ok := out[key]; !ok || other.Name < first {
+					out[key] = other.Name
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// older orders cooperations by creation, then by name, so that exactly one of
+// two conflicting cooperations keeps a partner.
+func older(a, b *loyaltyv1alpha1.PartnerCooperation) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Name < b.Name
+}
+
+// lastSettlement points the status at the cooperation's latest Settlement.
+func (r *PartnerCooperationReconciler) lastSettlement(ctx context.Context, coop *loyaltyv1alpha1.PartnerCooperation) error {
+	list := &loyaltyv1alpha1.SettlementList{}
+	if err := r.List(ctx, list, client.InNamespace(coop.Namespace), client.MatchingLabels{labelCooperation: coop.Name}); err != nil {
+		return err
+	}
+	var last *loyaltyv1alpha1.Settlement
+	for i := range list.Items {
+		s := &list.Items[i]
+		if s.Spec.CooperationRef.Name != coop.Name {
+			continue
+		}
+		if last == nil || s.Spec.Period.Start.After(last.Spec.Period.Start.Time) {
+			last = s
+		}
+	}
+	if last == nil {
+		coop.Status.LastSettlement = nil
+		return nil
+	}
+	outcome := "Running"
+	switch {
+	case meta.IsStatusConditionTrue(last.Status.Conditions, loyaltyv1alpha1.ConditionCompleted):
+		outcome = loyaltyv1alpha1.ConditionCompleted
+	case meta.IsStatusConditionTrue(last.Status.Conditions, loyaltyv1alpha1.ConditionFailed):
+		outcome = loyaltyv1alpha1.ConditionFailed
+	}
+	coop.Status.LastSettlement = &loyaltyv1alpha1.SettlementSummary{Name: last.Name, Period: last.Spec.Period.ID,
+		CompletedAt: last.Status.CompletedAt, Outcome: outcome}
+	return nil
+}
+
+// writeStatus patches the status when it changed, with an event when Ready did.
+func (r *PartnerCooperationReconciler) writeStatus(ctx context.Context, before, coop *loyaltyv1alpha1.PartnerCooperation) error {
+	coop.Status.ObservedGeneration = coop.Generation
+	if equality.Semantic.DeepEqual(before.Status, coop.Status) {
+		return nil
+	}
+	was := meta.FindStatusCondition(before.Status.Conditions, loyaltyv1alpha1.ConditionReady)
+	now := meta.FindStatusCondition(coop.Status.Conditions, loyaltyv1alpha1.ConditionReady)
+	if now != nil && (was == nil || was.Status != now.Status || was.Reason != now.Reason) {
+		kind := corev1.EventTypeNormal
+		if now.Status != metav1.ConditionTrue {
+			kind = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(coop, nil, kind, now.Reason, "Reconcile", "%s", now.Message)
+	}
+	if err := r.Status().Patch(ctx, coop, client.MergeFrom(before)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	return nil
+}
+
+// SetupWithManager watches cooperations, what they own, the programs and
+// partners they name, the other cooperations of their program, and their
+// Settlements.
+func (r *PartnerCooperationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &loyaltyv1alpha1.PartnerCooperation{}, indexCooperationProgram, func(o client.Object) []string {
+		return []string{o.(*loyaltyv1alpha1.PartnerCooperation).Spec.ProgramRef.Name}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &loyaltyv1alpha1.PartnerCooperation{}, indexCooperationPartners, func(o client.Object) []string {
+		coop := o.(*loyaltyv1alpha1.PartnerCooperation)
+		keys := make([]string, 0, len(coop.Spec.Members))
+		for _, m := range coop.Spec.Members {
+			keys = append(keys, memberPartnerKey(coop, m))
+		}
+		return keys
+	}); err != nil {
+		return err
+	}
+	c := mgr.GetClient()
+	byField := func(ns, field, value string) []ctrl.Request {
+		list := &loyaltyv1alpha1.PartnerCooperationList{}
+		opts := []client.ListOption{client.MatchingFields{field: value}}
+		if ns != "" {
+			opts = append(opts, client.InNamespace(ns))
+		}
+		if err := c.List(ctx, list, opts...); err != nil {
+			return nil
+		}
+		out := make([]ctrl.Request, 0, len(list.Items))
+		for _, coop := range list.Items {
+			out = append(out, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&coop)})
+		}
+		return out
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&loyaltyv1alpha1.PartnerCooperation{}, builderGenerationChanged()).
+		Owns(&batchv1.CronJob{}).Owns(&corev1.ServiceAccount{}).Owns(&rbacv1.Role{}).Owns(&rbacv1.RoleBinding{}).
+		Watches(&loyaltyv1alpha1.LoyaltyProgram{}, handlerFunc(func(_ context.Context, o client.Object) []ctrl.Request {
+			return byField(o.GetNamespace(), indexCooperationProgram, o.GetName())
+		})).
+		Watches(&loyaltyv1alpha1.Partner{}, handlerFunc(func(_ context.Context, o client.Object) []ctrl.Request {
+			return byField("", indexCooperationPartners, o.GetNamespace()+"/"+o.GetName())
+		})).
+		// Another cooperation of the program may take or release a partner.
+		Watches(&loyaltyv1alpha1.PartnerCooperation{}, handlerFunc(func(_ context.Context, o client.Object) []ctrl.Request {
+			return byField(o.GetNamespace(), indexCooperationProgram, o.(*loyaltyv1alpha1.PartnerCooperation).Spec.ProgramRef.Name)
+		}), builderGenerationChangedWatch()).
+		Watches(&loyaltyv1alpha1.Settlement{}, handlerFunc(func(_ context.Context, o client.Object) []ctrl.Request {
+			s := o.(*loyaltyv1alpha1.Settlement)
+			return []ctrl.Request{{NamespacedName: client.ObjectKey{Namespace: s.Namespace, Name: s.Spec.CooperationRef.Name}}}
+		})).
+		WithOptions(controllerOptions(opts)).
+		Named("partnercooperation").
+		Complete(r)
 }

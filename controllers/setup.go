@@ -67,13 +67,15 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 	if err := (&PartnerReconciler{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: recorder}).SetupWithManager(mgr, opts); err != nil {
 		return fmt.Errorf("setting up the Partner controller: %w", err)
 	}
+	if err := (&PartnerCooperationReconciler{Client: c, Scheme: mgr.GetScheme(), Recorder: recorder, Image: opts.Image}).
+		SetupWithManager(ctx, mgr, opts); err != nil {
+		return fmt.Errorf("setting up the PartnerCooperation controller: %w", err)
+	}
 	observers := []struct {
 		obj client.Object
 		r   reconcile.Reconciler
 	}{
-		{&loyaltyv1alpha1.PartnerCooperation{}, &PartnerCooperationReconciler{Client: c}},
 		{&loyaltyv1alpha1.ReferralDiscount{}, &ReferralDiscountReconciler{Client: c}},
-		{&loyaltyv1alpha1.Settlement{}, &SettlementReconciler{Client: c}},
 	}
 	for _, o := range observers {
 		err := ctrl.NewControllerManagedBy(mgr).For(o.obj, builderGenerationChanged()).WithOptions(controllerOptions(opts)).Complete(o.r)
@@ -87,6 +89,10 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 // builderGenerationChanged reacts to spec changes only: status writes bump no
 // generation, and reacting to them would make each reconcile trigger the next.
 func builderGenerationChanged() builder.ForOption {
+	return builder.WithPredicates(predicate.GenerationChangedPredicate{})
+}
+
+func builderGenerationChangedWatch() builder.WatchesOption {
 	return builder.WithPredicates(predicate.GenerationChangedPredicate{})
 }
 

@@ -37,6 +37,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,6 +76,9 @@ type Options struct {
 	Endpoint string
 	// Token is the program's settlement token.
 	Token string
+	// Exclude lists partners ("namespace/name") another cooperation settles: they
+	// are left out of this one's terms and reads.
+	Exclude []string
 	// Now is the clock; nil is the system clock.
 	Now func() time.Time
 	// HTTP is the client for the accrual service; nil is a client with a timeout.
@@ -116,7 +120,7 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 	if o.Endpoint == "" {
 		return nil, fmt.Errorf("LoyaltyProgram %s/%s has no status.endpoint yet, and no --endpoint was given", program.Namespace, program.Name)
 	}
-	terms, err := termsOf(coop, program)
+	terms, err := termsOf(coop, program, o.Exclude)
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +154,9 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 	var entryIDs, commissionIDs []int64
 	for _, m := range coop.Spec.Members {
 		partner := memberKey(coop, m)
+		if _, ok := terms.Partners[partner]; !ok {
+			continue // excluded
+		}
 		ids, cids, err := svc.read(ctx, acc, partner, out.Name, window, terms.Partners)
 		if err != nil {
 			return fail(ReasonReadFailed, err)
@@ -256,7 +263,7 @@ func memberKey(coop *loyaltyv1alpha1.PartnerCooperation, m loyaltyv1alpha1.Coope
 	return ns + "/" + m.PartnerRef.Name
 }
 
-func termsOf(coop *loyaltyv1alpha1.PartnerCooperation, program *loyaltyv1alpha1.LoyaltyProgram) (settlement.Terms, error) {
+func termsOf(coop *loyaltyv1alpha1.PartnerCooperation, program *loyaltyv1alpha1.LoyaltyProgram, exclude []string) (settlement.Terms, error) {
 	cur, err := money.ParseCurrency(string(program.Spec.Currency))
 	if err != nil {
 		return settlement.Terms{}, err
@@ -277,6 +284,9 @@ func termsOf(coop *loyaltyv1alpha1.PartnerCooperation, program *loyaltyv1alpha1.
 	}
 	terms := settlement.Terms{Currency: cur, Rounding: rounding, Netting: netting, MinimumTransfer: minimum, Partners: map[string]settlement.Prices{}}
 	for i, m := range coop.Spec.Members {
+		if slices.Contains(exclude, memberKey(coop, m)) {
+			continue
+		}
 		issuance, err1 := money.ParseDecimal(string(m.IssuancePrice))
 		redemption, err2 := money.ParseDecimal(string(m.RedemptionPrice))
 		if err := errors.Join(err1, err2); err != nil {

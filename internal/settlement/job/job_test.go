@@ -380,3 +380,26 @@ func TestAFailedRunIsCompletedByTheNext(t *testing.T) {
 		t.Errorf("after the second run: %+v", record.Status.Conditions)
 	}
 }
+
+// A partner another cooperation settles is left out of the terms, so its
+// entries are never read or marked by this one.
+func TestExcludedPartnersAreLeftOut(t *testing.T) {
+	member := func(ns, name string) loyaltyv1alpha1.CooperationMember {
+		return loyaltyv1alpha1.CooperationMember{PartnerRef: loyaltyv1alpha1.NamespacedReference{Namespace: ns, Name: name},
+			IssuancePrice: "0.01", RedemptionPrice: "0.008"}
+	}
+	coop := &loyaltyv1alpha1.PartnerCooperation{ObjectMeta: metav1.ObjectMeta{Namespace: "stadtbonus", Name: "c"},
+		Spec: loyaltyv1alpha1.PartnerCooperationSpec{Members: []loyaltyv1alpha1.CooperationMember{
+			member("baeckerei-korn", "baeckerei-korn"), member("", "local"), member("druckerei-blau", "druckerei-blau")}}}
+	program := &loyaltyv1alpha1.LoyaltyProgram{Spec: loyaltyv1alpha1.LoyaltyProgramSpec{Currency: "EUR"}}
+	terms, err := termsOf(coop, program, []string{drucker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(terms.Partners) != 2 || terms.Partners[baecker].Issuance == nil || terms.Partners["stadtbonus/local"].Issuance == nil {
+		t.Errorf("terms: %+v; want the bakery and stadtbonus/local (namespace defaulted), not the print shop", terms.Partners)
+	}
+	if terms.Netting != "Multilateral" || terms.Rounding != "HalfEven" || terms.MinimumTransfer != 0 {
+		t.Errorf("defaults: %+v", terms)
+	}
+}
