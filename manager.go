@@ -22,6 +22,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -47,6 +48,7 @@ type managerOptions struct {
 	leaderElectionNS    string
 	maxConcurrentRecons int
 	pprofAddr           string
+	referralStatsEvery  time.Duration
 	image               string
 	zap                 zap.Options
 }
@@ -68,6 +70,8 @@ func parseManagerFlags(args []string, stderr io.Writer) (*managerOptions, error)
 		"Namespace of the leader election lease; empty means the namespace the manager runs in.")
 	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "0",
 		"Address the Go profiler (net/http/pprof) binds to, for diagnostics; 0 disables it. Bind it to localhost only.")
+	fs.DurationVar(&o.referralStatsEvery, "referral-stats-interval", 5*time.Minute,
+		"Least time between two reads of a referral agreement's counts from its program's service.")
 	fs.IntVar(&o.maxConcurrentRecons, "max-concurrent-reconciles", 4,
 		"Reconciles each controller runs at once; they wait on the API server far more than they compute.")
 	fs.StringVar(&o.image, "accrual-image", defaultImage(), "Image of the accrual services: the operator's own (env TREUE_IMAGE).")
@@ -126,7 +130,8 @@ func runManager(args []string, stderr io.Writer) int {
 		return exitError
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := controllers.SetupWithManager(ctx, mgr, controllers.Options{MaxConcurrentReconciles: opts.maxConcurrentRecons, Image: opts.image}); err != nil {
+	if err := controllers.SetupWithManager(ctx, mgr, controllers.Options{MaxConcurrentReconciles: opts.maxConcurrentRecons, Image: opts.image,
+		ReferralStatsInterval: opts.referralStatsEvery}); err != nil {
 		log.Error(err, "Failed to set up the controllers")
 		return exitError
 	}

@@ -42,6 +42,8 @@ const (
 	indexPartnerPrograms = "spec.programRefs"
 	// indexReferralProgram indexes ReferralDiscounts by their program's name.
 	indexReferralProgram = "spec.programRef.name"
+	// indexReferralPartners holds a ReferralDiscount's referrer and referee.
+	indexReferralPartners = "spec.partners"
 )
 
 // Labels and annotations on the objects the operator writes.
@@ -139,8 +141,32 @@ func setupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 	}); err != nil {
 		return fmt.Errorf("indexing Partners by program: %w", err)
 	}
-	return mgr.GetFieldIndexer().IndexField(ctx, &loyaltyv1alpha1.ReferralDiscount{}, indexReferralProgram, func(o client.Object) []string {
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &loyaltyv1alpha1.ReferralDiscount{}, indexReferralProgram, func(o client.Object) []string {
 		return []string{o.(*loyaltyv1alpha1.ReferralDiscount).Spec.ProgramRef.Name}
+	}); err != nil {
+		return fmt.Errorf("indexing ReferralDiscounts by program: %w", err)
+	}
+	if err := idx.IndexField(ctx, &loyaltyv1alpha1.ReferralDiscount{}, indexReferralPartners, func(o client.Object) []string {
+		rd := o.(*loyaltyv1alpha1.ReferralDiscount)
+		referrerNS, referrer := ref(rd.Spec.Referrer, rd.Namespace)
+		refereeNS, referee := ref(rd.Spec.Referee, rd.Namespace)
+		return []string{partnerID(referrerNS, referrer), partnerID(refereeNS, referee)}
+	}); err != nil {
+		return fmt.Errorf("indexing ReferralDiscounts by partner: %w", err)
+	}
+	if err := idx.IndexField(ctx, &loyaltyv1alpha1.PartnerCooperation{}, indexCooperationProgram, func(o client.Object) []string {
+		return []string{o.(*loyaltyv1alpha1.PartnerCooperation).Spec.ProgramRef.Name}
+	}); err != nil {
+		return fmt.Errorf("indexing PartnerCooperations by program: %w", err)
+	}
+	return idx.IndexField(ctx, &loyaltyv1alpha1.PartnerCooperation{}, indexCooperationPartners, func(o client.Object) []string {
+		coop := o.(*loyaltyv1alpha1.PartnerCooperation)
+		keys := make([]string, 0, len(coop.Spec.Members))
+		for _, m := range coop.Spec.Members {
+			keys = append(keys, memberPartnerKey(coop, m))
+		}
+		return keys
 	})
 }
 

@@ -119,7 +119,7 @@ var _ = Describe("The v1alpha1 API", func() {
 			"LoyaltyProgram":     {"False", ReasonWorkloadUnavailable},
 			"Partner":            {"True", ReasonAccepted},
 			"PartnerCooperation": {"True", ReasonScheduled},
-			"ReferralDiscount":   {"Unknown", ReasonNotImplemented},
+			"ReferralDiscount":   {"True", ReasonReferralActive},
 		}
 		for _, obj := range created {
 			eventually(ctx, func(g Gomega) {

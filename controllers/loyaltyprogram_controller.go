@@ -96,8 +96,8 @@ func (r *LoyaltyProgramReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	referrals := &loyaltyv1alpha1.ReferralDiscountList{}
-	if err := r.List(ctx, referrals, client.InNamespace(program.Namespace), client.MatchingFields{indexReferralProgram: program.Name}); err != nil {
+	referrals, err := r.runnableReferrals(ctx, program, partners)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	tokenHashes, err := r.ensureTokens(ctx, program)
@@ -107,7 +107,7 @@ func (r *LoyaltyProgramReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	for k, v := range tokenHashes {
 		hashes[k] = v
 	}
-	config, err := renderAccrualConfig(program, partners, referrals.Items)
+	config, err := renderAccrualConfig(program, partners, referrals)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -240,6 +240,41 @@ func (r *LoyaltyProgramReconciler) ensureTokens(ctx context.Context, program *lo
 		accrual.AdminTokenHashFile:      keyHash(secret.Data["admin-token"]),
 		accrual.SettlementTokenHashFile: keyHash(secret.Data[settlementTokenKey]),
 	}, nil
+}
+
+// runnableReferrals are the ReferralDiscounts naming the program that can run:
+// both partners accepted (with credentials), and settled by one cooperation. The
+// others get no codes; their own status says why.
+func (r *LoyaltyProgramReconciler) runnableReferrals(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram,
+	accepted []loyaltyv1alpha1.Partner) ([]loyaltyv1alpha1.ReferralDiscount, error) {
+	list := &loyaltyv1alpha1.ReferralDiscountList{}
+	if err := r.List(ctx, list, client.InNamespace(program.Namespace), client.MatchingFields{indexReferralProgram: program.Name}); err != nil {
+		return nil, err
+	}
+	if len(list.Items) == 0 {
+		return nil, nil
+	}
+	coops := &loyaltyv1alpha1.PartnerCooperationList{}
+	if err := r.List(ctx, coops, client.InNamespace(program.Namespace), client.MatchingFields{indexCooperationProgram: program.Name}); err != nil {
+		return nil, err
+	}
+	in := map[string]bool{}
+	for _, p := range accepted {
+		in[partnerID(p.Namespace, p.Name)] = true
+	}
+	why := func(key string) string {
+		if in[key] {
+			return ""
+		}
+		return key + " is not accepted"
+	}
+	var out []loyaltyv1alpha1.ReferralDiscount
+	for i := range list.Items {
+		if reason, _ := referralVerdict(&list.Items[i], why, coops.Items); reason == "" {
+			out = append(out, list.Items[i])
+		}
+	}
+	return out, nil
 }
 
 // missingDSN says what is wrong with the PostgreSQL DSN Secret, or "".
@@ -388,6 +423,11 @@ func (r *LoyaltyProgramReconciler) SetupWithManager(mgr ctrl.Manager, opts Optio
 			return requestsFor([]string{programKey(rd.Namespace, rd.Spec.ProgramRef.Name)})
 		})).
 		Watches(&corev1.Secret{}, handlerFunc(programOfCredentials)).
+		// A cooperation decides which referral agreements can run.
+		Watches(&loyaltyv1alpha1.PartnerCooperation{}, handlerFunc(func(_ context.Context, o client.Object) []ctrl.Request {
+			coop := o.(*loyaltyv1alpha1.PartnerCooperation)
+			return requestsFor([]string{programKey(coop.Namespace, coop.Spec.ProgramRef.Name)})
+		}), builderGenerationChangedWatch()).
 		WithOptions(controllerOptions(opts)).
 		Complete(r)
 }

@@ -356,22 +356,6 @@ func (r *PartnerCooperationReconciler) writeStatus(ctx context.Context, before, 
 // partners they name, the other cooperations of their program, and their
 // Settlements.
 func (r *PartnerCooperationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
-	idx := mgr.GetFieldIndexer()
-	if err := idx.IndexField(ctx, &loyaltyv1alpha1.PartnerCooperation{}, indexCooperationProgram, func(o client.Object) []string {
-		return []string{o.(*loyaltyv1alpha1.PartnerCooperation).Spec.ProgramRef.Name}
-	}); err != nil {
-		return err
-	}
-	if err := idx.IndexField(ctx, &loyaltyv1alpha1.PartnerCooperation{}, indexCooperationPartners, func(o client.Object) []string {
-		coop := o.(*loyaltyv1alpha1.PartnerCooperation)
-		keys := make([]string, 0, len(coop.Spec.Members))
-		for _, m := range coop.Spec.Members {
-			keys = append(keys, memberPartnerKey(coop, m))
-		}
-		return keys
-	}); err != nil {
-		return err
-	}
 	c := mgr.GetClient()
 	byField := func(ns, field, value string) []ctrl.Request {
 		list := &loyaltyv1alpha1.PartnerCooperationList{}

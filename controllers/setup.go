@@ -22,6 +22,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -32,9 +34,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-
-	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 )
 
 // Options tune every controller of the manager.
@@ -43,6 +42,12 @@ type Options struct {
 	MaxConcurrentReconciles int
 	// Image runs the accrual services: the operator's own.
 	Image string
+	// ReferralStats reads referral counts from programs' services; nil reads
+	// them over HTTP with each program's settlement token.
+	ReferralStats ReferralStatsReader
+	// ReferralStatsInterval is the least time between two reads of an
+	// agreement's counts; 0 is 5 minutes.
+	ReferralStatsInterval time.Duration
 }
 
 // CacheOptions keep the manager's cache to what it needs: of all Secrets in the
@@ -71,17 +76,13 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 		SetupWithManager(ctx, mgr, opts); err != nil {
 		return fmt.Errorf("setting up the PartnerCooperation controller: %w", err)
 	}
-	observers := []struct {
-		obj client.Object
-		r   reconcile.Reconciler
-	}{
-		{&loyaltyv1alpha1.ReferralDiscount{}, &ReferralDiscountReconciler{Client: c}},
+	stats := opts.ReferralStats
+	if stats == nil {
+		stats = httpStats{c: c, http: &http.Client{Timeout: 5 * time.Second}}
 	}
-	for _, o := range observers {
-		err := ctrl.NewControllerManagedBy(mgr).For(o.obj, builderGenerationChanged()).WithOptions(controllerOptions(opts)).Complete(o.r)
-		if err != nil {
-			return fmt.Errorf("setting up the %T controller: %w", o.obj, err)
-		}
+	if err := (&ReferralDiscountReconciler{Client: c, Recorder: recorder, Stats: stats, StatsInterval: opts.ReferralStatsInterval}).
+		SetupWithManager(ctx, mgr, opts); err != nil {
+		return fmt.Errorf("setting up the ReferralDiscount controller: %w", err)
 	}
 	return nil
 }

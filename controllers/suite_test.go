@@ -89,7 +89,8 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	var ctx context.Context
 	ctx, cancel = context.WithCancel(context.Background())
-	Expect(SetupWithManager(ctx, mgr, Options{MaxConcurrentReconciles: 2, Image: testImage})).To(Succeed())
+	Expect(SetupWithManager(ctx, mgr, Options{MaxConcurrentReconciles: 2, Image: testImage,
+		ReferralStats: testStats, ReferralStatsInterval: time.Second})).To(Succeed())
 
 	go func() {
 		defer GinkgoRecover()

@@ -199,7 +199,7 @@ type ReferralDiscountStatus struct {
 	// +optional
 	CommissionsConfirmed int64 `json:"commissionsConfirmed,omitempty"`
 
-	// statsUpdatedAt is when the counts were read from the program's service.
+	// statsUpdatedAt is when the counts, as read from the program's service, last changed.
 	// +optional
 	StatsUpdatedAt *metav1.Time `json:"statsUpdatedAt,omitempty"`
 }
