@@ -59,6 +59,11 @@ const (
 
 // startAPIServer starts envtest with treue's CRDs.
 func startAPIServer(t *testing.T) client.Client {
+	c, _ := startAPIServerWithEnv(t)
+	return c
+}
+
+func startAPIServerWithEnv(t *testing.T) (client.Client, *envtest.Environment) {
 	t.Helper()
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Fatal("KUBEBUILDER_ASSETS is not set: run `make test`, which builds the control plane from source and sets it")
@@ -80,7 +85,7 @@ func startAPIServer(t *testing.T) client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return c, env
 }
 
 // service is a real accrual service of the StadtBonus program (embedded
@@ -91,26 +96,35 @@ type accrualService struct {
 	keys map[string]string
 }
 
-func startAccrual(t *testing.T) *accrualService {
+// accrualConfig writes the configuration and secrets of a program's service
+// into a new directory: rules as StadtBonus's, the given partners, and
+// optionally the referral of Grafik to the print shop with no holding period.
+func accrualConfig(t *testing.T, program string, partners []string, referrals bool) (dir string, keys map[string]string) {
 	t.Helper()
-	dir := t.TempDir()
+	dir = t.TempDir()
 	c := accrual.Config{
-		APIVersion: accrual.ConfigVersion, Program: "stadtbonus/stadtbonus",
+		APIVersion: accrual.ConfigVersion, Program: program,
 		Rules: rules.Config{
 			Currency: "EUR", TimeZone: "Europe/Berlin",
 			Earning:       rules.EarningConfig{BaseRate: rules.EarnRateConfig{Points: 1, Per: "2.00"}, SignupBonus: 50},
 			PendingPeriod: "P0D", Expiry: rules.ExpiryConfig{Policy: "Rolling", After: "P36M"},
 			Redemption: rules.RedemptionConfig{PointValue: "0.01"},
 		},
-		Partners: []accrual.PartnerConfig{{ID: baecker, KeyHashFile: "baecker"}, {ID: drucker, KeyHashFile: "drucker"}, {ID: grafik, KeyHashFile: "grafik"}},
-		Referrals: []rules.ReferralConfig{{ID: referral, Referrer: grafik, Referee: drucker,
-			Discount: rules.DiscountConfig{Type: "Percent", Percent: "5"}, Commission: rules.CommissionConfig{Type: "Percent", Percent: "3"},
-			HoldingPeriod: "P0D", CodePrefix: "GRAFIK"}},
 		Ledger: accrual.LedgerConfig{Backend: ledger.SQLite, Path: filepath.Join(dir, "ledger.db")},
 	}
-	keys := map[string]string{}
-	for who, file := range map[string]string{baecker: "baecker", drucker: "drucker", grafik: "grafik",
-		"admin": accrual.AdminTokenHashFile, "settlement": accrual.SettlementTokenHashFile} {
+	files := map[string]string{"admin": accrual.AdminTokenHashFile, "settlement": accrual.SettlementTokenHashFile}
+	for i, p := range partners {
+		file := fmt.Sprintf("partner-%d.sha256", i)
+		c.Partners = append(c.Partners, accrual.PartnerConfig{ID: p, KeyHashFile: file})
+		files[p] = file
+	}
+	if referrals {
+		c.Referrals = []rules.ReferralConfig{{ID: referral, Referrer: grafik, Referee: drucker,
+			Discount: rules.DiscountConfig{Type: "Percent", Percent: "5"}, Commission: rules.CommissionConfig{Type: "Percent", Percent: "3"},
+			HoldingPeriod: "P0D", CodePrefix: "GRAFIK"}}
+	}
+	keys = map[string]string{}
+	for who, file := range files {
 		b := make([]byte, 24)
 		_, _ = rand.Read(b)
 		keys[who] = "tk_" + hex.EncodeToString(b)
@@ -123,6 +137,13 @@ func startAccrual(t *testing.T) *accrualService {
 	if err := os.WriteFile(filepath.Join(dir, "accrual.json"), raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return dir, keys
+}
+
+// startAccrual runs StadtBonus's service in the test process.
+func startAccrual(t *testing.T) *accrualService {
+	t.Helper()
+	dir, keys := accrualConfig(t, "stadtbonus/stadtbonus", []string{baecker, drucker, grafik}, true)
 	cfg, err := accrual.LoadConfig(filepath.Join(dir, "accrual.json"), dir)
 	if err != nil {
 		t.Fatal(err)
