@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"encoding/json"
@@ -144,6 +145,10 @@ type ReferralDiscountReconciler struct {
 	Stats         ReferralStatsReader
 	StatsInterval time.Duration
 	Now           func() time.Time
+
+	// lastRead is when each agreement's counts were last read (types.NamespacedName
+	// -> time.Time): events may reconcile an agreement often, reads stay rare.
+	lastRead sync.Map
 }
 
 // +kubebuilder:rbac:groups=loyalty.treue.dev,resources=referraldiscounts,verbs=get;list;watch
@@ -153,6 +158,9 @@ type ReferralDiscountReconciler struct {
 func (r *ReferralDiscountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	rd := &loyaltyv1alpha1.ReferralDiscount{}
 	if err := r.Get(ctx, req.NamespacedName, rd); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.lastRead.Delete(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := rd.DeepCopy()
@@ -219,6 +227,15 @@ func (r *ReferralDiscountReconciler) refreshStats(ctx context.Context, rd *loyal
 	if r.Stats == nil {
 		return
 	}
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	key := client.ObjectKeyFromObject(rd)
+	if last, ok := r.lastRead.Load(key); ok && now().Sub(last.(time.Time)) < r.interval() {
+		return
+	}
+	r.lastRead.Store(key, now())
 	st, err := r.Stats.ReadStats(ctx, program)
 	if err != nil {
 		ctrl.LoggerFrom(ctx).V(1).Info("Could not read the program's referral counts", "err", err.Error())
@@ -232,10 +249,6 @@ func (r *ReferralDiscountReconciler) refreshStats(ctx context.Context, rd *loyal
 	}
 	s.CodesIssued, s.DiscountsGiven = counts.CodesIssued, counts.DiscountsGiven
 	s.CommissionsPending, s.CommissionsConfirmed = counts.CommissionsPending, counts.CommissionsConfirmed
-	now := time.Now
-	if r.Now != nil {
-		now = r.Now
-	}
 	s.StatsUpdatedAt = &metav1.Time{Time: now().Truncate(time.Second)}
 }
 

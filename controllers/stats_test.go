@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -58,5 +59,35 @@ func TestHTTPStatsUsesTheSettlementToken(t *testing.T) {
 	program.Status.Endpoint = ""
 	if _, err := (httpStats{c: c, http: srv.Client()}).ReadStats(context.Background(), program); err == nil {
 		t.Fatal("a program without an endpoint gave no error")
+	}
+}
+
+// countingStats counts reads.
+type countingStats struct{ reads int }
+
+func (c *countingStats) ReadStats(context.Context, *loyaltyv1alpha1.LoyaltyProgram) (ledger.Stats, error) {
+	c.reads++
+	return ledger.Stats{Referrals: map[string]ledger.ReferralStats{"city/r": {CodesIssued: int64(c.reads)}}}, nil
+}
+
+// However often an agreement reconciles, its counts are read at most once per
+// interval, and written only when they change.
+func TestReferralCountsAreReadAtMostOncePerInterval(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	stats := &countingStats{}
+	r := &ReferralDiscountReconciler{Stats: stats, StatsInterval: 5 * time.Minute, Now: func() time.Time { return now }}
+	rd := &loyaltyv1alpha1.ReferralDiscount{ObjectMeta: metav1.ObjectMeta{Namespace: "city", Name: "r"}}
+	program := &loyaltyv1alpha1.LoyaltyProgram{}
+	for range 10 {
+		r.refreshStats(context.Background(), rd, program)
+		now = now.Add(10 * time.Second)
+	}
+	if stats.reads != 1 || rd.Status.CodesIssued != 1 {
+		t.Fatalf("%d reads in 100 s, codes %d; want 1 read", stats.reads, rd.Status.CodesIssued)
+	}
+	now = now.Add(5 * time.Minute)
+	r.refreshStats(context.Background(), rd, program)
+	if stats.reads != 2 || rd.Status.CodesIssued != 2 || !rd.Status.StatsUpdatedAt.Time.Equal(now) {
+		t.Fatalf("after the interval: %d reads, status %+v", stats.reads, rd.Status)
 	}
 }

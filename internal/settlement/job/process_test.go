@@ -136,12 +136,17 @@ func TestTwoProgramsWithRealServices(t *testing.T) {
 	hafen := startAccrualProcess(t, bin, "hafenbonus/hafenbonus", []string{fischhaus, reederei}, false)
 	ctx := context.Background()
 
-	// StadtBonus: a purchase at the bakery and a redemption at Grafik. HafenBonus:
+	// StadtBonus: the traffic of TestSettleAgainstARealAccrualService. HafenBonus:
 	// Anna (a customer of both) buys 600.00 EUR of fish (300 points) and pays a
 	// harbour tour with 120 points.
 	stadt.call(t, "POST", "/v1/members", baecker, "e1", map[string]any{"member": "anna"})
 	stadt.call(t, "POST", "/v1/earn", baecker, "t1", map[string]any{"member": "anna", "amount": 20000, "currency": "EUR"})
 	stadt.call(t, "POST", "/v1/redeem", grafik, "t2", map[string]any{"member": "anna", "points": 60})
+	stadt.call(t, "POST", "/v1/members", drucker, "e2", map[string]any{"member": "ben"})
+	code := stadt.call(t, "POST", "/v1/referral-codes", grafik, "c1", map[string]any{"referral": referral, "member": "anna"})
+	referred := stadt.call(t, "POST", "/v1/earn", drucker, "t3", map[string]any{"member": "ben", "amount": 10000, "currency": "EUR",
+		"referralCode": code["code"]})
+	stadt.call(t, "POST", "/v1/reverse", drucker, "t4", map[string]any{"earnId": referred["entryId"], "amount": 1900})
 	hafen.call(t, "POST", "/v1/members", fischhaus, "e1", map[string]any{"member": "anna"})
 	hafen.call(t, "POST", "/v1/earn", fischhaus, "t1", map[string]any{"member": "anna", "amount": 60000, "currency": "EUR"})
 	hafen.call(t, "POST", "/v1/redeem", reederei, "t2", map[string]any{"member": "anna", "points": 120})
@@ -213,11 +218,12 @@ func TestTwoProgramsWithRealServices(t *testing.T) {
 	if len(st.Transfers) != 2 || st.Transfers[0] != want[0] || st.Transfers[1] != want[1] {
 		t.Errorf("HafenBonus transfers %+v, want %+v", st.Transfers, want)
 	}
-	// StadtBonus: the bakery owes 1.00 EUR, Grafik is owed 60 × 0.9 ct = 0.54 EUR.
+	// StadtBonus: issuance 1.00 + 0.38 EUR, redemption 0.54 EUR, commissions 2.28 EUR.
 	if err := c.Get(ctx, types.NamespacedName{Namespace: "stadtbonus", Name: stadtOut.Name}, record); err != nil {
 		t.Fatal(err)
 	}
-	if st := record.Status; st.Totals.IssuanceAmount != "1.00" || st.Totals.RedemptionAmount != "0.54" || st.Totals.NetworkMargin != "0.46" ||
+	if st := record.Status; st.Totals.IssuanceAmount != "1.38" || st.Totals.RedemptionAmount != "0.54" || st.Totals.NetworkMargin != "0.84" ||
+		st.Totals.Commissions != "2.28" ||
 		!meta.IsStatusConditionTrue(st.Conditions, loyaltyv1alpha1.ConditionCompleted) {
 		t.Errorf("StadtBonus totals %+v, conditions %+v", st.Totals, st.Conditions)
 	}
