@@ -24,10 +24,12 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 )
@@ -154,6 +156,54 @@ var _ = Describe("The PartnerCooperation controller", func() {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(coop), after)).To(Succeed())
 			g.Expect(after.Status.NextScheduleTime).To(BeNil())
 		}).Should(Succeed())
+	})
+
+	It("gives the settlement job exactly the access it needs", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		program := newProgram(ns, "city", loyaltyv1alpha1.NamespacesFromSame, nil)
+		Expect(k8sClient.Create(ctx, program)).To(Succeed())
+		coop := newCooperation(ns, "city-weekly", "bakery", "printer")
+		Expect(k8sClient.Create(ctx, coop)).To(Succeed())
+		other := newCooperation(ns, "other", "florist", "grocer")
+		Expect(k8sClient.Create(ctx, other)).To(Succeed())
+		eventually(ctx, func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "city-weekly-settle"}, &rbacv1.Role{})).To(Succeed())
+		}).Should(Succeed())
+
+		// Act as the job: a user bound to the job's Role, like its ServiceAccount.
+		user, err := testEnv.AddUser(envtest.User{Name: "settle-" + ns}, nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(k8sClient.Create(ctx, &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "as-the-job", Namespace: ns},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "city-weekly-settle"},
+			Subjects:   []rbacv1.Subject{{Kind: "User", Name: "settle-" + ns}},
+		})).To(Succeed())
+		job, err := client.New(user.Config(), client.Options{Scheme: scheme})
+		Expect(err).NotTo(HaveOccurred())
+
+		// What `treue settle` does is allowed.
+		Expect(job.Get(ctx, client.ObjectKeyFromObject(coop), &loyaltyv1alpha1.PartnerCooperation{})).To(Succeed())
+		Expect(job.Get(ctx, client.ObjectKeyFromObject(program), &loyaltyv1alpha1.LoyaltyProgram{})).To(Succeed())
+		s := &loyaltyv1alpha1.Settlement{
+			ObjectMeta: metav1.ObjectMeta{Name: "city-weekly-2026-w47", Namespace: ns},
+			Spec: loyaltyv1alpha1.SettlementSpec{CooperationRef: loyaltyv1alpha1.LocalObjectReference{Name: "city-weekly"},
+				Period: loyaltyv1alpha1.SettlementPeriod{ID: "2026-W47", Start: metav1.NewTime(time.Date(2026, 11, 15, 23, 0, 0, 0, time.UTC)),
+					End: metav1.NewTime(time.Date(2026, 11, 22, 23, 0, 0, 0, time.UTC))}},
+		}
+		Expect(job.Create(ctx, s)).To(Succeed())
+		Expect(job.Get(ctx, client.ObjectKeyFromObject(s), s)).To(Succeed())
+		s.Status.Currency = "EUR"
+		Expect(job.Status().Update(ctx, s)).To(Succeed())
+
+		// Anything else is not.
+		forbidden := func(err error) { ExpectWithOffset(1, apierrors.IsForbidden(err)).To(BeTrue(), "want Forbidden, got %v", err) }
+		forbidden(job.Get(ctx, client.ObjectKeyFromObject(other), &loyaltyv1alpha1.PartnerCooperation{}))
+		forbidden(job.Update(ctx, s))
+		forbidden(job.Delete(ctx, s))
+		forbidden(job.List(ctx, &corev1.SecretList{}, client.InNamespace(ns)))
+		forbidden(job.Get(ctx, client.ObjectKey{Namespace: ns, Name: "city-accrual-tokens"}, &corev1.Secret{}))
+		forbidden(job.Update(ctx, coop))
+		forbidden(job.List(ctx, &loyaltyv1alpha1.SettlementList{}, client.InNamespace(newNamespace(ctx))))
 	})
 
 	It("names the partners the program has not accepted", func(ctx SpecContext) {
