@@ -196,7 +196,9 @@ var _ = Describe("The PartnerCooperation controller", func() {
 		Expect(job.Status().Update(ctx, s)).To(Succeed())
 
 		// Anything else is not.
-		forbidden := func(err error) { ExpectWithOffset(1, apierrors.IsForbidden(err)).To(BeTrue(), "want Forbidden, got %v", err) }
+		forbidden := func(err error) {
+			ExpectWithOffset(1, apierrors.IsForbidden(err)).To(BeTrue(), "want Forbidden, got %v", err)
+		}
 		forbidden(job.Get(ctx, client.ObjectKeyFromObject(other), &loyaltyv1alpha1.PartnerCooperation{}))
 		forbidden(job.Update(ctx, s))
 		forbidden(job.Delete(ctx, s))
