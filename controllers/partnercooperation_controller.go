@@ -103,10 +103,7 @@ func (r *PartnerCooperationReconciler) Reconcile(ctx context.Context, req ctrl.R
 		return ctrl.Result{}, err
 	}
 
-	notAccepted, err := r.unaccepted(ctx, coop)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
+	notAccepted := r.unaccepted(ctx, coop)
 	conflicts, err := r.conflicts(ctx, coop)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -225,39 +222,14 @@ func memberPartnerKey(coop *loyaltyv1alpha1.PartnerCooperation, m loyaltyv1alpha
 }
 
 // unaccepted lists the members the program has not accepted, each with why.
-func (r *PartnerCooperationReconciler) unaccepted(ctx context.Context, coop *loyaltyv1alpha1.PartnerCooperation) ([]string, error) {
+func (r *PartnerCooperationReconciler) unaccepted(ctx context.Context, coop *loyaltyv1alpha1.PartnerCooperation) []string {
 	var out []string
 	for _, m := range coop.Spec.Members {
-		key := memberPartnerKey(coop, m)
-		ns, name, _ := strings.Cut(key, "/")
-		partner := &loyaltyv1alpha1.Partner{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, partner); err != nil {
-			if apierrors.IsNotFound(err) {
-				out = append(out, key+" does not exist")
-				continue
-			}
-			return nil, err
-		}
-		why := key + " does not reference the program in spec.programRefs"
-		for _, st := range partner.Status.Programs {
-			if st.ProgramRef.Namespace != coop.Namespace || st.ProgramRef.Name != coop.Spec.ProgramRef.Name {
-				continue
-			}
-			c := meta.FindStatusCondition(st.Conditions, loyaltyv1alpha1.ConditionAccepted)
-			switch {
-			case c == nil:
-				why = key + " has not been admitted yet"
-			case c.Status == metav1.ConditionTrue:
-				why = ""
-			default:
-				why = fmt.Sprintf("%s is refused (%s)", key, c.Reason)
-			}
-		}
-		if why != "" {
+		if why := partnerNotAccepted(ctx, r.Client, memberPartnerKey(coop, m), coop.Namespace, coop.Spec.ProgramRef.Name); why != "" {
 			out = append(out, why)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // conflicts maps each member also listed by an older cooperation of the same
