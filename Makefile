@@ -17,6 +17,8 @@ GOLANGCI_LINT  := $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 HELM           := $(LOCALBIN)/helm-$(HELM_VERSION)
 VERSION        ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS        := -X github.com/treue-dev/treue/internal/version.Version=$(VERSION)
+IMAGE_REPO     ?= ghcr.io/treue-dev/treue
+IMAGE          ?= $(IMAGE_REPO):$(VERSION)
 
 # envtest finds etcd and kube-apiserver here; hack/control-plane.sh builds them.
 KUBEBUILDER_ASSETS = $(shell hack/control-plane.sh assets)
@@ -86,6 +88,15 @@ bench-operator: envtest build ## Measure the operator at scale against envtest: 
 .PHONY: build
 build: ## Build the treue binary into bin/treue.
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/treue .
+
+.PHONY: image
+image: ## Build the treue image without a container engine: bin/treue-image.tar, tagged $(IMAGE).
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/linux-amd64/treue .
+	go run ./hack/image --binary $(LOCALBIN)/linux-amd64/treue --tag $(IMAGE) --version $(VERSION) --out $(LOCALBIN)/treue-image.tar
+
+.PHONY: docker-build
+docker-build: ## Build the image with Docker instead (a distroless static base), tagged $(IMAGE).
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 .PHONY: run
 run: envtest build ## Run the manager against KUBECONFIG, or a local control plane built from source.
