@@ -19,11 +19,13 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -83,7 +85,13 @@ func render(t *testing.T, cmd *exec.Cmd) []*unstructured.Unstructured {
 func checkManifests(t *testing.T, objs []*unstructured.Unstructured) {
 	t.Helper()
 	var crds, deployments int
+	seen := map[string]bool{}
 	for _, u := range objs {
+		key := u.GetKind() + " " + u.GetNamespace() + "/" + u.GetName()
+		if seen[key] {
+			t.Errorf("%s is rendered twice", key)
+		}
+		seen[key] = true
 		switch u.GetKind() {
 		case "CustomResourceDefinition":
 			crds++
@@ -163,5 +171,85 @@ func TestHelmChart(t *testing.T) {
 		if u.GetKind() == "CustomResourceDefinition" {
 			t.Errorf("crds.enabled=false still renders CRD %s", u.GetName())
 		}
+	}
+}
+
+func findObject(objs []*unstructured.Unstructured, kind, namespace, name string) *unstructured.Unstructured {
+	for _, u := range objs {
+		if u.GetKind() == kind && u.GetNamespace() == namespace && u.GetName() == name {
+			return u
+		}
+	}
+	return nil
+}
+
+// The chart's options: narrowed to namespaces, the manager gets its rules in a
+// Role per namespace and reads only Namespaces cluster-wide; the optional
+// PodDisruptionBudget, NetworkPolicy and ServiceMonitor render and fit together.
+func TestHelmChartOptions(t *testing.T) {
+	all := renderHelm(t)
+	cluster := findObject(all, "ClusterRole", "", "treue-manager")
+	if cluster == nil {
+		t.Fatal("no manager ClusterRole by default")
+	}
+	objs := renderHelm(t, "--set", "watchNamespaces={shops,networks}", "--set", "podDisruptionBudget.enabled=true",
+		"--set", "networkPolicy.enabled=true", "--set", "serviceMonitor.enabled=true", "--set", "replicaCount=2")
+	checkManifests(t, objs)
+	if findObject(objs, "ClusterRole", "", "treue-manager") != nil {
+		t.Error("watchNamespaces still renders the cluster-wide manager ClusterRole")
+	}
+	for _, ns := range []string{"shops", "networks"} {
+		role := findObject(objs, "Role", ns, "treue-manager")
+		if role == nil || findObject(objs, "RoleBinding", ns, "treue-manager") == nil {
+			t.Fatalf("no manager Role and RoleBinding in %s", ns)
+		}
+		if fmt.Sprint(role.Object["rules"]) != fmt.Sprint(cluster.Object["rules"]) {
+			t.Errorf("the Role in %s grants other rules than the ClusterRole", ns)
+		}
+	}
+	namespaces := findObject(objs, "ClusterRole", "", "treue-manager-namespaces")
+	if namespaces == nil || fmt.Sprint(namespaces.Object["rules"]) != "[map[apiGroups:[] resources:[namespaces] verbs:[get list watch]]]" {
+		t.Errorf("the cluster-wide rules with watchNamespaces: %v", namespaces)
+	}
+	d := findObject(objs, "Deployment", "treue-system", "treue-manager")
+	var dep appsv1.Deployment
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(d.Object, &dep); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := parseManagerFlags(dep.Spec.Template.Spec.Containers[0].Args[1:], io.Discard)
+	if err != nil || !slices.Equal(opts.watchNamespaces, []string{"shops", "networks"}) {
+		t.Errorf("the manager watches %v (%v), want shops and networks", opts.watchNamespaces, err)
+	}
+	for _, kind := range []string{"PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor"} {
+		if findObject(objs, kind, "treue-system", "treue-manager") == nil {
+			t.Errorf("no %s", kind)
+		}
+	}
+	// The ServiceMonitor finds the metrics Service, which finds the manager's pods.
+	svc := findObject(objs, "Service", "treue-system", "treue-manager-metrics")
+	sm := findObject(objs, "ServiceMonitor", "treue-system", "treue-manager")
+	selector, _, _ := unstructured.NestedStringMap(sm.Object, "spec", "selector", "matchLabels")
+	podSelector, _, _ := unstructured.NestedStringMap(svc.Object, "spec", "selector")
+	for k, v := range selector {
+		if svc.GetLabels()[k] != v {
+			t.Errorf("the ServiceMonitor selects %s=%s; the Service has %v", k, v, svc.GetLabels())
+		}
+	}
+	for k, v := range podSelector {
+		if dep.Spec.Template.Labels[k] != v {
+			t.Errorf("the Service selects %s=%s; the pods have %v", k, v, dep.Spec.Template.Labels)
+		}
+	}
+	for _, kind := range []string{"PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor"} {
+		if findObject(all, kind, "treue-system", "treue-manager") != nil {
+			t.Errorf("%s renders by default", kind)
+		}
+	}
+
+	// values.schema.json refuses a namespace that cannot exist.
+	helm := os.Getenv("TREUE_HELM")
+	out, err := exec.Command(helm, "template", "treue", "charts/treue", "--set", "watchNamespaces={Shops_1}").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "watchNamespaces") {
+		t.Errorf("a bad namespace was accepted: %v\n%s", err, out)
 	}
 }

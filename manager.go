@@ -22,6 +22,7 @@ import (
 	"flag"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -49,6 +50,7 @@ type managerOptions struct {
 	maxConcurrentRecons int
 	pprofAddr           string
 	referralStatsEvery  time.Duration
+	watchNamespaces     []string
 	image               string
 	zap                 zap.Options
 }
@@ -70,6 +72,15 @@ func parseManagerFlags(args []string, stderr io.Writer) (*managerOptions, error)
 		"Namespace of the leader election lease; empty means the namespace the manager runs in.")
 	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "0",
 		"Address the Go profiler (net/http/pprof) binds to, for diagnostics; 0 disables it. Bind it to localhost only.")
+	fs.Func("watch-namespaces", "Comma-separated namespaces to watch; empty watches the whole cluster. "+
+		"The manager needs its rules only in these namespaces (plus reading Namespaces).", func(v string) error {
+		for _, ns := range strings.Split(v, ",") {
+			if ns = strings.TrimSpace(ns); ns != "" {
+				o.watchNamespaces = append(o.watchNamespaces, ns)
+			}
+		}
+		return nil
+	})
 	fs.DurationVar(&o.referralStatsEvery, "referral-stats-interval", 5*time.Minute,
 		"Least time between two reads of a referral agreement's counts from its program's service.")
 	fs.IntVar(&o.maxConcurrentRecons, "max-concurrent-reconciles", 4,
@@ -116,7 +127,7 @@ func runManager(args []string, stderr io.Writer) int {
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        scheme,
-		Cache:                         controllers.CacheOptions(),
+		Cache:                         controllers.CacheOptions(opts.watchNamespaces...),
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        opts.probeAddr,
 		PprofBindAddress:              opts.pprofAddr,
@@ -144,7 +155,7 @@ func runManager(args []string, stderr io.Writer) int {
 		return exitError
 	}
 
-	log.Info("Starting the manager", "version", version.Version, "leaderElection", opts.leaderElect)
+	log.Info("Starting the manager", "version", version.Version, "leaderElection", opts.leaderElect, "watchNamespaces", opts.watchNamespaces)
 	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "Manager stopped with an error")
 		return exitError

@@ -52,10 +52,19 @@ type Options struct {
 
 // CacheOptions keep the manager's cache to what it needs: of all Secrets in the
 // cluster, only the ones treue writes (credentials, tokens, key hashes).
-func CacheOptions() cache.Options {
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+// With watchNamespaces, namespaced objects are watched only there (Namespaces,
+// being cluster-scoped, are still read cluster-wide for partner admission).
+func CacheOptions(watchNamespaces ...string) cache.Options {
+	o := cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{labelManagedBy: managedBy})},
 	}}
+	if len(watchNamespaces) > 0 {
+		o.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range watchNamespaces {
+			o.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	return o
 }
 
 // SetupWithManager registers a reconciler for every kind of the group.

@@ -31,9 +31,12 @@ for crd in "${root}"/config/crd/bases/*.yaml; do
   } >"${chart}/crds/$(basename "$crd")"
 done
 
+# The manager's rules, as a named template: the chart grants them cluster-wide in a
+# ClusterRole, or, with watchNamespaces, in a Role per namespace.
 {
   echo "$header"
-  sed -e '/^---$/d' \
-      -e 's/^  name: manager$/  name: {{ include "treue.fullname" . }}-manager\n  labels:\n    {{- include "treue.labels" . | nindent 4 }}/' \
-      "${root}/config/rbac/role.yaml"
-} >"${chart}/clusterrole.yaml"
+  echo '{{- define "treue.managerRules" -}}'
+  sed -n '/^rules:$/,$p' "${root}/config/rbac/role.yaml"
+  echo '{{- end }}'
+} >"${chart}/_rules.tpl"
+rm -f "${chart}/clusterrole.yaml"
