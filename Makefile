@@ -94,6 +94,14 @@ image: ## Build the treue image without a container engine: bin/treue-image.tar,
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags "$(LDFLAGS)" -o $(LOCALBIN)/linux-amd64/treue .
 	go run ./hack/image --binary $(LOCALBIN)/linux-amd64/treue --tag $(IMAGE) --version $(VERSION) --out $(LOCALBIN)/treue-image.tar
 
+.PHONY: cluster-up
+cluster-up: ## A real single-node cluster on this machine, built from source (Linux, root): bin/cluster/kubeconfig.
+	hack/cluster.sh up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local cluster and remove what it created.
+	hack/cluster.sh down
+
 .PHONY: docker-build
 docker-build: ## Build the image with Docker instead (a distroless static base), tagged $(IMAGE).
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .

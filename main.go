@@ -18,10 +18,13 @@ limitations under the License.
 // the point-accrual service of one program, and the settlement job.
 package main
 
+// The image has no operating system, so no /usr/share/zoneinfo: programs and
+// cooperations name IANA time zones, and the binary carries the database.
 import (
 	"fmt"
 	"io"
 	"os"
+	_ "time/tzdata"
 
 	"github.com/treue-dev/treue/internal/version"
 )

@@ -18,6 +18,8 @@ package main
 
 import (
 	"bytes"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,5 +61,17 @@ func TestRunDispatchesSubcommands(t *testing.T) {
 				t.Errorf("run(%q) stderr = %q, want it to contain %q", tt.args, stderr.String(), tt.wantStderr)
 			}
 		})
+	}
+}
+
+// The image holds nothing but the binary, so the binary must carry the time zone
+// database: without it, a program in Europe/Berlin cannot run (seen on a real node).
+func TestTheBinaryCarriesTimeZones(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/treue-dev/treue").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(strings.Fields(string(out)), "time/tzdata") {
+		t.Error("treue does not link time/tzdata; import it in main.go")
 	}
 }

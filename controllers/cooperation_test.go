@@ -82,6 +82,8 @@ var _ = Describe("The PartnerCooperation controller", func() {
 		pod := cj.Spec.JobTemplate.Spec.Template.Spec
 		Expect(pod.ServiceAccountName).To(Equal("city-weekly-settle"))
 		Expect(*pod.SecurityContext.RunAsNonRoot).To(BeTrue())
+		// Found on a real node: without the group, the non-root job cannot read its 0440 token.
+		Expect(pod.SecurityContext.FSGroup).To(Equal(ptr.To[int64](65532)))
 		Expect(pod.Containers).To(HaveLen(1))
 		Expect(pod.Containers[0].Image).To(Equal(testImage))
 		Expect(pod.Containers[0].Args).To(Equal([]string{"settle", "--cooperation=" + ns + "/city-weekly",

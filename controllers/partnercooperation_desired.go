@@ -133,6 +133,8 @@ func desiredCooperationObjects(coop *loyaltyv1alpha1.PartnerCooperation, image s
 		RestartPolicy:                corev1.RestartPolicyNever,
 		SecurityContext: &corev1.PodSecurityContext{
 			RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](accrualUID), RunAsGroup: ptr.To[int64](accrualUID),
+			// The token file is mode 0440; the group makes it readable to the job.
+			FSGroup:        ptr.To[int64](accrualUID),
 			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
 		Containers: []corev1.Container{{

@@ -33,6 +33,7 @@ func main() {
 	flag.StringVar(&o.Tag, "tag", "", "The image's name and tag, such as ghcr.io/treue-dev/treue:v0.1.0.")
 	flag.StringVar(&o.Version, "version", "dev", "The version for the image's labels.")
 	flag.StringVar(&o.Out, "out", "bin/treue-image.tar", "The tarball to write.")
+	flag.StringVar(&o.Path, "path", "/treue", "Where the binary goes in the image; it is the entrypoint.")
 	flag.Parse()
 	if o.Tag == "" {
 		fmt.Fprintln(os.Stderr, "image: give --tag")

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -54,6 +55,11 @@ type Options struct {
 	Version string
 	// Out is the tarball to write.
 	Out string
+	// Path is where the binary goes and the entrypoint; default /treue. Other
+	// single-binary images (the local cluster's pause and CoreDNS) set their own.
+	Path string
+	// Args are the entrypoint's default arguments.
+	Args []string
 }
 
 // Build writes the image tarball and returns the image's digest.
@@ -62,7 +68,11 @@ func Build(o Options) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("image tag %q: %w", o.Tag, err)
 	}
-	img, err := Image(o.Binary, o.Version)
+	path := o.Path
+	if path == "" {
+		path = Entrypoint
+	}
+	img, err := imageAt(o.Binary, o.Version, path, o.Args)
 	if err != nil {
 		return v1.Hash{}, err
 	}
@@ -72,8 +82,15 @@ func Build(o Options) (v1.Hash, error) {
 	return img.Digest()
 }
 
-// Image is the image of a binary.
+// Image is the treue image of a binary.
 func Image(binary, version string) (v1.Image, error) {
+	return imageAt(binary, version, Entrypoint, nil)
+}
+
+func imageAt(binary, version, path string, args []string) (v1.Image, error) {
+	if !strings.HasPrefix(path, "/") || strings.Count(path, "/") != 1 {
+		return nil, fmt.Errorf("the binary's path %q must be a file in /", path)
+	}
 	bin, err := os.ReadFile(binary)
 	if err != nil {
 		return nil, fmt.Errorf("reading the binary: %w", err)
@@ -82,7 +99,7 @@ func Image(binary, version string) (v1.Image, error) {
 		return nil, fmt.Errorf("%s is not a Linux (ELF) binary; build it with GOOS=linux CGO_ENABLED=0", binary)
 	}
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(layerTar(bin))), nil
+		return io.NopCloser(bytes.NewReader(layerTar(bin, path[1:]))), nil
 	}, tarball.WithMediaType(types.OCILayer))
 	if err != nil {
 		return nil, err
@@ -98,13 +115,13 @@ func Image(binary, version string) (v1.Image, error) {
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", "amd64"
 	cf.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
-	cf.Config.Entrypoint = []string{Entrypoint}
-	cf.Config.Cmd = nil
+	cf.Config.Entrypoint = []string{path}
+	cf.Config.Cmd = args
 	cf.Config.User = User
 	cf.Config.WorkingDir = "/"
 	cf.Config.Env = []string{"PATH=/"}
 	cf.Config.Labels = map[string]string{
-		"org.opencontainers.image.title":   "treue",
+		"org.opencontainers.image.title":   path[1:],
 		"org.opencontainers.image.version": version,
 		"org.opencontainers.image.source":  "https://github.com/treue-dev/treue",
 	}
@@ -114,12 +131,12 @@ func Image(binary, version string) (v1.Image, error) {
 // layerTar is the one layer: the binary, and /tmp for the Go runtime and
 // libraries that want one (pods mount an emptyDir over it; the root filesystem is
 // read-only).
-func layerTar(bin []byte) []byte {
+func layerTar(bin []byte, file string) []byte {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	epoch := time.Unix(0, 0).UTC()
 	_ = tw.WriteHeader(&tar.Header{Name: "tmp/", Typeflag: tar.TypeDir, Mode: 0o1777, ModTime: epoch, Format: tar.FormatPAX})
-	_ = tw.WriteHeader(&tar.Header{Name: Entrypoint[1:], Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bin)), ModTime: epoch,
+	_ = tw.WriteHeader(&tar.Header{Name: file, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bin)), ModTime: epoch,
 		Format: tar.FormatPAX})
 	_, _ = tw.Write(bin)
 	_ = tw.Close()
