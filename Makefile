@@ -102,6 +102,10 @@ cluster-up: ## A real single-node cluster on this machine, built from source (Li
 cluster-down: ## Stop the local cluster and remove what it created.
 	hack/cluster.sh down
 
+.PHONY: e2e
+e2e: helm ## The end-to-end suite on a real cluster: the local one (Linux, root) unless KUBECONFIG is set.
+	HELM="$(HELM)" hack/e2e.sh
+
 .PHONY: docker-build
 docker-build: ## Build the image with Docker instead (a distroless static base), tagged $(IMAGE).
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .

@@ -135,7 +135,14 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	completed := meta.IsStatusConditionTrue(record.Status.Conditions, loyaltyv1alpha1.ConditionCompleted)
 	fail := func(reason string, cause error) (*Outcome, error) {
+		if completed && reason != ReasonChecksumMismatch {
+			// A completed settlement stays valid when a re-run cannot read the
+			// ledger for a moment (a rolling accrual pod, say); only a mismatch
+			// says something about it.
+			return nil, cause
+		}
 		if err := setCondition(ctx, c, record, loyaltyv1alpha1.ConditionFailed, metav1.ConditionTrue, reason, cause.Error()); err != nil {
 			return nil, errors.Join(cause, err)
 		}

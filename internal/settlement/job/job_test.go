@@ -309,6 +309,20 @@ func TestSettleAgainstARealAccrualService(t *testing.T) {
 		t.Errorf("the second run wrote the Settlement: resourceVersion %s → %s", record.ResourceVersion, after.ResourceVersion)
 	}
 
+	// A re-run that cannot reach the service fails, but leaves the completed
+	// settlement alone: it is still right.
+	broken := o
+	broken.Endpoint = "http://127.0.0.1:1"
+	if _, err := Run(ctx, c, broken); err == nil {
+		t.Fatal("a run against no service succeeded")
+	}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: "stadtbonus", Name: out.Name}, after); err != nil {
+		t.Fatal(err)
+	}
+	if after.ResourceVersion != record.ResourceVersion {
+		t.Errorf("a failed re-run wrote the completed Settlement: %+v", after.Status.Conditions)
+	}
+
 	// A purchase booked into the settled week afterwards makes the ledger
 	// disagree with the record: the run fails and pays nothing twice.
 	svc.call(t, "POST", "/v1/earn", baecker, "late", map[string]any{"member": "anna", "amount": 2000, "currency": "EUR"})

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# make e2e: the end-to-end suite on a real cluster. Without KUBECONFIG it uses the
+# local single-node cluster (hack/cluster.sh, Linux and root), bringing it up if
+# needed; the image is built without Docker and imported into its containerd.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+log() { printf '%s e2e: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+HELM="${HELM:?set HELM to the helm binary (make e2e does)}"
+assets="$(hack/control-plane.sh build etcd kube-apiserver kubectl | tail -1)"
+version="e2e-$(git describe --tags --always --dirty 2>/dev/null || echo dev)"
+
+if [ -z "${KUBECONFIG:-}" ]; then
+  if [ "$(uname -s)" != Linux ] || [ "$(id -u)" != 0 ]; then
+    log "no KUBECONFIG, and the local cluster needs Linux and root: point KUBECONFIG at a cluster (kind works) and load the image into it"
+    exit 1
+  fi
+  hack/cluster.sh status >/dev/null 2>&1 || hack/cluster.sh up
+  export KUBECONFIG="${root}/bin/cluster/kubeconfig"
+  local_cluster=1
+fi
+
+log "building the image ${version}"
+make --no-print-directory image VERSION="$version" >/dev/null
+if [ -n "${local_cluster:-}" ]; then
+  ctr --address "${root}/bin/cluster/containerd/containerd.sock" -n k8s.io images import bin/treue-image.tar >/dev/null
+else
+  log "using the cluster in KUBECONFIG: the image ghcr.io/treue-dev/treue:${version} must be loadable there (kind load image-archive bin/treue-image.tar)"
+fi
+log "installing the chart"
+"$HELM" upgrade --install treue charts/treue -n treue-system --create-namespace \
+  --set image.tag="$version" --set image.pullPolicy=IfNotPresent --wait --timeout 180s >/dev/null
+log "running the suite"
+KUBECTL="${assets}/kubectl" go test -tags e2e ./test/e2e -count=1 -timeout 20m -v -args -ginkgo.v

@@ -1,0 +1,183 @@
+//go:build e2e
+
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package e2e checks treue on a real cluster where pods run: `make e2e` brings up
+// the local single-node cluster (or uses the one in KUBECONFIG), builds and
+// imports the image, installs the chart and runs these specs.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
+	"github.com/treue-dev/treue/internal/settlement"
+	"github.com/treue-dev/treue/internal/settlement/job"
+)
+
+var (
+	k8s     client.Client
+	kubectl string
+	root    string
+)
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "treue end to end")
+}
+
+var _ = BeforeSuite(func() {
+	kubectl = os.Getenv("KUBECTL")
+	Expect(kubectl).NotTo(BeEmpty(), "KUBECTL is not set: run `make e2e`")
+	var err error
+	root, err = filepath.Abs(filepath.Join("..", ".."))
+	Expect(err).NotTo(HaveOccurred())
+	scheme := runtime.NewScheme()
+	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
+	Expect(loyaltyv1alpha1.AddToScheme(scheme)).To(Succeed())
+	cfg, err := ctrl.GetConfig()
+	Expect(err).NotTo(HaveOccurred())
+	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+	out, err := exec.Command(kubectl, "apply", "-k", filepath.Join(root, "config", "samples")).CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), string(out))
+})
+
+func eventually(fn any) AsyncAssertion {
+	return Eventually(fn).WithTimeout(3 * time.Minute).WithPolling(time.Second)
+}
+
+func kubectlOut(args ...string) string {
+	out, err := exec.Command(kubectl, args...).CombinedOutput()
+	ExpectWithOffset(1, err).NotTo(HaveOccurred(), string(out))
+	return string(out)
+}
+
+// call sends a request to the program's Service from this machine (the local
+// cluster routes ClusterIPs from the host) with a bearer key.
+func call(method, url, key, idem string, body any) (int, map[string]any) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	if idem != "" {
+		req.Header.Set("Idempotency-Key", idem)
+	}
+	res, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	defer func() { _ = res.Body.Close() }()
+	out := map[string]any{}
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
+}
+
+func serviceURL(ctx context.Context) string {
+	svc := &corev1.Service{}
+	ExpectWithOffset(1, k8s.Get(ctx, client.ObjectKey{Namespace: "stadtbonus", Name: "stadtbonus-accrual"}, svc)).To(Succeed())
+	return fmt.Sprintf("http://%s:8080", svc.Spec.ClusterIP)
+}
+
+var _ = Describe("The StadtBonus samples on a real node", Ordered, func() {
+	It("run a Ready program whose accrual pod runs", func(ctx SpecContext) {
+		eventually(func(g Gomega) {
+			p := &loyaltyv1alpha1.LoyaltyProgram{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "stadtbonus", Name: "stadtbonus"}, p)).To(Succeed())
+			g.Expect(meta.IsStatusConditionTrue(p.Status.Conditions, loyaltyv1alpha1.ConditionReady)).To(BeTrue(), "%+v", p.Status.Conditions)
+			g.Expect(p.Status.Partners).To(Equal(int32(3)))
+		}).Should(Succeed())
+		pods := &corev1.PodList{}
+		Expect(k8s.List(ctx, pods, client.InNamespace("stadtbonus"), client.MatchingLabels{"app.kubernetes.io/instance": "stadtbonus"})).To(Succeed())
+		Expect(pods.Items).NotTo(BeEmpty())
+		Expect(pods.Items[0].Status.Phase).To(Equal(corev1.PodRunning))
+		Expect(kubectlOut("get", "loyaltyprograms", "-n", "stadtbonus")).To(MatchRegexp(`stadtbonus\s+True\s+EUR\s+3\s+http://stadtbonus-accrual`))
+	})
+
+	It("serve a partner with the credentials in its own namespace, and refuse a wrong key", func(ctx SpecContext) {
+		creds := &corev1.Secret{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "baeckerei-korn", Name: "baeckerei-korn-stadtbonus-stadtbonus-credentials"}, creds)).To(Succeed())
+		key := string(creds.Data["apiKey"])
+		url := serviceURL(ctx)
+		member := fmt.Sprintf("e2e-%d", time.Now().UnixNano())
+		status, body := call("POST", url+"/v1/members", key, "enroll-"+member, map[string]any{"member": member})
+		Expect(status).To(Equal(http.StatusOK), "%v", body)
+		// 20.00 EUR at the bakery: 1 point per 2.00 EUR, doubled for bakery goods.
+		status, body = call("POST", url+"/v1/earn", key, "earn-"+member, map[string]any{"member": member, "amount": 2000, "currency": "EUR"})
+		Expect(status).To(Equal(http.StatusOK), "%v", body)
+		Expect(body["points"]).To(BeNumerically("==", 20))
+		status, body = call("GET", url+"/v1/members/"+member, key, "", nil)
+		Expect(status).To(Equal(http.StatusOK))
+		balance := body["balance"].(map[string]any)
+		Expect(balance["available"]).To(BeNumerically("==", 50), "the signup bonus")
+		Expect(balance["pending"]).To(BeNumerically("==", 20), "pending for 14 days")
+		status, _ = call("POST", url+"/v1/earn", "tk_not-a-key", "earn-x", map[string]any{"member": member, "amount": 2000, "currency": "EUR"})
+		Expect(status).To(Equal(http.StatusUnauthorized))
+	})
+
+	It("settle through the cooperation's CronJob, and change nothing on a second run", func(ctx SpecContext) {
+		run := func(name string) {
+			kubectlOut("create", "job", "--from=cronjob/stadtbonus-weekly-settle", "-n", "stadtbonus", name)
+			kubectlOut("wait", "--for=condition=Complete", "job/"+name, "-n", "stadtbonus", "--timeout=120s")
+		}
+		suffix := fmt.Sprint(time.Now().Unix())
+		run("e2e-settle-" + suffix)
+		berlin, err := time.LoadLocation("Europe/Berlin")
+		Expect(err).NotTo(HaveOccurred())
+		week, err := settlement.LastClosed(settlement.Weekly, berlin, time.Now())
+		Expect(err).NotTo(HaveOccurred())
+		s := loyaltyv1alpha1.Settlement{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "stadtbonus", Name: job.SettlementName("stadtbonus-weekly", week.ID)}, &s)).To(Succeed())
+		Expect(meta.IsStatusConditionTrue(s.Status.Conditions, loyaltyv1alpha1.ConditionCompleted)).To(BeTrue())
+		Expect(s.Status.Checksum).To(HaveLen(64))
+		eventually(func(g Gomega) {
+			coop := &loyaltyv1alpha1.PartnerCooperation{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "stadtbonus", Name: "stadtbonus-weekly"}, coop)).To(Succeed())
+			g.Expect(coop.Status.LastSettlement).NotTo(BeNil())
+			g.Expect(coop.Status.LastSettlement.Outcome).To(Equal(loyaltyv1alpha1.ConditionCompleted))
+		}).Should(Succeed())
+
+		run("e2e-settle-again-" + suffix)
+		again := &loyaltyv1alpha1.Settlement{}
+		Expect(k8s.Get(ctx, client.ObjectKeyFromObject(&s), again)).To(Succeed())
+		Expect(again.ResourceVersion).To(Equal(s.ResourceVersion), "the second run wrote the Settlement")
+		Expect(kubectlOut("logs", "-n", "stadtbonus", "job/e2e-settle-again-"+suffix)).To(ContainSubstring("verified"))
+	})
+})
+
