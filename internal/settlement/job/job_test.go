@@ -309,6 +309,15 @@ func TestSettleAgainstARealAccrualService(t *testing.T) {
 		t.Errorf("the second run wrote the Settlement: resourceVersion %s → %s", record.ResourceVersion, after.ResourceVersion)
 	}
 
+	checkReruns(t, c, o, svc, out, record)
+}
+
+// checkReruns: a re-run that cannot read leaves the completed settlement alone;
+// one over a changed period fails on the checksum and pays nothing twice.
+func checkReruns(t *testing.T, c client.Client, o Options, svc *accrualService, out *Outcome, record *loyaltyv1alpha1.Settlement) {
+	t.Helper()
+	ctx := context.Background()
+	after := &loyaltyv1alpha1.Settlement{}
 	// A re-run that cannot reach the service fails, but leaves the completed
 	// settlement alone: it is still right.
 	broken := o
