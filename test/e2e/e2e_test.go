@@ -87,26 +87,37 @@ func kubectlOut(args ...string) string {
 }
 
 // call sends a request to the program's Service from this machine (the local
-// cluster routes ClusterIPs from the host) with a bearer key.
+// cluster routes ClusterIPs from the host) with a bearer key. Like a till, it
+// retries a request that got no answer, or a 5xx, with the same idempotency key:
+// the one accrual pod of an embedded ledger is briefly away while it rolls.
 func call(method, url, key, idem string, body any) (int, map[string]any) {
-	var rd io.Reader
+	var raw []byte
 	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		raw, _ = json.Marshal(body)
 	}
-	req, err := http.NewRequest(method, url, rd)
-	ExpectWithOffset(1, err).NotTo(HaveOccurred())
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	if idem != "" {
-		req.Header.Set("Idempotency-Key", idem)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		req, err := http.NewRequest(method, url, bytes.NewReader(raw))
+		ExpectWithOffset(1, err).NotTo(HaveOccurred())
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		if idem != "" {
+			req.Header.Set("Idempotency-Key", idem)
+		}
+		res, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err == nil && res.StatusCode < 500 {
+			defer func() { _ = res.Body.Close() }()
+			out := map[string]any{}
+			b, _ := io.ReadAll(res.Body)
+			_ = json.Unmarshal(b, &out)
+			return res.StatusCode, out
+		}
+		if err == nil {
+			_ = res.Body.Close()
+		}
+		ExpectWithOffset(1, time.Now().Before(deadline)).To(BeTrue(), "%s %s got no answer for 2 minutes: %v", method, url, err)
+		time.Sleep(time.Second)
 	}
-	res, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	ExpectWithOffset(1, err).NotTo(HaveOccurred())
-	defer func() { _ = res.Body.Close() }()
-	out := map[string]any{}
-	_ = json.NewDecoder(res.Body).Decode(&out)
-	return res.StatusCode, out
 }
 
 func serviceURL(ctx context.Context) string {
@@ -121,7 +132,12 @@ var _ = Describe("The StadtBonus samples on a real node", Ordered, func() {
 			p := &loyaltyv1alpha1.LoyaltyProgram{}
 			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "stadtbonus", Name: "stadtbonus"}, p)).To(Succeed())
 			g.Expect(meta.IsStatusConditionTrue(p.Status.Conditions, loyaltyv1alpha1.ConditionReady)).To(BeTrue(), "%+v", p.Status.Conditions)
+			g.Expect(meta.IsStatusConditionFalse(p.Status.Conditions, "Progressing")).To(BeTrue(), "the rollout is not complete")
 			g.Expect(p.Status.Partners).To(Equal(int32(3)))
+			// The referral agreement runs once the cooperation settles both partners.
+			rd := &loyaltyv1alpha1.ReferralDiscount{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "stadtbonus", Name: "grafik-empfiehlt-druck"}, rd)).To(Succeed())
+			g.Expect(meta.IsStatusConditionTrue(rd.Status.Conditions, loyaltyv1alpha1.ConditionReady)).To(BeTrue(), "%+v", rd.Status.Conditions)
 		}).Should(Succeed())
 		pods := &corev1.PodList{}
 		Expect(k8s.List(ctx, pods, client.InNamespace("stadtbonus"), client.MatchingLabels{"app.kubernetes.io/instance": "stadtbonus"})).To(Succeed())
