@@ -36,8 +36,11 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -195,5 +198,27 @@ var _ = Describe("The StadtBonus samples on a real node", Ordered, func() {
 		Expect(again.ResourceVersion).To(Equal(s.ResourceVersion), "the second run wrote the Settlement")
 		Expect(kubectlOut("logs", "-n", "stadtbonus", "job/e2e-settle-again-"+suffix)).To(ContainSubstring("verified"))
 	})
-})
 
+	It("remove a deleted program's workloads, and its partners' access", func(ctx SpecContext) {
+		program := &loyaltyv1alpha1.LoyaltyProgram{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "stadtbonus", Name: "stadtbonus"}, program)).To(Succeed())
+		Expect(k8s.Delete(ctx, program)).To(Succeed())
+		eventually(func(g Gomega) {
+			// The garbage collector removes what the program owned.
+			for _, obj := range []client.Object{&appsv1.StatefulSet{}, &corev1.Service{}, &corev1.ConfigMap{}} {
+				err := k8s.Get(ctx, client.ObjectKey{Namespace: "stadtbonus", Name: "stadtbonus-accrual"}, obj)
+				g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "%T still there: %v", obj, err)
+			}
+			// The partner's credentials are revoked, and its status says why.
+			err := k8s.Get(ctx, client.ObjectKey{Namespace: "baeckerei-korn", Name: "baeckerei-korn-stadtbonus-stadtbonus-credentials"}, &corev1.Secret{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the credentials are still there: %v", err)
+			partner := &loyaltyv1alpha1.Partner{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "baeckerei-korn", Name: "baeckerei-korn"}, partner)).To(Succeed())
+			g.Expect(partner.Status.Programs).NotTo(BeEmpty())
+			c := meta.FindStatusCondition(partner.Status.Programs[0].Conditions, loyaltyv1alpha1.ConditionAccepted)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal("ProgramNotFound"))
+		}).Should(Succeed())
+	})
+})
