@@ -170,6 +170,33 @@ var _ = Describe("The StadtBonus samples on a real node", Ordered, func() {
 		Expect(status).To(Equal(http.StatusUnauthorized))
 	})
 
+	It("refuse a partner from a namespace the program does not admit, and say why", func(ctx SpecContext) {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-outsider-"}}
+		Expect(k8s.Create(ctx, ns)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { _ = k8s.Delete(ctx, ns) })
+		partner := &loyaltyv1alpha1.Partner{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "outsider"},
+			Spec: loyaltyv1alpha1.PartnerSpec{DisplayName: "Outsider",
+				ProgramRefs: []loyaltyv1alpha1.NamespacedReference{{Namespace: "stadtbonus", Name: "stadtbonus"}}},
+		}
+		Expect(k8s.Create(ctx, partner)).To(Succeed())
+		eventually(func(g Gomega) {
+			got := &loyaltyv1alpha1.Partner{}
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(partner), got)).To(Succeed())
+			g.Expect(got.Status.Programs).NotTo(BeEmpty())
+			c := meta.FindStatusCondition(got.Status.Programs[0].Conditions, loyaltyv1alpha1.ConditionAccepted)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal("NotAllowedByProgram"))
+			g.Expect(c.Message).To(ContainSubstring(ns.Name))
+		}).Should(Succeed())
+		secrets := &corev1.SecretList{}
+		Expect(k8s.List(ctx, secrets, client.InNamespace(ns.Name))).To(Succeed())
+		for _, sec := range secrets.Items {
+			Expect(sec.Name).NotTo(ContainSubstring("credentials"), "a refused partner got credentials")
+		}
+	})
+
 	It("settle through the cooperation's CronJob, and change nothing on a second run", func(ctx SpecContext) {
 		run := func(name string) {
 			kubectlOut("create", "job", "--from=cronjob/stadtbonus-weekly-settle", "-n", "stadtbonus", name)
