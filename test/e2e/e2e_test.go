@@ -226,6 +226,88 @@ var _ = Describe("The StadtBonus samples on a real node", Ordered, func() {
 		Expect(kubectlOut("logs", "-n", "stadtbonus", "job/e2e-settle-again-"+suffix)).To(ContainSubstring("verified"))
 	})
 
+	It("keep balances exactly through earn, redeem and a partial return, and pay referrals", func(ctx SpecContext) {
+		// A program of its own, whose points are available at once.
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-money-"}}
+		Expect(k8s.Create(ctx, ns)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { _ = k8s.Delete(ctx, ns) })
+		program := &loyaltyv1alpha1.LoyaltyProgram{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "money"},
+			Spec: loyaltyv1alpha1.LoyaltyProgramSpec{DisplayName: "Money", Currency: "EUR", PendingPeriod: "P0D",
+				Earning:    loyaltyv1alpha1.EarningRules{BaseRate: loyaltyv1alpha1.EarnRate{Points: 1, Per: "1.00"}},
+				Redemption: loyaltyv1alpha1.RedemptionRules{PointValue: "0.01"},
+				Partners:   loyaltyv1alpha1.PartnerAdmission{AllowedNamespaces: loyaltyv1alpha1.AllowedNamespaces{From: loyaltyv1alpha1.NamespacesFromSame}}},
+		}
+		Expect(k8s.Create(ctx, program)).To(Succeed())
+		for _, name := range []string{"shop", "cafe"} {
+			Expect(k8s.Create(ctx, &loyaltyv1alpha1.Partner{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: name},
+				Spec: loyaltyv1alpha1.PartnerSpec{DisplayName: name, ProgramRefs: []loyaltyv1alpha1.NamespacedReference{{Name: "money"}}}})).To(Succeed())
+		}
+		member := func(name string) loyaltyv1alpha1.CooperationMember {
+			return loyaltyv1alpha1.CooperationMember{PartnerRef: loyaltyv1alpha1.NamespacedReference{Name: name}, IssuancePrice: "0.01", RedemptionPrice: "0.008"}
+		}
+		Expect(k8s.Create(ctx, &loyaltyv1alpha1.PartnerCooperation{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "money-weekly"},
+			Spec: loyaltyv1alpha1.PartnerCooperationSpec{ProgramRef: loyaltyv1alpha1.LocalObjectReference{Name: "money"},
+				Members:  []loyaltyv1alpha1.CooperationMember{member("shop"), member("cafe")},
+				Schedule: loyaltyv1alpha1.SettlementSchedule{Cron: "0 3 * * 1"}}})).To(Succeed())
+		Expect(k8s.Create(ctx, &loyaltyv1alpha1.ReferralDiscount{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "cafe-recommends-shop"},
+			Spec: loyaltyv1alpha1.ReferralDiscountSpec{ProgramRef: loyaltyv1alpha1.LocalObjectReference{Name: "money"},
+				Referrer: loyaltyv1alpha1.NamespacedReference{Name: "cafe"}, Referee: loyaltyv1alpha1.NamespacedReference{Name: "shop"},
+				Discount:      loyaltyv1alpha1.ReferralDiscountValue{Type: loyaltyv1alpha1.DiscountPercent, Percent: "10"},
+				Commission:    loyaltyv1alpha1.ReferralCommission{Type: loyaltyv1alpha1.CommissionPercent, Percent: "5"},
+				HoldingPeriod: "P0D", CodePrefix: "CAFE"}})).To(Succeed())
+		eventually(func(g Gomega) {
+			p := &loyaltyv1alpha1.LoyaltyProgram{}
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(program), p)).To(Succeed())
+			g.Expect(meta.IsStatusConditionTrue(p.Status.Conditions, loyaltyv1alpha1.ConditionReady)).To(BeTrue(), "%+v", p.Status.Conditions)
+			g.Expect(meta.IsStatusConditionFalse(p.Status.Conditions, "Progressing")).To(BeTrue())
+			rd := &loyaltyv1alpha1.ReferralDiscount{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: "cafe-recommends-shop"}, rd)).To(Succeed())
+			g.Expect(meta.IsStatusConditionTrue(rd.Status.Conditions, loyaltyv1alpha1.ConditionReady)).To(BeTrue(), "%+v", rd.Status.Conditions)
+		}).Should(Succeed())
+		key := func(partner string) string {
+			sec := &corev1.Secret{}
+			ExpectWithOffset(1, k8s.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: partner + "-" + ns.Name + "-money-credentials"}, sec)).To(Succeed())
+			return string(sec.Data["apiKey"])
+		}
+		shop, cafe := key("shop"), key("cafe")
+		svc := &corev1.Service{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: "money-accrual"}, svc)).To(Succeed())
+		url := fmt.Sprintf("http://%s:8080", svc.Spec.ClusterIP)
+		ok := func(status int, body map[string]any) map[string]any {
+			ExpectWithOffset(1, status).To(Equal(http.StatusOK), "%v", body)
+			return body
+		}
+
+		// Anna buys for 100.00 EUR at the shop (100 points), pays 30 points at the
+		// café (0.30 EUR), and returns 40.00 EUR of her purchase (40 points back).
+		ok(call("POST", url+"/v1/members", shop, "e-anna", map[string]any{"member": "anna"}))
+		earned := ok(call("POST", url+"/v1/earn", shop, "t1", map[string]any{"member": "anna", "amount": 10000, "currency": "EUR"}))
+		Expect(earned["points"]).To(BeNumerically("==", 100))
+		redeemed := ok(call("POST", url+"/v1/redeem", cafe, "t2", map[string]any{"member": "anna", "points": 30}))
+		Expect(redeemed["value"]).To(BeNumerically("==", 30))
+		returned := ok(call("POST", url+"/v1/reverse", shop, "t3", map[string]any{"earnId": earned["entryId"], "amount": 4000}))
+		Expect(returned["points"]).To(BeNumerically("==", 40))
+		balance := ok(call("GET", url+"/v1/members/anna", shop, "", nil))["balance"].(map[string]any)
+		Expect(balance["available"]).To(BeNumerically("==", 30))
+		// A retry of the purchase is answered from the ledger, not credited again.
+		again := ok(call("POST", url+"/v1/earn", shop, "t1", map[string]any{"member": "anna", "amount": 10000, "currency": "EUR"}))
+		Expect(again["entryId"]).To(Equal(earned["entryId"]))
+		balance = ok(call("GET", url+"/v1/members/anna", shop, "", nil))["balance"].(map[string]any)
+		Expect(balance["available"]).To(BeNumerically("==", 30))
+
+		// The café gives Anna a code; Ben pays 50.00 EUR at the shop with it: 10 %
+		// off (45.00 EUR, 45 points), and the café earns 5 % of 45.00 = 2.25 EUR.
+		code := ok(call("POST", url+"/v1/referral-codes", cafe, "c1", map[string]any{"referral": ns.Name + "/cafe-recommends-shop", "member": "anna"}))
+		Expect(code["code"]).To(HavePrefix("CAFE-"))
+		ok(call("POST", url+"/v1/members", shop, "e-ben", map[string]any{"member": "ben"}))
+		referred := ok(call("POST", url+"/v1/earn", shop, "t4", map[string]any{"member": "ben", "amount": 5000, "currency": "EUR", "referralCode": code["code"]}))
+		Expect(referred["discount"]).To(BeNumerically("==", 500))
+		Expect(referred["amountDue"]).To(BeNumerically("==", 4500))
+		Expect(referred["points"]).To(BeNumerically("==", 45))
+		Expect(referred["commissionMicros"]).To(BeNumerically("==", 225_000_000))
+	})
+
 	It("remove a deleted program's workloads, and its partners' access", func(ctx SpecContext) {
 		program := &loyaltyv1alpha1.LoyaltyProgram{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "stadtbonus", Name: "stadtbonus"}, program)).To(Succeed())
