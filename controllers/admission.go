@@ -25,8 +25,10 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -164,10 +166,29 @@ func setupIndexes(ctx context.Context, mgr ctrl.Manager) error {
 		coop := o.(*loyaltyv1alpha1.PartnerCooperation)
 		keys := make([]string, 0, len(coop.Spec.Members))
 		for _, m := range coop.Spec.Members {
-			keys = append(keys, memberPartnerKey(coop, m))
+			keys = append(keys, coop.MemberKey(m))
 		}
 		return keys
 	})
+}
+
+// indexedRequests lists the objects whose field index holds value (in namespace
+// ns, or everywhere when it is empty) and turns them into reconcile requests.
+func indexedRequests(ctx context.Context, c client.Client, list client.ObjectList, ns, field, value string) []ctrl.Request {
+	opts := []client.ListOption{client.MatchingFields{field: value}}
+	if ns != "" {
+		opts = append(opts, client.InNamespace(ns))
+	}
+	if err := c.List(ctx, list, opts...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing by index", "field", field, "value", value)
+		return nil
+	}
+	var out []ctrl.Request
+	_ = apimeta.EachListItem(list, func(o runtime.Object) error {
+		out = append(out, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(o.(client.Object))})
+		return nil
+	})
+	return out
 }
 
 // requestsFor turns keys "namespace/name" into reconcile requests.

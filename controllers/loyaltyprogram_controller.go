@@ -207,7 +207,7 @@ func compareStrings(a, b string) int {
 // ensureTokens keeps the program's admin and settlement tokens (created once) in
 // a Secret of its own, and returns their hashes for the service.
 func (r *LoyaltyProgramReconciler) ensureTokens(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (map[string][]byte, error) {
-	name := accrualName(program) + "-tokens"
+	name := tokensSecretName(program.Name)
 	secret := &corev1.Secret{}
 	err := r.Get(ctx, client.ObjectKey{Namespace: program.Namespace, Name: name}, secret)
 	if apierrors.IsNotFound(err) {
@@ -351,18 +351,7 @@ func (r *LoyaltyProgramReconciler) updateStatus(ctx context.Context, before, pro
 	if equality.Semantic.DeepEqual(before.Status, program.Status) {
 		return nil
 	}
-	was := meta.FindStatusCondition(before.Status.Conditions, loyaltyv1alpha1.ConditionReady)
-	if was == nil || was.Status != ready.Status || was.Reason != ready.Reason {
-		kind := corev1.EventTypeNormal
-		if ready.Status != metav1.ConditionTrue {
-			kind = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(program, nil, kind, ready.Reason, "Reconcile", "%s", ready.Message)
-	}
-	if err := r.Status().Patch(ctx, program, client.MergeFrom(before)); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	return nil
+	return patchStatus(ctx, r.Client, r.Recorder, before, program, "Reconcile")
 }
 
 // workloadConditions reads Available and Progressing off the StatefulSet or

@@ -57,6 +57,10 @@ const (
 // accrualName names every object of a program's accrual service.
 func accrualName(program *loyaltyv1alpha1.LoyaltyProgram) string { return program.Name + "-accrual" }
 
+// tokensSecretName names the Secret with a program's admin and settlement
+// tokens; the settlement job mounts it by this name.
+func tokensSecretName(program string) string { return program + "-accrual-tokens" }
+
 // accrualSecretsName is the Secret with the credential hashes.
 func accrualSecretsName(program *loyaltyv1alpha1.LoyaltyProgram) string {
 	return accrualName(program) + "-secrets"

@@ -33,6 +33,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -154,13 +155,13 @@ func (r *PartnerCooperationReconciler) Reconcile(ctx context.Context, req ctrl.R
 	case len(notAccepted) > 0:
 		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonPartnerNotAccepted,
 			"Some partners are not accepted by the program; see the PartnersAccepted condition")
-	case ptr0(coop.Spec.Suspend):
+	case ptr.Deref(coop.Spec.Suspend, false):
 		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionTrue, ReasonSuspended,
 			"Suspended: no settlement runs until spec.suspend is false")
 	}
 	meta.SetStatusCondition(&coop.Status.Conditions, ready)
 	coop.Status.NextScheduleTime = nil
-	if scheduleErr == nil && !ptr0(coop.Spec.Suspend) {
+	if scheduleErr == nil && !ptr.Deref(coop.Spec.Suspend, false) {
 		coop.Status.NextScheduleTime = &metav1.Time{Time: next}
 	}
 	if err := r.lastSettlement(ctx, coop); err != nil {
@@ -175,8 +176,6 @@ func (r *PartnerCooperationReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 	return ctrl.Result{}, nil
 }
-
-func ptr0(b *bool) bool { return b != nil && *b }
 
 func (r *PartnerCooperationReconciler) now() time.Time {
 	if r.Now != nil {
@@ -213,19 +212,11 @@ func nextRun(coop *loyaltyv1alpha1.PartnerCooperation, now time.Time) (time.Time
 	return sched.Next(now.In(loc)).UTC(), nil
 }
 
-func memberPartnerKey(coop *loyaltyv1alpha1.PartnerCooperation, m loyaltyv1alpha1.CooperationMember) string {
-	ns := m.PartnerRef.Namespace
-	if ns == "" {
-		ns = coop.Namespace
-	}
-	return ns + "/" + m.PartnerRef.Name
-}
-
 // unaccepted lists the members the program has not accepted, each with why.
 func (r *PartnerCooperationReconciler) unaccepted(ctx context.Context, coop *loyaltyv1alpha1.PartnerCooperation) []string {
 	var out []string
 	for _, m := range coop.Spec.Members {
-		if why := partnerNotAccepted(ctx, r.Client, memberPartnerKey(coop, m), coop.Namespace, coop.Spec.ProgramRef.Name); why != "" {
+		if why := partnerNotAccepted(ctx, r.Client, coop.MemberKey(m), coop.Namespace, coop.Spec.ProgramRef.Name); why != "" {
 			out = append(out, why)
 		}
 	}
@@ -242,7 +233,7 @@ func (r *PartnerCooperationReconciler) conflicts(ctx context.Context, coop *loya
 	}
 	mine := map[string]bool{}
 	for _, m := range coop.Spec.Members {
-		mine[memberPartnerKey(coop, m)] = true
+		mine[coop.MemberKey(m)] = true
 	}
 	out := map[string]string{}
 	for i := range list.Items {
@@ -251,7 +242,7 @@ func (r *PartnerCooperationReconciler) conflicts(ctx context.Context, coop *loya
 			continue
 		}
 		for _, m := range other.Spec.Members {
-			key := memberPartnerKey(other, m)
+			key := other.MemberKey(m)
 			if mine[key] {
 				if first, ok := out[key]; !ok || other.Name < first {
 					out[key] = other.Name
@@ -309,19 +300,7 @@ func (r *PartnerCooperationReconciler) writeStatus(ctx context.Context, before, 
 	if equality.Semantic.DeepEqual(before.Status, coop.Status) {
 		return nil
 	}
-	was := meta.FindStatusCondition(before.Status.Conditions, loyaltyv1alpha1.ConditionReady)
-	now := meta.FindStatusCondition(coop.Status.Conditions, loyaltyv1alpha1.ConditionReady)
-	if now != nil && (was == nil || was.Status != now.Status || was.Reason != now.Reason) {
-		kind := corev1.EventTypeNormal
-		if now.Status != metav1.ConditionTrue {
-			kind = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(coop, nil, kind, now.Reason, "Reconcile", "%s", now.Message)
-	}
-	if err := r.Status().Patch(ctx, coop, client.MergeFrom(before)); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	return nil
+	return patchStatus(ctx, r.Client, r.Recorder, before, coop, "Reconcile")
 }
 
 // SetupWithManager watches cooperations, what they own, the programs and
@@ -330,19 +309,7 @@ func (r *PartnerCooperationReconciler) writeStatus(ctx context.Context, before, 
 func (r *PartnerCooperationReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	c := mgr.GetClient()
 	byField := func(ns, field, value string) []ctrl.Request {
-		list := &loyaltyv1alpha1.PartnerCooperationList{}
-		opts := []client.ListOption{client.MatchingFields{field: value}}
-		if ns != "" {
-			opts = append(opts, client.InNamespace(ns))
-		}
-		if err := c.List(ctx, list, opts...); err != nil {
-			return nil
-		}
-		out := make([]ctrl.Request, 0, len(list.Items))
-		for _, coop := range list.Items {
-			out = append(out, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&coop)})
-		}
-		return out
+		return indexedRequests(ctx, c, &loyaltyv1alpha1.PartnerCooperationList{}, ns, field, value)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&loyaltyv1alpha1.PartnerCooperation{}, builderGenerationChanged()).

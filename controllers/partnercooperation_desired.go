@@ -90,7 +90,7 @@ type cooperationObjects struct {
 func desiredCooperationObjects(coop *loyaltyv1alpha1.PartnerCooperation, image string, excluded []string) cooperationObjects {
 	name := settleName(coop)
 	program := coop.Spec.ProgramRef.Name
-	tokens := program + "-accrual-tokens"
+	tokens := tokensSecretName(program)
 	args := make([]string, 0, 3+len(excluded))
 	args = append(args, "settle", fmt.Sprintf("--cooperation=%s/%s", coop.Namespace, coop.Name),
 		"--token-file="+settlementTokenDir+"/"+settlementTokenKey)

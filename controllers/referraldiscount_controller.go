@@ -80,7 +80,7 @@ func referralVerdict(rd *loyaltyv1alpha1.ReferralDiscount, why func(key string) 
 				continue
 			}
 			for _, m := range c.Spec.Members {
-				if memberPartnerKey(c, m) == key && (first == nil || older(c, first)) {
+				if c.MemberKey(m) == key && (first == nil || older(c, first)) {
 					first = c
 				}
 			}
@@ -116,7 +116,7 @@ func (h httpStats) ReadStats(ctx context.Context, program *loyaltyv1alpha1.Loyal
 		return st, fmt.Errorf("program %s/%s has no endpoint yet", program.Namespace, program.Name)
 	}
 	secret := &corev1.Secret{}
-	if err := h.c.Get(ctx, client.ObjectKey{Namespace: program.Namespace, Name: accrualName(program) + "-tokens"}, secret); err != nil {
+	if err := h.c.Get(ctx, client.ObjectKey{Namespace: program.Namespace, Name: tokensSecretName(program.Name)}, secret); err != nil {
 		return st, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(program.Status.Endpoint, "/")+"/v1/stats", nil)
@@ -199,16 +199,8 @@ func (r *ReferralDiscountReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if equality.Semantic.DeepEqual(before.Status, rd.Status) {
 		return result, nil
 	}
-	was := meta.FindStatusCondition(before.Status.Conditions, loyaltyv1alpha1.ConditionReady)
-	if was == nil || was.Status != ready.Status || was.Reason != ready.Reason {
-		kind := corev1.EventTypeNormal
-		if ready.Status != metav1.ConditionTrue {
-			kind = corev1.EventTypeWarning
-		}
-		r.Recorder.Eventf(rd, nil, kind, ready.Reason, "Validate", "%s", ready.Message)
-	}
-	if err := r.Status().Patch(ctx, rd, client.MergeFrom(before)); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	if err := patchStatus(ctx, r.Client, r.Recorder, before, rd, "Validate"); err != nil {
+		return ctrl.Result{}, err
 	}
 	return result, nil
 }
@@ -290,31 +282,19 @@ func partnerNotAccepted(ctx context.Context, c client.Client, key, programNS, pr
 // and the cooperations of their program.
 func (r *ReferralDiscountReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	c := mgr.GetClient()
-	list := func(ns string, fields client.MatchingFields) []ctrl.Request {
-		l := &loyaltyv1alpha1.ReferralDiscountList{}
-		o := []client.ListOption{fields}
-		if ns != "" {
-			o = append(o, client.InNamespace(ns))
-		}
-		if err := c.List(ctx, l, o...); err != nil {
-			return nil
-		}
-		out := make([]ctrl.Request, 0, len(l.Items))
-		for _, rd := range l.Items {
-			out = append(out, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(&rd)})
-		}
-		return out
+	list := func(ns, field, value string) []ctrl.Request {
+		return indexedRequests(ctx, c, &loyaltyv1alpha1.ReferralDiscountList{}, ns, field, value)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&loyaltyv1alpha1.ReferralDiscount{}, builderGenerationChanged()).
 		Watches(&loyaltyv1alpha1.LoyaltyProgram{}, handlerFunc(func(_ context.Context, o client.Object) []ctrl.Request {
-			return list(o.GetNamespace(), client.MatchingFields{indexReferralProgram: o.GetName()})
+			return list(o.GetNamespace(), indexReferralProgram, o.GetName())
 		})).
 		Watches(&loyaltyv1alpha1.Partner{}, handlerFunc(func(_ context.Context, o client.Object) []ctrl.Request {
-			return list("", client.MatchingFields{indexReferralPartners: partnerID(o.GetNamespace(), o.GetName())})
+			return list("", indexReferralPartners, partnerID(o.GetNamespace(), o.GetName()))
 		})).
 		Watches(&loyaltyv1alpha1.PartnerCooperation{}, handlerFunc(func(_ context.Context, o client.Object) []ctrl.Request {
-			return list(o.GetNamespace(), client.MatchingFields{indexReferralProgram: o.(*loyaltyv1alpha1.PartnerCooperation).Spec.ProgramRef.Name})
+			return list(o.GetNamespace(), indexReferralProgram, o.(*loyaltyv1alpha1.PartnerCooperation).Spec.ProgramRef.Name)
 		}), builderGenerationChangedWatch()).
 		WithOptions(controllerOptions(opts)).
 		Named("referraldiscount").

@@ -22,7 +22,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,34 +35,13 @@ import (
 
 	"github.com/treue-dev/treue/internal/ledger"
 	"github.com/treue-dev/treue/internal/pgtest"
+	"github.com/treue-dev/treue/internal/testbin"
 )
 
 // The crash test runs the real binary, drives writes at it from clients that
 // retry under their idempotency keys, kills it with SIGKILL mid-load several
 // times, restarts it, and then checks that every write it acknowledged is in the
 // ledger exactly once and that the books balance.
-
-func buildTreue(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "treue")
-	// Built with the test's own settings, so that the build cache of the test
-	// binary serves it.
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/treue-dev/treue")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building treue: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().String()
-}
 
 type service struct {
 	t                          *testing.T
@@ -155,7 +133,7 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the crash test builds and kills the real binary")
 	}
-	bin := buildTreue(t)
+	bin := testbin.BuildTreue(t)
 	for _, backend := range []ledger.Backend{ledger.SQLite, ledger.PostgreSQL} {
 		t.Run(string(backend), func(t *testing.T) { runCrash(t, bin, backend) })
 	}
@@ -180,7 +158,7 @@ func runCrash(t *testing.T, bin string, backend ledger.Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := &service{t: t, bin: bin, dir: dir, addr: freePort(t), metricAddr: freePort(t), log: logFile}
+	svc := &service{t: t, bin: bin, dir: dir, addr: testbin.FreeAddr(t), metricAddr: testbin.FreeAddr(t), log: logFile}
 	svc.start()
 
 	send := func(path, who, key string, body any) (int, map[string]any) {
@@ -322,7 +300,7 @@ func TestRulesChangeByRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the real binary")
 	}
-	bin := buildTreue(t)
+	bin := testbin.BuildTreue(t)
 	dir := t.TempDir()
 	c := testConfig(filepath.Join(dir, "ledger.db"))
 	keys := writeSecrets(t, dir, c)
@@ -334,7 +312,7 @@ func TestRulesChangeByRestart(t *testing.T) {
 	}
 	write(c)
 	logFile, _ := os.Create(filepath.Join(dir, "service.log"))
-	svc := &service{t: t, bin: bin, dir: dir, addr: freePort(t), metricAddr: freePort(t), log: logFile}
+	svc := &service{t: t, bin: bin, dir: dir, addr: testbin.FreeAddr(t), metricAddr: testbin.FreeAddr(t), log: logFile}
 	svc.start()
 	earn := func(key string) int64 {
 		code, out := svc.send(keys[baecker], "/v1/earn", key, map[string]any{"member": "anna", "amount": 1000, "currency": "EUR"})

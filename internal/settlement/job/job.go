@@ -160,7 +160,7 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 	svc := &service{endpoint: strings.TrimSuffix(o.Endpoint, "/"), token: o.Token, http: o.HTTP, pageSize: o.PageSize}
 	var entryIDs, commissionIDs []int64
 	for _, m := range coop.Spec.Members {
-		partner := memberKey(coop, m)
+		partner := coop.MemberKey(m)
 		if _, ok := terms.Partners[partner]; !ok {
 			continue // excluded
 		}
@@ -176,8 +176,7 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 	}
 	out.Result = res
 
-	if completed := meta.FindStatusCondition(record.Status.Conditions, loyaltyv1alpha1.ConditionCompleted); completed != nil &&
-		completed.Status == metav1.ConditionTrue {
+	if completed {
 		if record.Status.Checksum != res.Checksum {
 			cause := fmt.Errorf("settlement %s was completed with checksum %s, but the ledger now gives %s: "+
 				"nothing was paid again; compare the ledger's entries of %s with the recorded statements",
@@ -262,14 +261,6 @@ func windowsOf(coop *loyaltyv1alpha1.PartnerCooperation, o Options) (window, pre
 	return window, prev, err
 }
 
-func memberKey(coop *loyaltyv1alpha1.PartnerCooperation, m loyaltyv1alpha1.CooperationMember) string {
-	ns := m.PartnerRef.Namespace
-	if ns == "" {
-		ns = coop.Namespace
-	}
-	return ns + "/" + m.PartnerRef.Name
-}
-
 func termsOf(coop *loyaltyv1alpha1.PartnerCooperation, program *loyaltyv1alpha1.LoyaltyProgram, exclude []string) (settlement.Terms, error) {
 	cur, err := money.ParseCurrency(string(program.Spec.Currency))
 	if err != nil {
@@ -291,7 +282,7 @@ func termsOf(coop *loyaltyv1alpha1.PartnerCooperation, program *loyaltyv1alpha1.
 	}
 	terms := settlement.Terms{Currency: cur, Rounding: rounding, Netting: netting, MinimumTransfer: minimum, Partners: map[string]settlement.Prices{}}
 	for i, m := range coop.Spec.Members {
-		if slices.Contains(exclude, memberKey(coop, m)) {
+		if slices.Contains(exclude, coop.MemberKey(m)) {
 			continue
 		}
 		issuance, err1 := money.ParseDecimal(string(m.IssuancePrice))
@@ -299,7 +290,7 @@ func termsOf(coop *loyaltyv1alpha1.PartnerCooperation, program *loyaltyv1alpha1.
 		if err := errors.Join(err1, err2); err != nil {
 			return settlement.Terms{}, fmt.Errorf("spec.members[%d]: %w", i, err)
 		}
-		terms.Partners[memberKey(coop, m)] = settlement.Prices{Issuance: issuance, Redemption: redemption}
+		terms.Partners[coop.MemberKey(m)] = settlement.Prices{Issuance: issuance, Redemption: redemption}
 	}
 	return terms, nil
 }

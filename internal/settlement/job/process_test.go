@@ -18,7 +18,6 @@ package job
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,6 +35,7 @@ import (
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 	"github.com/treue-dev/treue/internal/settlement"
+	"github.com/treue-dev/treue/internal/testbin"
 )
 
 const (
@@ -43,36 +43,17 @@ const (
 	reederei  = "reederei/reederei"
 )
 
-func buildTreue(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "treue")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/treue-dev/treue").CombinedOutput(); err != nil {
-		t.Fatalf("building treue: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().String()
-}
-
 // startAccrualProcess runs `treue accrual` for a program as its own process.
 func startAccrualProcess(t *testing.T, bin, program string, partners []string, referrals bool) *accrualService {
 	t.Helper()
 	dir, keys := accrualConfig(t, program, partners, referrals)
-	addr := freeAddr(t)
+	addr := testbin.FreeAddr(t)
 	logs, err := os.Create(filepath.Join(dir, "service.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "accrual", "--config", filepath.Join(dir, "accrual.json"), "--secrets-dir", dir,
-		"--listen", addr, "--metrics-listen", freeAddr(t), "--sweep-interval", "0")
+		"--listen", addr, "--metrics-listen", testbin.FreeAddr(t), "--sweep-interval", "0")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -131,7 +112,7 @@ func TestTwoProgramsWithRealServices(t *testing.T) {
 	c, env := startAPIServerWithEnv(t)
 	createCooperation(t, c)
 	createHafenBonus(t, c)
-	bin := buildTreue(t)
+	bin := testbin.BuildTreue(t)
 	stadt := startAccrualProcess(t, bin, "stadtbonus/stadtbonus", []string{baecker, drucker, grafik}, true)
 	hafen := startAccrualProcess(t, bin, "hafenbonus/hafenbonus", []string{fischhaus, reederei}, false)
 	ctx := context.Background()

@@ -1,0 +1,51 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
+)
+
+// statusObject is an object of this group with conditions in its status.
+type statusObject interface {
+	client.Object
+	loyaltyv1alpha1.Conditioned
+}
+
+// patchStatus merge-patches obj's status against before, with an event when its
+// Ready condition changed status or reason (Warning when it is not True). The
+// caller has checked that the status changed.
+func patchStatus(ctx context.Context, c client.Client, rec events.EventRecorder, before, obj statusObject, action string) error {
+	was := meta.FindStatusCondition(before.GetConditions(), loyaltyv1alpha1.ConditionReady)
+	now := meta.FindStatusCondition(obj.GetConditions(), loyaltyv1alpha1.ConditionReady)
+	if now != nil && (was == nil || was.Status != now.Status || was.Reason != now.Reason) {
+		kind := corev1.EventTypeNormal
+		if now.Status != metav1.ConditionTrue {
+			kind = corev1.EventTypeWarning
+		}
+		rec.Eventf(obj, nil, kind, now.Reason, action, "%s", now.Message)
+	}
+	return client.IgnoreNotFound(c.Status().Patch(ctx, obj, client.MergeFrom(before)))
+}
