@@ -248,6 +248,14 @@ containerRuntimeEndpoint: unix://${sock}
 resolvConf: /etc/resolv.conf
 tlsCertFile: ${pki}/kubelet.crt
 tlsPrivateKeyFile: ${pki}/kubelet.key
+# This node shares its disk with the machine that builds it, often well filled
+# (the Go caches): the defaults would garbage-collect the images imported above,
+# the pause image among them, which no registry can give back (pods then stay in
+# ContainerCreating), and evict pods at 85 % disk use. Never collect images, and
+# evict only when the disk is really full.
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: {memory.available: "100Mi", nodefs.available: "1%", nodefs.inodesFree: "1%", imagefs.available: "1%"}
 EOF
   start kubelet "${assets}/kubelet" --config "${work}/kubelet.yaml" --kubeconfig "${work}/kubelet.kubeconfig" \
     --node-ip "$ip" --hostname-override "$node"
