@@ -52,6 +52,10 @@ const (
 	accrualUID = 65532
 	// accrualContainer names the container, and the component in labels.
 	accrualContainer = "accrual"
+	// preStopSeconds is how long a pod leaving a Deployment's rollout keeps
+	// serving after it leaves the endpoints; within terminationGracePeriodSeconds
+	// together with --shutdown-grace.
+	preStopSeconds = 5
 )
 
 // accrualName names every object of a program's accrual service.
@@ -149,6 +153,14 @@ func desiredProgramObjects(program *loyaltyv1alpha1.LoyaltyProgram, config []byt
 	template := desiredPodTemplate(program, hash, image)
 	replicas := program.Spec.Service.Replicas
 	if program.Spec.Ledger.Type == loyaltyv1alpha1.LedgerPostgreSQL {
+		// A pod leaving a rollout keeps serving for a few seconds after it is taken
+		// out of the Service's endpoints, so requests routed to it before every
+		// node heard of that still get an answer; only then is it sent SIGTERM and
+		// finishes what is in flight. (An embedded ledger's one pod has no peer
+		// to hand over to: there the wait would only lengthen the gap.)
+		template.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
+			Sleep: &corev1.SleepAction{Seconds: preStopSeconds},
+		}}
 		objs.Deployment = &appsv1.Deployment{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 			ObjectMeta: objectMeta(program, name),
