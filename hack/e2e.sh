@@ -18,6 +18,13 @@ if [ -z "${KUBECONFIG:-}" ]; then
   hack/cluster.sh status >/dev/null 2>&1 || hack/cluster.sh up
   export KUBECONFIG="${root}/bin/cluster/kubeconfig"
   local_cluster=1
+  # The PostgreSQL-backed specs put their ledger on this machine's server, opened
+  # to the pods' network (10.88.0.0/16 behind the bridge cni0 at 10.88.0.1, as
+  # hack/cluster.sh configures it); the crash spec kills containers through the
+  # node's containerd.
+  TREUE_E2E_POSTGRES_DSN="$(hack/postgres.sh --for-pods 10.88.0.0/16)"
+  export TREUE_E2E_POSTGRES_DSN TREUE_E2E_POSTGRES_POD_HOST=10.88.0.1
+  export TREUE_E2E_CONTAINERD="${root}/bin/cluster/containerd/containerd.sock"
 fi
 
 log "building the image ${version}"

@@ -9,8 +9,19 @@ log() { printf 'postgres: %s\n' "$*" >&2; }
 # --if-possible: print nothing and succeed where this machine cannot run one (not
 # root, not Debian), so that `make test` runs everything else and the PostgreSQL
 # suite says it skipped. CI calls it without the flag and fails instead.
+#
+# --for-pods CIDR: also listen beyond loopback and let the role treue in, with its
+# password, from that network (the local cluster's pods; hack/e2e.sh uses it).
 if_possible=false
-[ "${1:-}" = --if-possible ] && if_possible=true
+pods_cidr=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --if-possible) if_possible=true ;;
+    --for-pods) pods_cidr="${2:?--for-pods needs a CIDR}"; shift ;;
+    *) log "unknown argument $1"; exit 2 ;;
+  esac
+  shift
+done
 if [ "$(id -u)" -ne 0 ] || { ! command -v pg_lsclusters >/dev/null 2>&1 && ! command -v apt-get >/dev/null 2>&1; }; then
   $if_possible && exit 0
   log "needs root and Debian packages to install or start PostgreSQL; set TREUE_TEST_POSTGRES_DSN to a server of yours instead"
@@ -41,6 +52,24 @@ done
 pg_isready -q -h 127.0.0.1 -p "$port" || { log "cluster ${ver}/${name} does not accept connections"; exit 1; }
 
 psql_admin() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$port" "$@"; }
+if [ -n "$pods_cidr" ]; then
+  hba="$(psql_admin -tAc 'SHOW hba_file')"
+  rule="host all treue ${pods_cidr} scram-sha-256"
+  if ! grep -qxF "$rule" "$hba"; then
+    log "letting role treue in from ${pods_cidr} (${hba})"
+    printf '%s\n' "$rule" >>"$hba"
+    psql_admin -c "SELECT pg_reload_conf()" >/dev/null
+  fi
+  if [ "$(psql_admin -tAc 'SHOW listen_addresses')" != "*" ]; then
+    log "listening on every address (was loopback only): restarting ${ver}/${name}"
+    psql_admin -c "ALTER SYSTEM SET listen_addresses = '*'" >&2
+    pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" restart >&2
+    for _ in $(seq 1 60); do
+      pg_isready -q -h 127.0.0.1 -p "$port" && break
+      sleep 0.5
+    done
+  fi
+fi
 psql_admin -c "DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'treue') THEN
     CREATE ROLE treue LOGIN PASSWORD 'treue' CREATEDB;

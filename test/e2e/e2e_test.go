@@ -91,7 +91,7 @@ func kubectlOut(args ...string) string {
 
 // call sends a request to the program's Service from this machine (the local
 // cluster routes ClusterIPs from the host) with a bearer key. Like a till, it
-// retries a request that got no answer, or a 5xx, with the same idempotency key:
+// retries a request that got no answer from the service, or a 5xx, with the same idempotency key:
 // the one accrual pod of an embedded ledger is briefly away while it rolls.
 func call(method, url, key, idem string, body any) (int, map[string]any) {
 	var raw []byte
@@ -108,7 +108,7 @@ func call(method, url, key, idem string, body any) (int, map[string]any) {
 			req.Header.Set("Idempotency-Key", idem)
 		}
 		res, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-		if err == nil && res.StatusCode < 500 {
+		if err == nil && res.StatusCode < 500 && fromService(res) {
 			defer func() { _ = res.Body.Close() }()
 			out := map[string]any{}
 			b, _ := io.ReadAll(res.Body)
@@ -126,7 +126,9 @@ func call(method, url, key, idem string, body any) (int, map[string]any) {
 func serviceURL(ctx context.Context) string {
 	svc := &corev1.Service{}
 	ExpectWithOffset(1, k8s.Get(ctx, client.ObjectKey{Namespace: "stadtbonus", Name: "stadtbonus-accrual"}, svc)).To(Succeed())
-	return fmt.Sprintf("http://%s:8080", svc.Spec.ClusterIP)
+	url := fmt.Sprintf("http://%s:8080", svc.Spec.ClusterIP)
+	waitServed(url)
+	return url
 }
 
 var _ = Describe("The StadtBonus samples on a real node", Ordered, func() {
@@ -228,57 +230,19 @@ var _ = Describe("The StadtBonus samples on a real node", Ordered, func() {
 
 	It("keep balances exactly through earn, redeem and a partial return, and pay referrals", func(ctx SpecContext) {
 		// A program of its own, whose points are available at once.
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-money-"}}
-		Expect(k8s.Create(ctx, ns)).To(Succeed())
-		DeferCleanup(func(ctx SpecContext) { _ = k8s.Delete(ctx, ns) })
-		program := &loyaltyv1alpha1.LoyaltyProgram{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "money"},
-			Spec: loyaltyv1alpha1.LoyaltyProgramSpec{DisplayName: "Money", Currency: "EUR", PendingPeriod: "P0D",
-				Earning:    loyaltyv1alpha1.EarningRules{BaseRate: loyaltyv1alpha1.EarnRate{Points: 1, Per: "1.00"}},
-				Redemption: loyaltyv1alpha1.RedemptionRules{PointValue: "0.01"},
-				Partners:   loyaltyv1alpha1.PartnerAdmission{AllowedNamespaces: loyaltyv1alpha1.AllowedNamespaces{From: loyaltyv1alpha1.NamespacesFromSame}}},
-		}
-		Expect(k8s.Create(ctx, program)).To(Succeed())
-		for _, name := range []string{"shop", "cafe"} {
-			Expect(k8s.Create(ctx, &loyaltyv1alpha1.Partner{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: name},
-				Spec: loyaltyv1alpha1.PartnerSpec{DisplayName: name, ProgramRefs: []loyaltyv1alpha1.NamespacedReference{{Name: "money"}}}})).To(Succeed())
-		}
-		member := func(name string) loyaltyv1alpha1.CooperationMember {
-			return loyaltyv1alpha1.CooperationMember{PartnerRef: loyaltyv1alpha1.NamespacedReference{Name: name}, IssuancePrice: "0.01", RedemptionPrice: "0.008"}
-		}
-		Expect(k8s.Create(ctx, &loyaltyv1alpha1.PartnerCooperation{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "money-weekly"},
-			Spec: loyaltyv1alpha1.PartnerCooperationSpec{ProgramRef: loyaltyv1alpha1.LocalObjectReference{Name: "money"},
-				Members:  []loyaltyv1alpha1.CooperationMember{member("shop"), member("cafe")},
-				Schedule: loyaltyv1alpha1.SettlementSchedule{Cron: "0 3 * * 1"}}})).To(Succeed())
-		Expect(k8s.Create(ctx, &loyaltyv1alpha1.ReferralDiscount{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "cafe-recommends-shop"},
+		n := newNetwork(ctx, "money", nil, "shop", "cafe")
+		Expect(k8s.Create(ctx, &loyaltyv1alpha1.ReferralDiscount{ObjectMeta: metav1.ObjectMeta{Namespace: n.ns, Name: "cafe-recommends-shop"},
 			Spec: loyaltyv1alpha1.ReferralDiscountSpec{ProgramRef: loyaltyv1alpha1.LocalObjectReference{Name: "money"},
 				Referrer: loyaltyv1alpha1.NamespacedReference{Name: "cafe"}, Referee: loyaltyv1alpha1.NamespacedReference{Name: "shop"},
 				Discount:      loyaltyv1alpha1.ReferralDiscountValue{Type: loyaltyv1alpha1.DiscountPercent, Percent: "10"},
 				Commission:    loyaltyv1alpha1.ReferralCommission{Type: loyaltyv1alpha1.CommissionPercent, Percent: "5"},
 				HoldingPeriod: "P0D", CodePrefix: "CAFE"}})).To(Succeed())
-		eventually(func(g Gomega) {
-			p := &loyaltyv1alpha1.LoyaltyProgram{}
-			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(program), p)).To(Succeed())
-			g.Expect(meta.IsStatusConditionTrue(p.Status.Conditions, loyaltyv1alpha1.ConditionReady)).To(BeTrue(), "%+v", p.Status.Conditions)
-			g.Expect(meta.IsStatusConditionFalse(p.Status.Conditions, "Progressing")).To(BeTrue())
+		n.waitReady(ctx, func(g Gomega) {
 			rd := &loyaltyv1alpha1.ReferralDiscount{}
-			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: "cafe-recommends-shop"}, rd)).To(Succeed())
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: n.ns, Name: "cafe-recommends-shop"}, rd)).To(Succeed())
 			g.Expect(meta.IsStatusConditionTrue(rd.Status.Conditions, loyaltyv1alpha1.ConditionReady)).To(BeTrue(), "%+v", rd.Status.Conditions)
-		}).Should(Succeed())
-		key := func(partner string) string {
-			sec := &corev1.Secret{}
-			ExpectWithOffset(1, k8s.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: partner + "-" + ns.Name + "-money-credentials"}, sec)).To(Succeed())
-			return string(sec.Data["apiKey"])
-		}
-		shop, cafe := key("shop"), key("cafe")
-		svc := &corev1.Service{}
-		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: "money-accrual"}, svc)).To(Succeed())
-		url := fmt.Sprintf("http://%s:8080", svc.Spec.ClusterIP)
-		ok := func(status int, body map[string]any) map[string]any {
-			ExpectWithOffset(1, status).To(Equal(http.StatusOK), "%v", body)
-			return body
-		}
-
+		})
+		shop, cafe, url, ns := n.keys["shop"], n.keys["cafe"], n.url, n.ns
 		// Anna buys for 100.00 EUR at the shop (100 points), pays 30 points at the
 		// café (0.30 EUR), and returns 40.00 EUR of her purchase (40 points back).
 		ok(call("POST", url+"/v1/members", shop, "e-anna", map[string]any{"member": "anna"}))
@@ -298,7 +262,7 @@ var _ = Describe("The StadtBonus samples on a real node", Ordered, func() {
 
 		// The café gives Anna a code; Ben pays 50.00 EUR at the shop with it: 10 %
 		// off (45.00 EUR, 45 points), and the café earns 5 % of 45.00 = 2.25 EUR.
-		code := ok(call("POST", url+"/v1/referral-codes", cafe, "c1", map[string]any{"referral": ns.Name + "/cafe-recommends-shop", "member": "anna"}))
+		code := ok(call("POST", url+"/v1/referral-codes", cafe, "c1", map[string]any{"referral": ns + "/cafe-recommends-shop", "member": "anna"}))
 		Expect(code["code"]).To(HavePrefix("CAFE-"))
 		ok(call("POST", url+"/v1/members", shop, "e-ben", map[string]any{"member": "ben"}))
 		referred := ok(call("POST", url+"/v1/earn", shop, "t4", map[string]any{"member": "ben", "amount": 5000, "currency": "EUR", "referralCode": code["code"]}))
