@@ -111,8 +111,8 @@ docker-build: ## Build the image with Docker instead (a distroless static base),
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 .PHONY: run
-run: envtest build ## Run the manager against KUBECONFIG, or a local control plane built from source.
-	hack/run.sh
+run: envtest build helm ## The samples running: on KUBECONFIG, else the local cluster (Linux, root), else a control plane without a node.
+	HELM="$(HELM)" hack/run.sh
 
 .PHONY: install
 install: envtest ## Install the CRDs into the cluster in KUBECONFIG.

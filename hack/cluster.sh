@@ -134,7 +134,7 @@ EOF
 
 start() { # name command...
   local name="$1"; shift
-  "$@" >"${work}/logs/${name}.log" 2>&1 &
+  setsid "$@" >"${work}/logs/${name}.log" 2>&1 &  # a session of its own: a Ctrl-C meant for the caller (make run) does not reach it
   echo "$! ${name}" >>"$pids"
 }
 

@@ -17,7 +17,6 @@ if [ -z "${KUBECONFIG:-}" ]; then
   fi
   hack/cluster.sh status >/dev/null 2>&1 || hack/cluster.sh up
   export KUBECONFIG="${root}/bin/cluster/kubeconfig"
-  local_cluster=1
   # The PostgreSQL-backed specs put their ledger on this machine's server, opened
   # to the pods' network (10.88.0.0/16 behind the bridge cni0 at 10.88.0.1, as
   # hack/cluster.sh configures it); the crash spec kills containers through the
@@ -27,15 +26,6 @@ if [ -z "${KUBECONFIG:-}" ]; then
   export TREUE_E2E_CONTAINERD="${root}/bin/cluster/containerd/containerd.sock"
 fi
 
-log "building the image ${version}"
-make --no-print-directory image VERSION="$version" >/dev/null
-if [ -n "${local_cluster:-}" ]; then
-  ctr --address "${root}/bin/cluster/containerd/containerd.sock" -n k8s.io images import bin/treue-image.tar >/dev/null
-else
-  log "using the cluster in KUBECONFIG: the image ghcr.io/treue-dev/treue:${version} must be loadable there (kind load image-archive bin/treue-image.tar)"
-fi
-log "installing the chart"
-"$HELM" upgrade --install treue charts/treue -n treue-system --create-namespace \
-  --set image.tag="$version" --set image.pullPolicy=IfNotPresent --wait --timeout 180s >/dev/null
+hack/deploy.sh "$version"
 log "running the suite"
 KUBECTL="${assets}/kubectl" go test -tags e2e ./test/e2e -count=1 -timeout 20m -v -args -ginkgo.v
