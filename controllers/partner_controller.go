@@ -82,9 +82,14 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		status := metav1.ConditionFalse
 		if accepted {
 			status = metav1.ConditionTrue
-			secretName, err := r.ensureCredentials(ctx, partner, ns, name)
+			secretName, issued, err := r.ensureCredentials(ctx, partner, ns, name)
 			if err != nil {
 				return ctrl.Result{}, err
+			}
+			if issued && meta.IsStatusConditionTrue(st.Conditions, loyaltyv1alpha1.ConditionAccepted) {
+				// Accepted before: no Accepted event names the new Secret.
+				r.Recorder.Eventf(partner, nil, corev1.EventTypeNormal, "CredentialsIssued", "IssueCredentials",
+					"Issued a new API key for LoyaltyProgram %s/%s in Secret %s (the previous Secret was gone)", ns, name, secretName)
 			}
 			keep[secretName] = true
 			st.CredentialsSecretRef = &loyaltyv1alpha1.LocalObjectReference{Name: secretName}
@@ -147,20 +152,21 @@ func (r *PartnerReconciler) admission(ctx context.Context, ns, name string, part
 }
 
 // ensureCredentials keeps the partner's API key for a program: created once,
-// replaced when the Partner's rotation annotation changes.
-func (r *PartnerReconciler) ensureCredentials(ctx context.Context, partner *loyaltyv1alpha1.Partner, programNS, program string) (string, error) {
-	name := credentialsSecretName(partner.Name, programNS, program)
+// replaced when the Partner's rotation annotation changes. issued says it created
+// the Secret just now; the Accepted event that usually comes with it names it.
+func (r *PartnerReconciler) ensureCredentials(ctx context.Context, partner *loyaltyv1alpha1.Partner, programNS, program string) (name string, issued bool, err error) {
+	name = credentialsSecretName(partner.Name, programNS, program)
 	rotation := partner.Annotations[RotateCredentialsAnnotation]
 	endpoint := fmt.Sprintf("http://%s-accrual.%s.svc:%d", program, programNS, apiPort)
 	secret := &corev1.Secret{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: partner.Namespace, Name: name}, secret)
+	err = r.Get(ctx, client.ObjectKey{Namespace: partner.Namespace, Name: name}, secret)
 	if err != nil && !apierrors.IsNotFound(err) {
-		return "", err
+		return "", false, err
 	}
 	if apierrors.IsNotFound(err) {
 		key, err := newAPIKey()
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		secret = &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{
@@ -172,7 +178,7 @@ func (r *PartnerReconciler) ensureCredentials(ctx context.Context, partner *loya
 			StringData: map[string]string{"apiKey": key, "endpoint": endpoint, "program": programKey(programNS, program)},
 		}
 		if err := controllerutil.SetControllerReference(partner, secret, r.Scheme); err != nil {
-			return "", err
+			return "", false, err
 		}
 		err = r.Create(ctx, secret)
 		switch {
@@ -181,19 +187,17 @@ func (r *PartnerReconciler) ensureCredentials(ctx context.Context, partner *loya
 			// with it as it is.
 			secret = &corev1.Secret{}
 			if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: partner.Namespace, Name: name}, secret); err != nil {
-				return "", err
+				return "", false, err
 			}
 		case err != nil:
-			return "", fmt.Errorf("creating credentials %s/%s: %w", partner.Namespace, name, err)
+			return "", false, fmt.Errorf("creating credentials %s/%s: %w", partner.Namespace, name, err)
 		default:
-			r.Recorder.Eventf(partner, nil, corev1.EventTypeNormal, "CredentialsIssued", "IssueCredentials",
-				"Issued an API key for LoyaltyProgram %s/%s in Secret %s", programNS, program, name)
-			return name, nil
+			return name, true, nil
 		}
 	}
 	rotate := secret.Annotations[rotationAnnotation] != rotation
 	if !rotate && string(secret.Data["endpoint"]) == endpoint {
-		return name, nil
+		return name, false, nil
 	}
 	patch := client.MergeFrom(secret.DeepCopy())
 	if secret.Data == nil {
@@ -203,7 +207,7 @@ func (r *PartnerReconciler) ensureCredentials(ctx context.Context, partner *loya
 	if rotate {
 		key, err := newAPIKey()
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
 		secret.Data["apiKey"] = []byte(key)
 		if secret.Annotations == nil {
@@ -212,13 +216,13 @@ func (r *PartnerReconciler) ensureCredentials(ctx context.Context, partner *loya
 		secret.Annotations[rotationAnnotation] = rotation
 	}
 	if err := r.Patch(ctx, secret, patch); err != nil {
-		return "", fmt.Errorf("updating credentials %s/%s: %w", partner.Namespace, name, err)
+		return "", false, fmt.Errorf("updating credentials %s/%s: %w", partner.Namespace, name, err)
 	}
 	if rotate {
 		r.Recorder.Eventf(partner, nil, corev1.EventTypeNormal, "CredentialsRotated", "RotateCredentials",
 			"Rotated the API key for LoyaltyProgram %s/%s in Secret %s", programNS, program, name)
 	}
-	return name, nil
+	return name, false, nil
 }
 
 // revokeOthers deletes the partner's credentials for programs that no longer

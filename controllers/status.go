@@ -35,12 +35,15 @@ type statusObject interface {
 }
 
 // patchStatus merge-patches obj's status against before, with an event when its
-// Ready condition changed status or reason (Warning when it is not True). The
-// caller has checked that the status changed.
+// Ready condition changed status or reason (Warning when it is not True). A new
+// program's workload that is still starting is no news: its first Ready=False
+// for that reason gets no event (the Ready=True that follows does). The caller
+// has checked that the status changed.
 func patchStatus(ctx context.Context, c client.Client, rec events.EventRecorder, before, obj statusObject, action string) error {
 	was := meta.FindStatusCondition(before.GetConditions(), loyaltyv1alpha1.ConditionReady)
 	now := meta.FindStatusCondition(obj.GetConditions(), loyaltyv1alpha1.ConditionReady)
-	if now != nil && (was == nil || was.Status != now.Status || was.Reason != now.Reason) {
+	starting := was == nil && now != nil && now.Reason == ReasonWorkloadUnavailable
+	if now != nil && !starting && (was == nil || was.Status != now.Status || was.Reason != now.Reason) {
 		kind := corev1.EventTypeNormal
 		if now.Status != metav1.ConditionTrue {
 			kind = corev1.EventTypeWarning
