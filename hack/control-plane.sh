@@ -91,7 +91,7 @@ build_kube() { # component
   local c="$1"
   local out="${cache}/kubernetes/${KUBE_VERSION}/${c}"
   if cached_ok "$out" "$KUBE_VERSION"; then echo "$out"; return; fi
-  log "building ${c} ${KUBE_VERSION} (once per version; kube-apiserver takes 5-8 minutes cold)"
+  log "building ${c} ${KUBE_VERSION} (once per version; a few minutes cold, kube-apiserver and the kubelet the longest)"
   local w minor
   w="$(kube_wrapper)"
   minor="${KUBE_VERSION#v1.}"; minor="${minor%%.*}"
