@@ -107,7 +107,7 @@ func call(method, url, key, idem string, body any) (int, map[string]any) {
 		if idem != "" {
 			req.Header.Set("Idempotency-Key", idem)
 		}
-		res, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		res, err := callClient.Do(req)
 		if err == nil && res.StatusCode < 500 && fromService(res) {
 			defer func() { _ = res.Body.Close() }()
 			out := map[string]any{}
@@ -117,11 +117,15 @@ func call(method, url, key, idem string, body any) (int, map[string]any) {
 		}
 		if err == nil {
 			_ = res.Body.Close()
+			callClient.CloseIdleConnections() // see fromService
 		}
 		ExpectWithOffset(1, time.Now().Before(deadline)).To(BeTrue(), "%s %s got no answer for 2 minutes: %v", method, url, err)
 		time.Sleep(time.Second)
 	}
 }
+
+// callClient keeps connections alive between calls, as a till does.
+var callClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
 
 func serviceURL(ctx context.Context) string {
 	svc := &corev1.Service{}

@@ -111,7 +111,8 @@ func (n *network) waitReady(ctx context.Context, also func(Gomega)) {
 // nowhere (or to whatever answers off the node).
 func waitServed(url string) {
 	eventually(func(g Gomega) {
-		res, err := (&http.Client{Timeout: 5 * time.Second}).Get(url + "/readyz")
+		httpc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+		res, err := httpc.Get(url + "/readyz")
 		g.Expect(err).NotTo(HaveOccurred())
 		body, _ := io.ReadAll(res.Body)
 		_ = res.Body.Close()
@@ -123,7 +124,9 @@ func waitServed(url string) {
 // fromService tells the accrual service's answers (JSON, or JSON problems) from
 // those of whatever else may answer at a Service's address while it has no ready
 // endpoint: kube-proxy then rejects connections, but a transparent proxy on the
-// node's way out (as on the machines CI uses) answers instead, with a plain 404.
+// node's way out (as on the machines CI uses) answers instead, with a plain 404,
+// and keeps the connection alive. A client that got such an answer must close its
+// idle connections, or it keeps talking to that proxy once the service is back.
 func fromService(res *http.Response) bool {
 	ct := res.Header.Get("Content-Type")
 	return strings.HasPrefix(ct, "application/json") || strings.HasPrefix(ct, "application/problem+json")
@@ -160,7 +163,7 @@ type load struct {
 // the same key until it gets an answer below 500; only a 4xx is a failure.
 func startLoad(url, key string, members []string, retry bool) *load {
 	l := &load{url: url, key: key, retry: retry, stop: make(chan struct{}), acked: map[string][]purchase{}}
-	httpc := &http.Client{Timeout: 10 * time.Second}
+	httpc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}} // no proxy: the Service directly
 	for _, member := range members {
 		l.wg.Add(1)
 		go func() {
@@ -218,6 +221,7 @@ func (l *load) send(httpc *http.Client, member, idem string) (purchase, *sendErr
 	defer func() { _ = res.Body.Close() }()
 	body, _ := io.ReadAll(res.Body)
 	if !fromService(res) {
+		httpc.CloseIdleConnections() // see fromService
 		return purchase{}, &sendError{msg: fmt.Sprintf("%d %q from something other than the service", res.StatusCode, body), retryable: true}
 	}
 	if res.StatusCode != http.StatusOK {
