@@ -154,7 +154,8 @@ func (r *PartnerReconciler) admission(ctx context.Context, ns, name string, part
 // ensureCredentials keeps the partner's API key for a program: created once,
 // replaced when the Partner's rotation annotation changes. issued says it created
 // the Secret just now; the Accepted event that usually comes with it names it.
-func (r *PartnerReconciler) ensureCredentials(ctx context.Context, partner *loyaltyv1alpha1.Partner, programNS, program string) (name string, issued bool, err error) {
+func (r *PartnerReconciler) ensureCredentials(ctx context.Context, partner *loyaltyv1alpha1.Partner, programNS, program string) (
+	name string, issued bool, err error) {
 	name = credentialsSecretName(partner.Name, programNS, program)
 	rotation := partner.Annotations[RotateCredentialsAnnotation]
 	endpoint := fmt.Sprintf("http://%s-accrual.%s.svc:%d", program, programNS, apiPort)
