@@ -21,7 +21,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -36,7 +35,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 	"github.com/treue-dev/treue/internal/accrual"
@@ -94,14 +92,9 @@ func (r *LoyaltyProgramReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	degraded := metav1.Condition{Type: ConditionDegraded, Status: metav1.ConditionFalse, Reason: ReasonAsExpected,
 		Message: "The program's configuration is complete", ObservedGeneration: program.Generation}
 
-	partners, hashes, wait, err := r.acceptedPartners(ctx, program)
+	partners, hashes, err := r.acceptedPartners(ctx, program)
 	if err != nil {
 		return ctrl.Result{}, err
-	}
-	if wait > 0 {
-		// Their Secrets' events bring us back as soon as they exist.
-		log.FromContext(ctx).V(1).Info("Waiting for the credentials of partners admitted moments ago", "atMost", wait)
-		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	referrals, err := r.runnableReferrals(ctx, program, partners)
 	if err != nil {
@@ -158,23 +151,16 @@ func (r *LoyaltyProgramReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	return ctrl.Result{}, nil
 }
 
-// credentialsWait is how long a program waits for the credentials of a partner it
-// admits that was created moments ago, before it renders its configuration
-// without that partner: a network created at once then rolls its pods once,
-// not once per partner.
-const credentialsWait = 10 * time.Second
-
 // acceptedPartners are the Partners that reference the program, that it admits,
 // and whose credentials exist; with the hashes of their keys by secrets file.
-// wait is non-zero while a partner it admits, created less than credentialsWait
-// ago, has no credentials yet: how long to wait for them at most.
 func (r *LoyaltyProgramReconciler) acceptedPartners(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (
-	accepted []loyaltyv1alpha1.Partner, hashes map[string][]byte, wait time.Duration, err error) {
+	[]loyaltyv1alpha1.Partner, map[string][]byte, error) {
 	list := &loyaltyv1alpha1.PartnerList{}
 	if err := r.List(ctx, list, client.MatchingFields{indexPartnerPrograms: programKey(program.Namespace, program.Name)}); err != nil {
-		return nil, nil, 0, err
+		return nil, nil, err
 	}
-	hashes = map[string][]byte{}
+	hashes := map[string][]byte{}
+	var accepted []loyaltyv1alpha1.Partner
 	namespaces := map[string]*corev1.Namespace{}
 	for _, p := range list.Items {
 		if !p.DeletionTimestamp.IsZero() {
@@ -184,7 +170,7 @@ func (r *LoyaltyProgramReconciler) acceptedPartners(ctx context.Context, program
 		if !ok {
 			ns = &corev1.Namespace{}
 			if err := r.Get(ctx, client.ObjectKey{Name: p.Namespace}, ns); err != nil {
-				return nil, nil, 0, client.IgnoreNotFound(err)
+				return nil, nil, client.IgnoreNotFound(err)
 			}
 			namespaces[p.Namespace] = ns
 		}
@@ -194,15 +180,10 @@ func (r *LoyaltyProgramReconciler) acceptedPartners(ctx context.Context, program
 		secret := &corev1.Secret{}
 		err := r.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: credentialsSecretName(p.Name, program.Namespace, program.Name)}, secret)
 		if apierrors.IsNotFound(err) || (err == nil && len(secret.Data["apiKey"]) == 0) {
-			// The partner controller has not issued them yet; their Secret's event
-			// brings us back.
-			if left := credentialsWait - time.Since(p.CreationTimestamp.Time); left > wait {
-				wait = left
-			}
-			continue
+			continue // the partner controller has not issued them yet; their Secret's event brings us back
 		}
 		if err != nil {
-			return nil, nil, 0, err
+			return nil, nil, err
 		}
 		hashes[partnerKeyHashFile(p.Namespace, p.Name)] = keyHash(secret.Data["apiKey"])
 		accepted = append(accepted, p)
@@ -210,7 +191,7 @@ func (r *LoyaltyProgramReconciler) acceptedPartners(ctx context.Context, program
 	slices.SortFunc(accepted, func(a, b loyaltyv1alpha1.Partner) int {
 		return compareStrings(programKey(a.Namespace, a.Name), programKey(b.Namespace, b.Name))
 	})
-	return accepted, hashes, wait, nil
+	return accepted, hashes, nil
 }
 
 func compareStrings(a, b string) int {

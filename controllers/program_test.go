@@ -236,21 +236,6 @@ var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
 		}).Should(Succeed())
 	})
 
-	It("roll a network created at once a single time: the program waits for its new partners' credentials", func(ctx SpecContext) {
-		ns := newNamespace(ctx)
-		program := newProgram(ns, "together", loyaltyv1alpha1.NamespacesFromSame, nil)
-		Expect(k8sClient.Create(ctx, program)).To(Succeed())
-		for _, name := range []string{"a", "b", "c"} {
-			Expect(k8sClient.Create(ctx, newPartner(ns, name, ns, "together"))).To(Succeed())
-		}
-		sts := &appsv1.StatefulSet{}
-		eventually(ctx, func(g Gomega) {
-			g.Expect(renderedConfig(g, ctx, program).Partners).To(HaveLen(3))
-			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: accrualName(program)}, sts)).To(Succeed())
-		}).Should(Succeed())
-		Expect(sts.Generation).To(Equal(int64(1)), "the pod template changed after it was created: one rollout per partner")
-	})
-
 	It("run a PostgreSQL program as a Deployment with a PDB, and say when its DSN Secret is missing", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		program := newProgram(ns, "big", loyaltyv1alpha1.NamespacesFromSame, nil)
