@@ -418,7 +418,7 @@ func (r *LoyaltyProgramReconciler) SetupWithManager(mgr ctrl.Manager, opts Optio
 			return requestsFor([]string{programKey(coop.Namespace, coop.Spec.ProgramRef.Name)})
 		}), builderGenerationChangedWatch()).
 		WithOptions(controllerOptions(opts)).
-		Complete(r)
+		Complete(requeueOnStale(r))
 }
 
 // programOfCredentials maps a partner's credentials Secret to its program.

@@ -117,13 +117,13 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	meta.SetStatusCondition(&partner.Status.Conditions, ready)
 	partner.Status.ObservedGeneration = partner.Generation
-	r.recordTransitions(before, partner)
 	if equality.Semantic.DeepEqual(before.Status, partner.Status) {
 		return ctrl.Result{}, nil
 	}
-	if err := r.Status().Patch(ctx, partner, client.MergeFrom(before)); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	if patched, err := statusPatch(ctx, r.Client, before, partner); !patched {
+		return ctrl.Result{}, err
 	}
+	r.recordTransitions(before, partner)
 	return ctrl.Result{}, nil
 }
 
@@ -301,7 +301,7 @@ func (r *PartnerReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 			return partnerRequests(partners)
 		}), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		WithOptions(controllerOptions(opts)).
-		Complete(r)
+		Complete(requeueOnStale(r))
 }
 
 func partnerRequests(list *loyaltyv1alpha1.PartnerList) []ctrl.Request {

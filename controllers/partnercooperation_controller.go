@@ -330,5 +330,5 @@ func (r *PartnerCooperationReconciler) SetupWithManager(ctx context.Context, mgr
 		})).
 		WithOptions(controllerOptions(opts)).
 		Named("partnercooperation").
-		Complete(r)
+		Complete(requeueOnStale(r))
 }

@@ -298,5 +298,5 @@ func (r *ReferralDiscountReconciler) SetupWithManager(ctx context.Context, mgr c
 		}), builderGenerationChangedWatch()).
 		WithOptions(controllerOptions(opts)).
 		Named("referraldiscount").
-		Complete(r)
+		Complete(requeueOnStale(r))
 }

@@ -18,12 +18,17 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 )
@@ -43,6 +48,9 @@ func patchStatus(ctx context.Context, c client.Client, rec events.EventRecorder,
 	was := meta.FindStatusCondition(before.GetConditions(), loyaltyv1alpha1.ConditionReady)
 	now := meta.FindStatusCondition(obj.GetConditions(), loyaltyv1alpha1.ConditionReady)
 	starting := was == nil && now != nil && now.Reason == ReasonWorkloadUnavailable
+	if patched, err := statusPatch(ctx, c, before, obj); !patched {
+		return err
+	}
 	if now != nil && !starting && (was == nil || was.Status != now.Status || was.Reason != now.Reason) {
 		kind := corev1.EventTypeNormal
 		if now.Status != metav1.ConditionTrue {
@@ -50,5 +58,41 @@ func patchStatus(ctx context.Context, c client.Client, rec events.EventRecorder,
 		}
 		rec.Eventf(obj, nil, kind, now.Reason, action, "%s", now.Message)
 	}
-	return client.IgnoreNotFound(c.Status().Patch(ctx, obj, client.MergeFrom(before)))
+	return nil
+}
+
+// statusPatch merge-patches obj's status against before, only if before is the
+// object as it is now (its resourceVersion), and says whether it did. A reconcile
+// that read a stale copy from the cache gets errStale: it patches nothing and
+// announces nothing that an earlier reconcile already announced, and is retried
+// shortly (requeueOnStale). A deleted object is no error.
+func statusPatch(ctx context.Context, c client.Client, before, obj client.Object) (bool, error) {
+	err := c.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	switch {
+	case apierrors.IsConflict(err):
+		return false, errStale
+	case apierrors.IsNotFound(err):
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// errStale marks a reconcile that worked from a stale copy of its object.
+var errStale = errors.New("worked from a stale copy")
+
+// staleRetry is how soon a reconcile that worked from a stale copy runs again:
+// the cache is usually a few milliseconds behind.
+const staleRetry = 200 * time.Millisecond
+
+// requeueOnStale retries a reconcile that worked from a stale copy soon, without
+// logging it as an error or backing off; every other outcome passes unchanged.
+func requeueOnStale(r reconcile.Reconciler) reconcile.Reconciler {
+	return reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+		res, err := r.Reconcile(ctx, req)
+		if errors.Is(err, errStale) {
+			log.FromContext(ctx).V(1).Info("Read a stale copy; trying again", "after", staleRetry)
+			return reconcile.Result{RequeueAfter: staleRetry}, nil
+		}
+		return res, err
+	})
 }
