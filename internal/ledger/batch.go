@@ -34,7 +34,10 @@ type job struct {
 	member   string
 	attempt  func(t tx) error
 	fallback func(t tx) error
-	done     chan error
+	// fast, when set, lets the committer plan the write with the other fast
+	// writes next to it in the batch (fast.go); attempt stays its way alone.
+	fast *fastWrite
+	done chan error
 }
 
 // batcher is group commit: a committer goroutine takes every write waiting, runs
@@ -45,24 +48,29 @@ type job struct {
 // wait for each other's locks. SQLite, with its one writer, has one lane;
 // PostgreSQL several, so that its connections work in parallel.
 type batcher struct {
-	commits  atomic.Int64
-	writes   atomic.Int64
-	l        *Ledger
-	lanes    []chan *job
-	quit     chan struct{}
-	stopped  sync.WaitGroup
-	done     chan struct{}
-	maxBatch int
+	commits atomic.Int64
+	// fallbacks counts fast runs whose statements failed and ran write by write.
+	fallbacks atomic.Int64
+	writes    atomic.Int64
+	l         *Ledger
+	lanes     []chan *job
+	quit      chan struct{}
+	stopped   sync.WaitGroup
+	done      chan struct{}
+	maxBatch  int
+	// hold, in tests, makes each committer wait for a value before it takes a
+	// batch, so that a test can line a batch up.
+	hold chan struct{}
 }
 
-func newBatcher(l *Ledger, maxBatch, lanes int) *batcher {
+func newBatcher(l *Ledger, maxBatch, lanes int, hold chan struct{}) *batcher {
 	if maxBatch <= 0 {
 		maxBatch = 256
 	}
 	if lanes <= 0 {
 		lanes = 1
 	}
-	b := &batcher{l: l, quit: make(chan struct{}), done: make(chan struct{}), maxBatch: maxBatch}
+	b := &batcher{l: l, quit: make(chan struct{}), done: make(chan struct{}), maxBatch: maxBatch, hold: hold}
 	for range lanes {
 		lane := make(chan *job, 4*maxBatch)
 		b.lanes = append(b.lanes, lane)
@@ -75,8 +83,8 @@ func newBatcher(l *Ledger, maxBatch, lanes int) *batcher {
 
 // submit queues a write and waits for its batch. A caller that gives up waiting
 // may find the write committed; retrying with the same key returns it.
-func (b *batcher) submit(ctx context.Context, member string, attempt, fallback func(t tx) error) error {
-	j := &job{member: member, attempt: attempt, fallback: fallback, done: make(chan error, 1)}
+func (b *batcher) submit(ctx context.Context, member string, attempt, fallback func(t tx) error, fast *fastWrite) error {
+	j := &job{member: member, attempt: attempt, fallback: fallback, fast: fast, done: make(chan error, 1)}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(member))
 	lane := b.lanes[int(h.Sum32()%uint32(len(b.lanes)))]
@@ -122,6 +130,12 @@ func (b *batcher) close() {
 func (b *batcher) run(lane chan *job) {
 	defer b.stopped.Done()
 	for {
+		if b.hold != nil {
+			select {
+			case <-b.hold:
+			case <-b.quit:
+			}
+		}
 		var first *job
 		select {
 		case first = <-lane:
@@ -166,17 +180,10 @@ func (b *batcher) commit(batch []*job) {
 	})
 	ctx := context.Background()
 	errs := make([]error, len(batch))
+	outs := make([]fastOutcome, len(batch))
 	var err error
 	for attempt := 0; attempt < 20; attempt++ {
-		err = b.l.tryTx(ctx, func(t tx) error {
-			for i, j := range batch {
-				errs[i] = runInSavepoint(ctx, t, j)
-				if errs[i] != nil && (isRetryable(errs[i]) || errors.Is(errs[i], errBrokenTx)) {
-					return errs[i]
-				}
-			}
-			return nil
-		})
+		err = b.l.tryTx(ctx, func(t tx) error { return b.runBatch(ctx, t, batch, errs, outs) })
 		if err == nil || !isRetryable(err) {
 			break
 		}
@@ -185,12 +192,54 @@ func (b *batcher) commit(batch []*job) {
 	b.commits.Add(1)
 	b.writes.Add(int64(len(batch)))
 	for i, j := range batch {
+		if err == nil && errs[i] == nil && outs[i].result != nil {
+			outs[i].apply(j.fast)
+		}
 		if err != nil {
 			j.done <- err
 		} else {
 			j.done <- errs[i]
 		}
 	}
+}
+
+// runBatch runs a batch's writes in order: each run of fast writes together
+// (fast.go), every other write in a savepoint of its own. A fast run whose
+// statements fail runs again write by write.
+func (b *batcher) runBatch(ctx context.Context, t tx, batch []*job, errs []error, outs []fastOutcome) error {
+	broken := func(err error) bool { return isRetryable(err) || errors.Is(err, errBrokenTx) }
+	clear(outs)
+	for i := 0; i < len(batch); {
+		k := i
+		for k < len(batch) && batch[k].fast != nil {
+			k++
+		}
+		if k > i {
+			err := b.l.commitFast(ctx, t, batch[i:k], outs[i:k])
+			if err == nil {
+				for m := i; m < k; m++ {
+					errs[m] = outs[m].err
+				}
+				i = k
+				continue
+			}
+			if broken(err) {
+				return err
+			}
+			clear(outs[i:k])
+			b.fallbacks.Add(1)
+		} else {
+			k = i + 1
+		}
+		for m := i; m < k; m++ {
+			errs[m] = runInSavepoint(ctx, t, batch[m])
+			if errs[m] != nil && broken(errs[m]) {
+				return errs[m]
+			}
+		}
+		i = k
+	}
+	return nil
 }
 
 var errBrokenTx = errors.New("the batch transaction broke")

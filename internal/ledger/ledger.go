@@ -52,6 +52,13 @@ type Options struct {
 	// Committers is the number of group-commit lanes; 0 means 1 on SQLite (one
 	// writer at a time) and 8 on PostgreSQL.
 	Committers int
+
+	// noFastPath, in tests, runs every write of a batch on its own, so that the
+	// batched path (fast.go) can be compared with it.
+	noFastPath bool
+	// holdBatches, in tests, makes the committers wait for a value before each
+	// batch.
+	holdBatches chan struct{}
 }
 
 // Ledger is the store of record of one program.
@@ -65,6 +72,7 @@ type Ledger struct {
 	clock     Clock
 	// stmts and rstmts cache prepared statements of db and rdb; nil on PostgreSQL.
 	stmts, rstmts *stmtCache
+	noFastPath    bool
 }
 
 // Open connects to the store and applies the schema migrations it lacks.
@@ -93,7 +101,7 @@ func Open(ctx context.Context, o Options) (*Ledger, error) {
 		closeAll()
 		return nil, err
 	}
-	l := &Ledger{db: db, rdb: rdb, d: d, program: o.Program, referrals: o.Referrals, clock: o.Clock}
+	l := &Ledger{db: db, rdb: rdb, d: d, program: o.Program, referrals: o.Referrals, clock: o.Clock, noFastPath: o.noFastPath}
 	if d.backend == SQLite {
 		l.stmts, l.rstmts = newStmtCache(db), newStmtCache(rdb)
 	}
@@ -102,7 +110,7 @@ func Open(ctx context.Context, o Options) (*Ledger, error) {
 		if lanes <= 0 && d.backend == PostgreSQL {
 			lanes = 8
 		}
-		l.batch = newBatcher(l, o.MaxBatch, lanes)
+		l.batch = newBatcher(l, o.MaxBatch, lanes, o.holdBatches)
 	}
 	if l.clock == nil {
 		l.clock = SystemClock{}
@@ -258,6 +266,13 @@ func replay(ctx context.Context, t tx, m Meta, hash string, out any) (bool, erro
 // its write committed, and gets it back by retrying with the same key.
 func write[R any](ctx context.Context, l *Ledger, kind, member string, m Meta, req any, res *R, replayed *bool,
 	fn func(ctx context.Context, t tx, now time.Time) (*newEntry, error)) error {
+	return writeWith(ctx, l, kind, member, m, req, res, replayed, nil, fn)
+}
+
+// writeWith is write with the write as the batched path plans it (fast.go), when
+// it can take that path.
+func writeWith[R any](ctx context.Context, l *Ledger, kind, member string, m Meta, req any, res *R, replayed *bool,
+	fast *fastWrite, fn func(ctx context.Context, t tx, now time.Time) (*newEntry, error)) error {
 	if m.Actor == "" || m.Key == "" || len(m.Key) > 255 {
 		return fmt.Errorf("%w: every write needs an actor and an idempotency key of at most 255 characters", ErrInvalid)
 	}
@@ -291,7 +306,10 @@ func write[R any](ctx context.Context, l *Ledger, kind, member string, m Meta, r
 		return err
 	}
 	if l.batch != nil {
-		return l.batch.submit(ctx, member, attempt, fallback)
+		if fast != nil {
+			fast.kind, fast.meta, fast.hash, fast.member, fast.res, fast.replayed = kind, m, hash, member, res, replayed
+		}
+		return l.batch.submit(ctx, member, attempt, fallback, fast)
 	}
 	err = l.inTx(work, attempt)
 	if err != nil && isUniqueViolation(err) {

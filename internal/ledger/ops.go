@@ -88,7 +88,11 @@ func (l *Ledger) Earn(ctx context.Context, req EarnRequest) (EarnResult, error) 
 	if req.Currency != l.program.Currency.Code {
 		return res, fmt.Errorf("%w: the program counts in %s, the purchase is in %q", ErrWrongCurrency, l.program.Currency.Code, req.Currency)
 	}
-	err := write(ctx, l, KindEarn, req.Member, req.Meta, req, &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
+	var fast *fastWrite
+	if l.fastEarn(req) {
+		fast = &fastWrite{earn: &req}
+	}
+	err := writeWith(ctx, l, KindEarn, req.Member, req.Meta, req, &res, &res.Replayed, fast, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
@@ -163,7 +167,11 @@ func (l *Ledger) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, e
 	if err != nil {
 		return res, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	err = write(ctx, l, KindRedeem, req.Member, req.Meta, req, &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
+	var fast *fastWrite
+	if l.fastRedeem() {
+		fast = &fastWrite{redeem: &req, value: value}
+	}
+	err = writeWith(ctx, l, KindRedeem, req.Member, req.Meta, req, &res, &res.Replayed, fast, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
