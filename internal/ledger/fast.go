@@ -79,7 +79,10 @@ type fastMember struct {
 	earnsAt   []int64          // created_at of earnings since the run's first day start,
 	earnsPts  []int64          // and their points, when there is a daily cap
 	lots      []*fastLot       // lots holding points, in spending order
-	lastEarn  int64            // 0 when no earning of the run touched it
+	// cutoff, when the member has more lots than were read, is the last lot
+	// read: lots sorting after it are not known.
+	cutoff   *fastLot
+	lastEarn int64 // 0 when no earning of the run touched it
 }
 
 type fastLot struct {
@@ -188,6 +191,9 @@ func (l *Ledger) planAndWrite(ctx context.Context, t tx, run []*job, outs []fast
 		} else {
 			res, e, err = l.planRedeem(fw, m, now, ids, &p)
 		}
+		if errors.Is(err, errFastIncomplete) {
+			return err
+		}
 		if err != nil {
 			outs[i] = fastOutcome{err: err}
 			continue
@@ -196,7 +202,13 @@ func (l *Ledger) planAndWrite(ctx context.Context, t tx, run []*job, outs []fast
 		done[k] = stored{hash: fw.hash, result: e.result}
 		outs[i] = fastOutcome{result: res}
 	}
-	return l.writePlan(ctx, t, p, members)
+	if err := l.writePlan(ctx, t, p, members); err != nil {
+		return err
+	}
+	if l.breakFastRuns {
+		return errors.New("a test broke this run")
+	}
+	return nil
 }
 
 // fastReplay answers a write whose key was used before: the stored result when
@@ -298,11 +310,14 @@ func (l *Ledger) planRedeem(fw *fastWrite, m *fastMember, now time.Time, ids *id
 	at := micros(now)
 	var have int64
 	for _, lt := range m.lots {
-		if lt.spendable(at) {
+		if m.known(lt) && lt.spendable(at) {
 			have += lt.remaining
 		}
 	}
 	if have < req.Points {
+		if m.cutoff != nil {
+			return nil, plannedEntry{}, errFastIncomplete
+		}
 		return nil, plannedEntry{}, fmt.Errorf("%w: %q has fewer than the %d points to redeem", ErrInsufficientPoints, req.Member, req.Points)
 	}
 	res := RedeemResult{EntryID: ids.next(), Points: req.Points, Value: fw.value}
@@ -311,7 +326,7 @@ func (l *Ledger) planRedeem(fw *fastWrite, m *fastMember, now time.Time, ids *id
 		if left == 0 {
 			break
 		}
-		if !lt.spendable(at) {
+		if !m.known(lt) || !lt.spendable(at) {
 			continue
 		}
 		n := min(lt.remaining, left)
@@ -340,16 +355,16 @@ func (lt *fastLot) spendable(at int64) bool {
 }
 
 // sortLots keeps the spending order: soonest expiring, then oldest, then by id.
-func sortLots(lots []*fastLot) {
-	slices.SortFunc(lots, func(a, b *fastLot) int {
-		if c := cmpInt(a.expiresAt, b.expiresAt); c != 0 {
-			return c
-		}
-		if c := cmpInt(a.earnedAt, b.earnedAt); c != 0 {
-			return c
-		}
-		return cmpInt(a.id, b.id)
-	})
+func sortLots(lots []*fastLot) { slices.SortFunc(lots, lotOrder) }
+
+func lotOrder(a, b *fastLot) int {
+	if c := cmpInt(a.expiresAt, b.expiresAt); c != 0 {
+		return c
+	}
+	if c := cmpInt(a.earnedAt, b.earnedAt); c != 0 {
+		return c
+	}
+	return cmpInt(a.id, b.id)
 }
 
 func cmpInt(a, b int64) int {
@@ -377,8 +392,8 @@ func (l *Ledger) fastReplays(ctx context.Context, t tx, run []*job) (map[idemKey
 	out := map[idemKey]stored{}
 	for _, actor := range actors {
 		q := newQuery(t.d)
-		where := "actor = " + q.arg(actor) + " AND idem_key IN (" + q.list(byActor[actor]) + ")"
-		rows, err := t.QueryContext(ctx, "SELECT idem_key, request_hash, result FROM entries WHERE "+where, q.args...)
+		where := "actor = " + q.arg(actor) + " AND idem_key IN (" + q.in(byActor[actor]) + ")"
+		rows, err := t.query(ctx, "SELECT idem_key, request_hash, result FROM entries WHERE "+where, q.args...)
 		if err != nil {
 			return nil, err
 		}
@@ -421,7 +436,7 @@ func (l *Ledger) fastMembers(ctx context.Context, t tx, run []*job, now time.Tim
 	slices.Sort(all)
 	members := map[string]*fastMember{}
 	q := newQuery(t.d)
-	rows, err := t.QueryContext(ctx, "SELECT id, paid_until FROM members WHERE id IN ("+q.list(all)+") ORDER BY id"+t.d.forUpdate, q.args...)
+	rows, err := t.query(ctx, "SELECT id, paid_until FROM members WHERE id IN ("+q.in(all)+") ORDER BY id"+t.d.forUpdate, q.args...)
 	if err != nil {
 		return nil, err
 	}
@@ -443,7 +458,13 @@ func (l *Ledger) fastMembers(ctx context.Context, t tx, run []*job, now time.Tim
 	if err := l.fastEarnedToday(ctx, t, members, earning, now); err != nil {
 		return nil, err
 	}
-	return members, l.fastLots(ctx, t, members, redeeming)
+	need := map[string]int64{}
+	for _, j := range run {
+		if j.fast.redeem != nil {
+			need[j.fast.member] += j.fast.redeem.Points
+		}
+	}
+	return members, l.fastLots(ctx, t, members, redeeming, need, now)
 }
 
 // fastTierInputs reads what tierInputs reads, for several members. The horizon
@@ -460,9 +481,9 @@ func (l *Ledger) fastTierInputs(ctx context.Context, t tx, members map[string]*f
 	q := newQuery(t.d)
 	query := `SELECT e.member_id, e.created_at, e.kind, e.points, e.amount, COALESCE(p.points, 0)
 		FROM entries e LEFT JOIN postings p ON p.entry_id = e.id AND p.account = 'issuance:' || e.partner_id
-		WHERE e.member_id IN (` + q.list(ids) + `) AND e.kind IN (` + q.arg(KindEarn) + `, ` + q.arg(KindReverse) + `)
+		WHERE e.member_id IN (` + q.in(ids) + `) AND e.kind IN (` + q.arg(KindEarn) + `, ` + q.arg(KindReverse) + `)
 		AND e.created_at >= ` + q.arg(since) + ` ORDER BY e.member_id, e.id`
-	rows, err := t.QueryContext(ctx, query, q.args...)
+	rows, err := t.query(ctx, query, q.args...)
 	if err != nil {
 		return err
 	}
@@ -505,9 +526,9 @@ func (l *Ledger) fastEarnedToday(ctx context.Context, t tx, members map[string]*
 		return nil
 	}
 	q := newQuery(t.d)
-	query := `SELECT member_id, created_at, points FROM entries WHERE member_id IN (` + q.list(ids) + `) AND kind = ` +
+	query := `SELECT member_id, created_at, points FROM entries WHERE member_id IN (` + q.in(ids) + `) AND kind = ` +
 		q.arg(KindEarn) + ` AND created_at >= ` + q.arg(micros(l.program.DayStart(now)))
-	rows, err := t.QueryContext(ctx, query, q.args...)
+	rows, err := t.query(ctx, query, q.args...)
 	if err != nil {
 		return err
 	}
@@ -525,36 +546,56 @@ func (l *Ledger) fastEarnedToday(ctx context.Context, t tx, members map[string]*
 	return closeRows(rows)
 }
 
-// fastLots reads the lots holding points of the members who redeem in the run.
-func (l *Ledger) fastLots(ctx context.Context, t tx, members map[string]*fastMember, ids []string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	q := newQuery(t.d)
-	query := `SELECT member_id, id, entry_id, partner_id, points, remaining, earned_at, pending_until, expires_at FROM lots
-		WHERE member_id IN (` + q.list(ids) + `) AND remaining <> 0 AND remaining > 0`
-	rows, err := t.QueryContext(ctx, query, q.args...)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var member string
-		lt := &fastLot{}
-		if err := rows.Scan(&member, &lt.id, &lt.entryID, &lt.partner, &lt.points, &lt.remaining, &lt.earnedAt, &lt.pendingUntil, &lt.expiresAt); err != nil {
-			_ = rows.Close()
+// fastLots reads, for each member who redeems in the run, the lots holding
+// points in spending order, as far as they cover what the run redeems of the
+// member: a member who has earned often has many lots, and a redemption takes
+// only the first few. One statement per such member, stopped as soon as it has
+// read enough (as the single write's own read stops).
+func (l *Ledger) fastLots(ctx context.Context, t tx, members map[string]*fastMember, ids []string, need map[string]int64, now time.Time) error {
+	at := micros(now)
+	for _, id := range ids {
+		m := members[id]
+		if m == nil {
+			continue
+		}
+		var have int64
+		var last *fastLot
+		truncated := false
+		err := eachLot(ctx, t, `WHERE member_id = $1 AND remaining <> 0 AND remaining > 0`, []any{id}, func(lt lot) bool {
+			if have >= need[id] {
+				truncated = true
+				return false
+			}
+			exp := neverExpires
+			if lt.expiresAt != nil {
+				exp = micros(*lt.expiresAt)
+			}
+			last = &fastLot{id: lt.id, entryID: lt.entryID, partner: lt.partner, points: lt.points, remaining: lt.remaining,
+				earnedAt: micros(lt.earnedAt), pendingUntil: micros(lt.pendingEnd), expiresAt: exp}
+			m.lots = append(m.lots, last)
+			if last.spendable(at) {
+				have += last.remaining
+			}
+			return true
+		})
+		if err != nil {
 			return err
 		}
-		if m := members[member]; m != nil {
-			m.lots = append(m.lots, lt)
+		if truncated {
+			m.cutoff = last
 		}
 	}
-	if err := closeRows(rows); err != nil {
-		return err
-	}
-	for _, m := range members {
-		sortLots(m.lots)
-	}
 	return nil
+}
+
+// errFastIncomplete stops a run whose plan needs lots it did not read (they
+// expired between the read and the write, in the instant between two writes):
+// the run goes write by write instead.
+var errFastIncomplete = errors.New("the batched plan needs lots it did not read")
+
+// known says whether the run read enough to place lt in the spending order.
+func (m *fastMember) known(lt *fastLot) bool {
+	return m.cutoff == nil || lotOrder(lt, m.cutoff) <= 0
 }
 
 // writePlan stores a run's entries, postings, lots and consumptions, and the
@@ -603,7 +644,7 @@ func (l *Ledger) writePlan(ctx context.Context, t tx, p planned, members map[str
 	if err := insertRows(ctx, t, "consumptions (entry_id, lot_id, points)", triples(p.consumptions)); err != nil {
 		return err
 	}
-	for chunk := range slices.Chunk(taken, 200) {
+	for chunk := range shapedChunks(taken) {
 		q := newQuery(t.d)
 		var cases, in []string
 		for _, c := range chunk {
@@ -612,11 +653,11 @@ func (l *Ledger) writePlan(ctx context.Context, t tx, p planned, members map[str
 		for _, c := range chunk {
 			in = append(in, q.arg(c[0]))
 		}
-		if _, err := t.ExecContext(ctx, "UPDATE lots SET remaining = remaining - CASE id "+strings.Join(cases, " ")+" END WHERE id IN ("+strings.Join(in, ", ")+")", q.args...); err != nil {
+		if _, err := t.exec(ctx, "UPDATE lots SET remaining = remaining - CASE id "+strings.Join(cases, " ")+" END WHERE id IN ("+strings.Join(in, ", ")+")", q.args...); err != nil {
 			return err
 		}
 	}
-	for chunk := range slices.Chunk(earned, 200) {
+	for chunk := range shapedChunks(earned) {
 		q := newQuery(t.d)
 		var cases, in []string
 		for _, c := range chunk {
@@ -625,7 +666,7 @@ func (l *Ledger) writePlan(ctx context.Context, t tx, p planned, members map[str
 		for _, c := range chunk {
 			in = append(in, q.arg(c[0]))
 		}
-		if _, err := t.ExecContext(ctx, "UPDATE members SET last_earned_at = CASE id "+strings.Join(cases, " ")+" END WHERE id IN ("+strings.Join(in, ", ")+")", q.args...); err != nil {
+		if _, err := t.exec(ctx, "UPDATE members SET last_earned_at = CASE id "+strings.Join(cases, " ")+" END WHERE id IN ("+strings.Join(in, ", ")+")", q.args...); err != nil {
 			return err
 		}
 	}
@@ -640,24 +681,55 @@ func triples(rows [][3]any) [][]any {
 	return out
 }
 
-// insertRows inserts rows with multi-row statements, in chunks that stay well
-// under either backend's limit on parameters.
+// insertRows inserts rows with multi-row statements of a power of two rows each
+// (26 rows: 16, 8 and 2), so that a few shapes of statement serve every batch and
+// each is prepared once.
 func insertRows(ctx context.Context, t tx, into string, rows [][]any) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	per := max(1, 4000/len(rows[0]))
-	for chunk := range slices.Chunk(rows, per) {
+	for len(rows) > 0 {
+		n := maxShape
+		for n > len(rows) {
+			n /= 2
+		}
 		q := newQuery(t.d)
-		values := make([]string, 0, len(chunk))
-		for _, r := range chunk {
+		values := make([]string, 0, n)
+		for _, r := range rows[:n] {
 			values = append(values, "("+q.list(r)+")")
 		}
-		if _, err := t.ExecContext(ctx, "INSERT INTO "+into+" VALUES "+strings.Join(values, ", "), q.args...); err != nil {
+		if _, err := t.exec(ctx, "INSERT INTO "+into+" VALUES "+strings.Join(values, ", "), q.args...); err != nil {
 			return err
 		}
+		rows = rows[n:]
 	}
 	return nil
+}
+
+// maxShape is the most rows or values one batched statement takes.
+const maxShape = 64
+
+// shapedChunks cuts items into chunks of at most maxShape, each padded to a power
+// of two by repeating its last item, for statements whose meaning a repeated item
+// does not change (an IN list, a CASE whose first match wins).
+func shapedChunks[T any](items []T) func(func([]T) bool) {
+	return func(yield func([]T) bool) {
+		for chunk := range slices.Chunk(items, maxShape) {
+			if !yield(padded(chunk)) {
+				return
+			}
+		}
+	}
+}
+
+// padded repeats the last item up to the next power of two.
+func padded[T any](items []T) []T {
+	n := 1
+	for n < len(items) {
+		n *= 2
+	}
+	out := slices.Clip(items)
+	for len(out) < n {
+		out = append(out, items[len(items)-1])
+	}
+	return out
 }
 
 // idSource hands out the ids of a run's new rows. On SQLite the batch holds the
@@ -674,13 +746,13 @@ func newIDSource(ctx context.Context, t tx, table string, n int) (*idSource, err
 		return s, nil
 	}
 	if t.d.backend == SQLite {
-		err := t.QueryRowContext(ctx, "SELECT seq FROM sqlite_sequence WHERE name = ?", table).Scan(&s.last)
+		err := t.queryRow(ctx, "SELECT seq FROM sqlite_sequence WHERE name = ?", table).Scan(&s.last)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, err
 		}
 		return s, nil
 	}
-	rows, err := t.QueryContext(ctx, "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)", table, n)
+	rows, err := t.query(ctx, "SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)", table, n)
 	if err != nil {
 		return nil, err
 	}
@@ -711,8 +783,8 @@ func closeRows(rows *sql.Rows) error {
 }
 
 // query builds a statement of a varying number of parameters in the backend's
-// placeholder form. Such statements are not cached as prepared: their shapes
-// vary with the batch, and each is run once per run.
+// placeholder form. Lists and rows come in powers of two (padded, or cut), so that
+// the statements have few shapes and the statement cache prepares each once.
 type query struct {
 	d    dialect
 	args []any
@@ -730,6 +802,9 @@ func (q *query) arg(v any) string {
 	}
 	return "$" + strconv.Itoa(len(q.args))
 }
+
+// in is the placeholders of an IN list, padded to a power of two.
+func (q *query) in(vs []string) string { return q.list(padded(vs)) }
 
 func (q *query) list(vs any) string {
 	var parts []string

@@ -59,6 +59,9 @@ type Options struct {
 	// holdBatches, in tests, makes the committers wait for a value before each
 	// batch.
 	holdBatches chan struct{}
+	// breakFastRuns, in tests, fails every batched run after its writes, so that
+	// each falls back to single writes.
+	breakFastRuns bool
 }
 
 // Ledger is the store of record of one program.
@@ -73,6 +76,7 @@ type Ledger struct {
 	// stmts and rstmts cache prepared statements of db and rdb; nil on PostgreSQL.
 	stmts, rstmts *stmtCache
 	noFastPath    bool
+	breakFastRuns bool
 }
 
 // Open connects to the store and applies the schema migrations it lacks.
@@ -101,7 +105,7 @@ func Open(ctx context.Context, o Options) (*Ledger, error) {
 		closeAll()
 		return nil, err
 	}
-	l := &Ledger{db: db, rdb: rdb, d: d, program: o.Program, referrals: o.Referrals, clock: o.Clock, noFastPath: o.noFastPath}
+	l := &Ledger{db: db, rdb: rdb, d: d, program: o.Program, referrals: o.Referrals, clock: o.Clock, noFastPath: o.noFastPath, breakFastRuns: o.breakFastRuns}
 	if d.backend == SQLite {
 		l.stmts, l.rstmts = newStmtCache(db), newStmtCache(rdb)
 	}
