@@ -335,6 +335,22 @@ down() {
   # The shims outlive containerd; each is tied to this cluster by its socket path.
   local shim
   for shim in $(pgrep -f "containerd-shim-runc-v2 .*-address ${sock}" || true); do kill -KILL "$shim" 2>/dev/null || true; done
+  # What ran in the pods is in the kubelet's cgroups. A pod sandbox's pause
+  # process is not always among the tasks above, and outlives its shim (seen: four
+  # /pause processes of the last pods left running after down): kill what is left
+  # there, then remove the cgroups.
+  local procs pid
+  for _ in 1 2 3; do
+    for procs in $(find /sys/fs/cgroup -path '*/kubepods*' -name cgroup.procs 2>/dev/null); do
+      while read -r pid; do kill -KILL "$pid" 2>/dev/null || true; done <"$procs"
+    done
+    [ -z "$(find /sys/fs/cgroup -path '*/kubepods*' -name cgroup.procs -exec cat {} + 2>/dev/null)" ] && break
+    sleep 0.5
+  done
+  find /sys/fs/cgroup -depth -type d -path '*/kubepods*' -exec rmdir {} + 2>/dev/null || true
+  if [ -n "$(find /sys/fs/cgroup -path '*/kubepods*' -name cgroup.procs -exec cat {} + 2>/dev/null)" ]; then
+    log "warning: processes are left in the kubelet's cgroups: $(find /sys/fs/cgroup -path '*/kubepods*' -name cgroup.procs -exec cat {} + | sort -u | tr '\n' ' ')"
+  fi
   log "removing mounts, network and state"
   local m
   for m in $(awk '{print $2}' /proc/mounts | grep -E "^(${work}/containerd|/var/lib/kubelet|/run/containerd|/run/netns/cni-)" | sort -r); do
