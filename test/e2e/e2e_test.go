@@ -79,6 +79,8 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred(), string(out))
 })
 
+func ptr[T any](v T) *T { return &v }
+
 func eventually(fn any) AsyncAssertion {
 	return Eventually(fn).WithTimeout(3 * time.Minute).WithPolling(time.Second)
 }
@@ -155,25 +157,53 @@ var _ = Describe("The StadtBonus samples on a real node", Ordered, func() {
 		Expect(kubectlOut("get", "loyaltyprograms", "-n", "stadtbonus")).To(MatchRegexp(`stadtbonus\s+True\s+EUR\s+3\s+http://stadtbonus-accrual`))
 	})
 
-	It("serve a partner with the credentials in its own namespace, and refuse a wrong key", func(ctx SpecContext) {
-		creds := &corev1.Secret{}
-		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "baeckerei-korn", Name: "baeckerei-korn-stadtbonus-stadtbonus-credentials"}, creds)).To(Succeed())
-		key := string(creds.Data["apiKey"])
-		url := serviceURL(ctx)
+	It("serve a partner's till in the partner's own namespace with its credentials, and refuse a wrong key", func(ctx SpecContext) {
+		image := os.Getenv("TREUE_E2E_TILL_IMAGE")
+		Expect(image).NotTo(BeEmpty(), "TREUE_E2E_TILL_IMAGE is not set: run `make e2e`, which builds the till's image")
+		secret := "baeckerei-korn-stadtbonus-stadtbonus-credentials"
 		member := fmt.Sprintf("e2e-%d", time.Now().UnixNano())
-		status, body := call("POST", url+"/v1/members", key, "enroll-"+member, map[string]any{"member": member})
-		Expect(status).To(Equal(http.StatusOK), "%v", body)
+		// The till runs where the partner's own software would: a pod of the
+		// partner's namespace, reaching the program through the endpoint in its
+		// Secret (in-cluster DNS and the Service), with the key the Secret holds.
+		no := false
+		user := int64(65532)
+		till := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: "till-", Namespace: "baeckerei-korn"},
+			Spec: corev1.PodSpec{
+				RestartPolicy:   corev1.RestartPolicyNever,
+				SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr(true), RunAsUser: &user, RunAsGroup: &user},
+				Containers: []corev1.Container{{
+					Name: "till", Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
+					Args:         []string{"/credentials", member},
+					VolumeMounts: []corev1.VolumeMount{{Name: "credentials", MountPath: "/credentials", ReadOnly: true}},
+					SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &no, ReadOnlyRootFilesystem: ptr(true),
+						Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+				}},
+				Volumes: []corev1.Volume{{Name: "credentials", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret}}}},
+			},
+		}
+		Expect(k8s.Create(ctx, till)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { _ = k8s.Delete(ctx, till) })
+		Eventually(func(g Gomega) corev1.PodPhase {
+			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(till), till)).To(Succeed())
+			return till.Status.Phase
+		}).WithTimeout(3*time.Minute).WithPolling(time.Second).Should(Or(Equal(corev1.PodSucceeded), Equal(corev1.PodFailed)))
+		logs := kubectlOut("logs", "-n", till.Namespace, till.Name)
+		Expect(till.Status.Phase).To(Equal(corev1.PodSucceeded), "the till's calls:\n%s", logs)
+		Expect(logs).To(MatchRegexp(`(?m)^enroll 200 `))
 		// 20.00 EUR at the bakery: 1 point per 2.00 EUR, doubled for bakery goods.
-		status, body = call("POST", url+"/v1/earn", key, "earn-"+member, map[string]any{"member": member, "amount": 2000, "currency": "EUR"})
-		Expect(status).To(Equal(http.StatusOK), "%v", body)
-		Expect(body["points"]).To(BeNumerically("==", 20))
-		status, body = call("GET", url+"/v1/members/"+member, key, "", nil)
+		Expect(logs).To(MatchRegexp(`(?m)^earn 200 .*"points":20[,}]`))
+		Expect(logs).To(MatchRegexp(`(?m)^wrong-key 401 `))
+
+		// The purchase is on the member's account, exactly: the signup bonus
+		// available, the purchase pending for 14 days.
+		creds := &corev1.Secret{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "baeckerei-korn", Name: secret}, creds)).To(Succeed())
+		status, body := call("GET", serviceURL(ctx)+"/v1/members/"+member, string(creds.Data["apiKey"]), "", nil)
 		Expect(status).To(Equal(http.StatusOK))
 		balance := body["balance"].(map[string]any)
 		Expect(balance["available"]).To(BeNumerically("==", 50), "the signup bonus")
 		Expect(balance["pending"]).To(BeNumerically("==", 20), "pending for 14 days")
-		status, _ = call("POST", url+"/v1/earn", "tk_not-a-key", "earn-x", map[string]any{"member": member, "amount": 2000, "currency": "EUR"})
-		Expect(status).To(Equal(http.StatusUnauthorized))
 	})
 
 	It("refuse a partner from a namespace the program does not admit, and say why", func(ctx SpecContext) {
