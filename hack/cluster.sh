@@ -27,7 +27,7 @@ pause_image="treue.local/pause:3.10"
 coredns_image="treue.local/coredns:${COREDNS_VERSION}"
 export GOTOOLCHAIN=local
 
-log() { printf '%s cluster: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+log() { printf '%s cluster: %s\n' "$(date +%H:%M:%S)" "$*" >&2 || true; }  # a reader gone (Ctrl-C on a pipe) must not stop a teardown
 die() { log "$*"; exit 1; }
 
 require_linux_root() {

@@ -18,12 +18,15 @@ assets="$(hack/control-plane.sh assets)"
 kubectl="${assets}/kubectl"
 export KUBEBUILDER_ASSETS="$assets"
 
-log() { printf 'make run: %s\n' "$*" >&2; }
+log() { printf 'make run: %s\n' "$*" >&2 || true; }
 
 pids=()
 cluster_started=""
 cleanup() {
   trap - EXIT INT TERM
+  # Ctrl-C also stops whatever reads our output (a `| tee`, say): the teardown
+  # must not die of a broken pipe halfway.
+  trap '' PIPE
   local p
   for p in "${pids[@]}"; do pkill -TERM -P "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done

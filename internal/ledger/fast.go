@@ -609,15 +609,15 @@ func (l *Ledger) writePlan(ctx context.Context, t tx, p planned, members map[str
 	for _, e := range p.entries {
 		entryRows = append(entryRows, []any{e.id, e.kind, e.member, e.partner, e.actor, e.key, e.hash, e.createdAt, e.points, e.amount, e.result})
 	}
-	if err := insertRows(ctx, t, "entries (id, kind, member_id, partner_id, actor, idem_key, request_hash, created_at, points, amount, result)", entryRows); err != nil {
+	const entryColumns = "entries (id, kind, member_id, partner_id, actor, idem_key, request_hash, created_at, points, amount, result)"
+	if err := insertRows(ctx, t, entryColumns, entryRows); err != nil {
 		return err
 	}
 	if err := insertRows(ctx, t, "postings (entry_id, account, points)", triples(p.postings)); err != nil {
 		return err
 	}
 	var lotRows [][]any
-	var taken [][2]int64
-	var earned [][2]any
+	var taken, earned [][2]any
 	names := make([]string, 0, len(members))
 	for id := range members {
 		names = append(names, id)
@@ -630,7 +630,7 @@ func (l *Ledger) writePlan(ctx context.Context, t tx, p planned, members map[str
 			case lt.fresh:
 				lotRows = append(lotRows, []any{lt.id, id, lt.entryID, lt.partner, lt.points, lt.remaining, lt.earnedAt, lt.pendingUntil, lt.expiresAt})
 			case lt.taken > 0:
-				taken = append(taken, [2]int64{lt.id, lt.taken})
+				taken = append(taken, [2]any{lt.id, lt.taken})
 			}
 		}
 		if m.lastEarn != 0 {
@@ -644,29 +644,28 @@ func (l *Ledger) writePlan(ctx context.Context, t tx, p planned, members map[str
 	if err := insertRows(ctx, t, "consumptions (entry_id, lot_id, points)", triples(p.consumptions)); err != nil {
 		return err
 	}
-	for chunk := range shapedChunks(taken) {
-		q := newQuery(t.d)
-		var cases, in []string
-		for _, c := range chunk {
-			cases = append(cases, "WHEN "+q.arg(c[0])+" THEN CAST("+q.arg(c[1])+" AS BIGINT)")
-		}
-		for _, c := range chunk {
-			in = append(in, q.arg(c[0]))
-		}
-		if _, err := t.exec(ctx, "UPDATE lots SET remaining = remaining - CASE id "+strings.Join(cases, " ")+" END WHERE id IN ("+strings.Join(in, ", ")+")", q.args...); err != nil {
-			return err
-		}
+	if err := setByID(ctx, t, "lots", "remaining = remaining - %s", taken); err != nil {
+		return err
 	}
-	for chunk := range shapedChunks(earned) {
+	return setByID(ctx, t, "members", "last_earned_at = %s", earned)
+}
+
+// setByID sets a column of each row (by id) to a value of its own: assign is the
+// assignment with %s where the row's value goes, as a CASE on the id.
+func setByID(ctx context.Context, t tx, table, assign string, rows [][2]any) error {
+	for chunk := range shapedChunks(rows) {
 		q := newQuery(t.d)
-		var cases, in []string
+		cases := make([]string, 0, len(chunk))
+		in := make([]string, 0, len(chunk))
 		for _, c := range chunk {
 			cases = append(cases, "WHEN "+q.arg(c[0])+" THEN CAST("+q.arg(c[1])+" AS BIGINT)")
 		}
 		for _, c := range chunk {
 			in = append(in, q.arg(c[0]))
 		}
-		if _, err := t.exec(ctx, "UPDATE members SET last_earned_at = CASE id "+strings.Join(cases, " ")+" END WHERE id IN ("+strings.Join(in, ", ")+")", q.args...); err != nil {
+		value := "CASE id " + strings.Join(cases, " ") + " END"
+		query := "UPDATE " + table + " SET " + fmt.Sprintf(assign, value) + " WHERE id IN (" + strings.Join(in, ", ") + ")"
+		if _, err := t.exec(ctx, query, q.args...); err != nil {
 			return err
 		}
 	}

@@ -69,7 +69,7 @@ func (h heldEnv) lineUp(t *testing.T, ops []func() string) []string {
 	t.Helper()
 	out := make([]string, len(ops))
 	finished := make([]chan struct{}, len(ops))
-	lane := h.Ledger.batch.lanes[0]
+	lane := h.batch.lanes[0]
 	queued := 0
 	for i, op := range ops {
 		finished[i] = make(chan struct{})
@@ -188,7 +188,7 @@ func runFastComparison(t *testing.T, fast, alone heldEnv, seed uint64) {
 	members := []string{"m0", "m1", "m2", "m3", "m4"}
 	partners := []string{baecker, drucker, grafik}
 	for _, h := range []heldEnv{fast, alone} {
-		var ops []func() string
+		ops := make([]func() string, 0, len(members))
 		for _, m := range members {
 			ops = append(ops, func() string {
 				res, err := h.Enroll(h.ctx, EnrollRequest{Meta: Meta{Actor: "admin", Key: "enroll-" + m}, Member: m})
@@ -197,11 +197,11 @@ func runFastComparison(t *testing.T, fast, alone heldEnv, seed uint64) {
 		}
 		h.lineUp(t, ops)
 	}
-	var all []fastOp
+	all := make([]fastOp, 0, 14*40)
 	earnIDs := map[*heldEnv]map[int]int64{&fast: {}, &alone: {}}
 	for round := range 14 {
-		var ops []fastOp
 		n := 1 + rng.IntN(40)
+		ops := make([]fastOp, 0, n)
 		for range n {
 			op := fastOp{key: fmt.Sprintf("k%d", len(all)+len(ops)),
 				member:  members[rng.IntN(len(members))],
@@ -240,7 +240,7 @@ func runFastComparison(t *testing.T, fast, alone heldEnv, seed uint64) {
 		all = append(all, ops...)
 		answers := map[*heldEnv][]string{}
 		for _, h := range []*heldEnv{&fast, &alone} {
-			var fns []func() string
+			fns := make([]func() string, 0, len(ops))
 			for i, op := range ops {
 				fns = append(fns, func() string { return h.do(op, base+i, earnIDs[h]) })
 			}
@@ -390,7 +390,7 @@ func dumpLedger(t *testing.T, e *env) string {
 		r[13] = res
 		fmt.Fprintf(&b, "entry %v\n", r)
 	}
-	var lines []string
+	lines := make([]string, 0, 256)
 	for _, r := range rows("SELECT entry_id, account, points FROM postings") {
 		lines = append(lines, fmt.Sprintf("posting %d %v %v", entries[toInt(r[0])], r[1], r[2]))
 	}
