@@ -127,18 +127,7 @@ func (l *Ledger) tierInputs(ctx context.Context, t tx, member string) ([]rules.A
 		if err := rows.Scan(&at, &kind, &points, &amount, &issuance); err != nil {
 			return nil, m, err
 		}
-		a := rules.Activity{At: fromMicros(at)}
-		switch {
-		case l.program.Basis == rules.BasisAmountSpent && kind == KindEarn:
-			a.Amount = amount
-		case l.program.Basis == rules.BasisAmountSpent:
-			a.Amount = -amount
-		case kind == KindEarn:
-			a.Amount = points
-		default:
-			a.Amount = -issuance // the points the return took back
-		}
-		out = append(out, a)
+		out = append(out, l.activityOf(kind, at, points, amount, issuance))
 	}
 	return out, m, rows.Err()
 }
