@@ -107,8 +107,12 @@ var _ = Describe("A PostgreSQL-backed program with two replicas", Ordered, func(
 		p := &loyaltyv1alpha1.LoyaltyProgram{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: n.ns, Name: "pg"}, p)).To(Succeed())
 		oldHash := p.Status.ConfigHash
+		// A merge patch of the spec, as kubectl edit would send: the operator
+		// writes the status meanwhile, and an update of the copy read above would
+		// be refused as stale (seen in CI).
+		before := p.DeepCopy()
 		p.Spec.Earning.BaseRate.Points = 2
-		Expect(k8s.Update(ctx, p)).To(Succeed())
+		Expect(k8s.Patch(ctx, p, client.MergeFrom(before))).To(Succeed())
 		eventually(func(g Gomega) {
 			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(p), p)).To(Succeed())
 			g.Expect(p.Status.ConfigHash).NotTo(Equal(oldHash))
