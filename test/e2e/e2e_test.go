@@ -42,6 +42,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -80,6 +81,12 @@ var _ = BeforeSuite(func() {
 })
 
 func ptr[T any](v T) *T { return &v }
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	return string(b)
+}
 
 func eventually(fn any) AsyncAssertion {
 	return Eventually(fn).WithTimeout(3 * time.Minute).WithPolling(time.Second)
@@ -187,7 +194,7 @@ var _ = Describe("The StadtBonus samples on a real node", Ordered, func() {
 		Eventually(func(g Gomega) corev1.PodPhase {
 			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(till), till)).To(Succeed())
 			return till.Status.Phase
-		}).WithTimeout(3*time.Minute).WithPolling(time.Second).Should(Or(Equal(corev1.PodSucceeded), Equal(corev1.PodFailed)))
+		}).WithTimeout(3 * time.Minute).WithPolling(time.Second).Should(Or(Equal(corev1.PodSucceeded), Equal(corev1.PodFailed)))
 		logs := kubectlOut("logs", "-n", till.Namespace, till.Name)
 		Expect(till.Status.Phase).To(Equal(corev1.PodSucceeded), "the till's calls:\n%s", logs)
 		Expect(logs).To(MatchRegexp(`(?m)^enroll 200 `))
@@ -304,6 +311,46 @@ var _ = Describe("The StadtBonus samples on a real node", Ordered, func() {
 		Expect(referred["amountDue"]).To(BeNumerically("==", 4500))
 		Expect(referred["points"]).To(BeNumerically("==", 45))
 		Expect(referred["commissionMicros"]).To(BeNumerically("==", 225_000_000))
+	})
+
+	It("take access away from a partner whose namespace leaves the network", func(ctx SpecContext) {
+		// The program admits the namespaces labelled for its network. The agency's
+		// namespace loses the label: the partner is refused, its Secret revoked, and
+		// the key it held stops working once the rules roll out without it.
+		secret := "grafikagentur-linie-stadtbonus-stadtbonus-credentials"
+		creds := &corev1.Secret{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "grafikagentur-linie", Name: secret}, creds)).To(Succeed())
+		key := string(creds.Data["apiKey"])
+		url := serviceURL(ctx)
+		status, body := call("GET", url+"/v1/members/nobody", key, "", nil)
+		Expect(status).To(Equal(http.StatusNotFound), "an admitted partner is answered: %v", body)
+
+		ns := &corev1.Namespace{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Name: "grafikagentur-linie"}, ns)).To(Succeed())
+		label := func(ctx context.Context, value any) {
+			patch := fmt.Sprintf(`{"metadata":{"labels":{"loyalty.treue.dev/network":%s}}}`, mustJSON(value))
+			ExpectWithOffset(1, k8s.Patch(ctx, ns, client.RawPatch(types.MergePatchType, []byte(patch)))).To(Succeed())
+		}
+		label(ctx, nil)
+		DeferCleanup(func(ctx SpecContext) { label(ctx, "stadtbonus") })
+
+		eventually(func(g Gomega) {
+			partner := &loyaltyv1alpha1.Partner{}
+			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: "grafikagentur-linie", Name: "grafikagentur-linie"}, partner)).To(Succeed())
+			g.Expect(partner.Status.Programs).NotTo(BeEmpty())
+			c := meta.FindStatusCondition(partner.Status.Programs[0].Conditions, loyaltyv1alpha1.ConditionAccepted)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Reason).To(Equal("NotAllowedByProgram"))
+			err := k8s.Get(ctx, client.ObjectKey{Namespace: "grafikagentur-linie", Name: secret}, &corev1.Secret{})
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the credentials are still there: %v", err)
+		}).Should(Succeed())
+		Eventually(func(g Gomega) {
+			status, body := call("GET", url+"/v1/members/nobody", key, "", nil)
+			g.Expect(status).To(Equal(http.StatusUnauthorized), "the revoked key still works: %v", body)
+			// The service's own refusal (a problem document), not a proxy's.
+			g.Expect(body["status"]).To(BeNumerically("==", http.StatusUnauthorized), "%v", body)
+		}).WithTimeout(3 * time.Minute).WithPolling(2 * time.Second).Should(Succeed())
+		Expect(kubectlOut("get", "loyaltyprograms", "-n", "stadtbonus")).To(MatchRegexp(`stadtbonus\s+\S+\s+EUR\s+2\s`))
 	})
 
 	It("remove a deleted program's workloads, and its partners' access", func(ctx SpecContext) {
