@@ -48,7 +48,6 @@ import (
 
 // fastWrite is an earning or a redemption that can be planned in memory.
 type fastWrite struct {
-	kind     string
 	meta     Meta
 	hash     string
 	member   string
@@ -70,10 +69,9 @@ func (l *Ledger) fastRedeem() bool {
 	return l.batch != nil && !l.noFastPath && !l.program.AllowNegativeBalance
 }
 
-// fastMember is what a run knows of one member: read once, then changed by each
-// write of the run in turn.
+// fastMember is what a run knows of one enrolled member: read once, then changed
+// by each write of the run in turn.
 type fastMember struct {
-	exists    bool
 	paidUntil int64
 	activity  []rules.Activity // tier inputs, when the program has tiers
 	earnsAt   []int64          // created_at of earnings since the run's first day start,
@@ -214,31 +212,23 @@ func (l *Ledger) planAndWrite(ctx context.Context, t tx, run []*job, outs []fast
 // fastReplay answers a write whose key was used before: the stored result when
 // the request is the same, a conflict when it is not.
 func fastReplay(fw *fastWrite, s stored) fastOutcome {
-	if s.hash != fw.hash {
-		return fastOutcome{err: fmt.Errorf("%w: key %q of %s", ErrIdempotencyConflict, fw.meta.Key, fw.meta.Actor)}
-	}
-	var res any
-	var err error
 	if fw.earn != nil {
-		var r EarnResult
-		err = json.Unmarshal([]byte(s.result), &r)
-		r.Replayed = true
-		res = r
-	} else {
-		var r RedeemResult
-		err = json.Unmarshal([]byte(s.result), &r)
-		r.Replayed = true
-		res = r
+		r := EarnResult{Replayed: true}
+		if err := storedAnswer(fw.meta, fw.hash, s.hash, s.result, &r); err != nil {
+			return fastOutcome{err: err}
+		}
+		return fastOutcome{result: r, replayed: true}
 	}
-	if err != nil {
-		return fastOutcome{err: fmt.Errorf("reading the stored result of key %q: %w", fw.meta.Key, err)}
+	r := RedeemResult{Replayed: true}
+	if err := storedAnswer(fw.meta, fw.hash, s.hash, s.result, &r); err != nil {
+		return fastOutcome{err: err}
 	}
-	return fastOutcome{result: res, replayed: true}
+	return fastOutcome{result: r, replayed: true}
 }
 
 func (l *Ledger) planEarn(fw *fastWrite, m *fastMember, now time.Time, ids, lotIDs *idSource, p *planned) (any, plannedEntry, error) {
 	req := fw.earn
-	if m == nil || !m.exists {
+	if m == nil {
 		return nil, plannedEntry{}, fmt.Errorf("%w %q", ErrUnknownMember, fw.member)
 	}
 	purchase := rules.Purchase{Amount: req.Amount, Lines: req.Lines, DefaultCategory: req.DefaultCategory}
@@ -261,11 +251,7 @@ func (l *Ledger) planEarn(fw *fastWrite, m *fastMember, now time.Time, ids, lotI
 		return nil, plannedEntry{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	terms := l.program.LotTermsAt(now)
-	res := EarnResult{
-		Points: earned.Points, Capped: earned.Capped,
-		Discount: purchase.Discount, AmountDue: req.Amount - purchase.Discount,
-		PendingUntil: terms.PendingUntil, ExpiresAt: terms.ExpiresAt,
-	}
+	res := l.earnResult(*req, purchase, earned, terms, now)
 	res.EntryID = ids.next()
 	b, err := json.Marshal(res)
 	if err != nil {
@@ -283,20 +269,14 @@ func (l *Ledger) planEarn(fw *fastWrite, m *fastMember, now time.Time, ids, lotI
 	// What the next write of this member in the run must see.
 	m.lastEarn = at
 	if l.program.Tiers != nil {
-		a := rules.Activity{At: fromMicros(at), Amount: earned.Points}
-		if l.program.Basis == rules.BasisAmountSpent {
-			a.Amount = res.AmountDue
-		}
-		m.activity = append(m.activity, a)
+		m.activity = append(m.activity, l.activityOf(KindEarn, at, earned.Points, res.AmountDue, 0))
 	}
-	m.earnsAt, m.earnsPts = append(m.earnsAt, at), append(m.earnsPts, earned.Points)
+	if l.program.MaxPerMemberPerDay > 0 {
+		m.earnsAt, m.earnsPts = append(m.earnsAt, at), append(m.earnsPts, earned.Points)
+	}
 	if earned.Points > 0 {
-		exp := neverExpires
-		if terms.ExpiresAt != nil {
-			exp = micros(*terms.ExpiresAt)
-		}
-		m.lots = append(m.lots, &fastLot{id: lotIDs.next(), entryID: e.id, partner: req.Partner,
-			points: earned.Points, remaining: earned.Points, earnedAt: at, pendingUntil: micros(terms.PendingUntil), expiresAt: exp, fresh: true})
+		m.lots = append(m.lots, &fastLot{id: lotIDs.next(), entryID: e.id, partner: req.Partner, points: earned.Points, remaining: earned.Points,
+			earnedAt: at, pendingUntil: micros(terms.PendingUntil), expiresAt: expiryMicros(terms.ExpiresAt), fresh: true})
 		sortLots(m.lots)
 	}
 	return res, e, nil
@@ -304,7 +284,7 @@ func (l *Ledger) planEarn(fw *fastWrite, m *fastMember, now time.Time, ids, lotI
 
 func (l *Ledger) planRedeem(fw *fastWrite, m *fastMember, now time.Time, ids *idSource, p *planned) (any, plannedEntry, error) {
 	req := fw.redeem
-	if m == nil || !m.exists {
+	if m == nil {
 		return nil, plannedEntry{}, fmt.Errorf("%w %q", ErrUnknownMember, fw.member)
 	}
 	at := micros(now)
@@ -447,7 +427,7 @@ func (l *Ledger) fastMembers(ctx context.Context, t tx, run []*job, now time.Tim
 			_ = rows.Close()
 			return nil, err
 		}
-		members[id] = &fastMember{exists: true, paidUntil: paid}
+		members[id] = &fastMember{paidUntil: paid}
 	}
 	if err := closeRows(rows); err != nil {
 		return nil, err
@@ -566,12 +546,8 @@ func (l *Ledger) fastLots(ctx context.Context, t tx, members map[string]*fastMem
 				truncated = true
 				return false
 			}
-			exp := neverExpires
-			if lt.expiresAt != nil {
-				exp = micros(*lt.expiresAt)
-			}
 			last = &fastLot{id: lt.id, entryID: lt.entryID, partner: lt.partner, points: lt.points, remaining: lt.remaining,
-				earnedAt: micros(lt.earnedAt), pendingUntil: micros(lt.pendingEnd), expiresAt: exp}
+				earnedAt: micros(lt.earnedAt), pendingUntil: micros(lt.pendingEnd), expiresAt: expiryMicros(lt.expiresAt)}
 			m.lots = append(m.lots, last)
 			if last.spendable(at) {
 				have += last.remaining

@@ -254,13 +254,22 @@ func replay(ctx context.Context, t tx, m Meta, hash string, out any) (bool, erro
 	if err != nil {
 		return false, err
 	}
-	if storedHash != hash {
-		return false, fmt.Errorf("%w: key %q of %s", ErrIdempotencyConflict, m.Key, m.Actor)
-	}
-	if err := json.Unmarshal([]byte(result), out); err != nil {
-		return false, fmt.Errorf("reading the stored result of key %q: %w", m.Key, err)
+	if err := storedAnswer(m, hash, storedHash, result, out); err != nil {
+		return false, err
 	}
 	return true, nil
+}
+
+// storedAnswer fills out from the stored result of a write under m's key, or
+// refuses a different request under that key.
+func storedAnswer(m Meta, hash, storedHash, result string, out any) error {
+	if storedHash != hash {
+		return fmt.Errorf("%w: key %q of %s", ErrIdempotencyConflict, m.Key, m.Actor)
+	}
+	if err := json.Unmarshal([]byte(result), out); err != nil {
+		return fmt.Errorf("reading the stored result of key %q: %w", m.Key, err)
+	}
+	return nil
 }
 
 // write runs one idempotent write: a replay returns the stored result; otherwise
@@ -311,7 +320,7 @@ func writeWith[R any](ctx context.Context, l *Ledger, kind, member string, m Met
 	}
 	if l.batch != nil {
 		if fast != nil {
-			fast.kind, fast.meta, fast.hash, fast.member, fast.res, fast.replayed = kind, m, hash, member, res, replayed
+			fast.meta, fast.hash, fast.member, fast.res, fast.replayed = m, hash, member, res, replayed
 		}
 		return l.batch.submit(ctx, member, attempt, fallback, fast)
 	}

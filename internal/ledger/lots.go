@@ -55,6 +55,14 @@ func (lt lot) expired(now time.Time) bool { return lt.expiresAt != nil && !now.B
 // the spending order, which an index on (member, expires_at) then serves as is.
 const neverExpires int64 = math.MaxInt64
 
+// expiryMicros is how expires_at stores an expiry, nil for never.
+func expiryMicros(at *time.Time) int64 {
+	if at == nil {
+		return neverExpires
+	}
+	return micros(*at)
+}
+
 const lotColumns = `SELECT id, entry_id, partner_id, points, remaining, earned_at, pending_until, expires_at FROM lots`
 
 // spendingOrder is soonest expiring first, lots that never expire last, then
@@ -163,10 +171,7 @@ func (l *Ledger) credit(ctx context.Context, t tx, entryID int64, member, partne
 	if points <= 0 {
 		return nil
 	}
-	exp := neverExpires
-	if terms.ExpiresAt != nil {
-		exp = micros(*terms.ExpiresAt)
-	}
+	exp := expiryMicros(terms.ExpiresAt)
 	if terms.ExpiresOnInactivity {
 		at, _ := l.program.InactivityExpiry(earnedAt)
 		exp = micros(at)

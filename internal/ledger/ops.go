@@ -122,13 +122,7 @@ func (l *Ledger) Earn(ctx context.Context, req EarnRequest) (EarnResult, error) 
 			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
 		terms := l.program.LotTermsAt(now)
-		res.Points, res.Capped = earned.Points, earned.Capped
-		res.Discount, res.AmountDue = purchase.Discount, req.Amount-purchase.Discount
-		res.PendingUntil, res.ExpiresAt = terms.PendingUntil, terms.ExpiresAt
-		if terms.ExpiresOnInactivity {
-			at, _ := l.program.InactivityExpiry(now)
-			res.ExpiresAt = &at
-		}
+		res = l.earnResult(req, purchase, earned, terms, now)
 		if ref != nil {
 			res.CommissionMicros = ref.outcome.CommissionMicros
 		}
@@ -151,6 +145,20 @@ func (l *Ledger) Earn(ctx context.Context, req EarnRequest) (EarnResult, error) 
 		}, nil
 	})
 	return res, err
+}
+
+// earnResult is what an earning answers, but for its entry id and commission.
+func (l *Ledger) earnResult(req EarnRequest, purchase rules.Purchase, earned rules.Earned, terms rules.LotTerms, now time.Time) EarnResult {
+	res := EarnResult{
+		Points: earned.Points, Capped: earned.Capped,
+		Discount: purchase.Discount, AmountDue: req.Amount - purchase.Discount,
+		PendingUntil: terms.PendingUntil, ExpiresAt: terms.ExpiresAt,
+	}
+	if terms.ExpiresOnInactivity {
+		at, _ := l.program.InactivityExpiry(now)
+		res.ExpiresAt = &at
+	}
+	return res
 }
 
 // Redeem spends a member's available points at a partner, soonest-expiring lots

@@ -172,7 +172,6 @@ var _ = Describe("The StadtBonus samples on a real node", Ordered, func() {
 		// The till runs where the partner's own software would: a pod of the
 		// partner's namespace, reaching the program through the endpoint in its
 		// Secret (in-cluster DNS and the Service), with the key the Secret holds.
-		no := false
 		user := int64(65532)
 		till := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{GenerateName: "till-", Namespace: "baeckerei-korn"},
@@ -183,7 +182,7 @@ var _ = Describe("The StadtBonus samples on a real node", Ordered, func() {
 					Name: "till", Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
 					Args:         []string{"/credentials", member},
 					VolumeMounts: []corev1.VolumeMount{{Name: "credentials", MountPath: "/credentials", ReadOnly: true}},
-					SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &no, ReadOnlyRootFilesystem: ptr(true),
+					SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr(false), ReadOnlyRootFilesystem: ptr(true),
 						Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
 				}},
 				Volumes: []corev1.Volume{{Name: "credentials", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret}}}},
