@@ -21,11 +21,17 @@ limitations under the License.
 // the same objects the operator would (the floor). It prints both times and their
 // ratio, the manager's peak RSS, the CPU time it used until settled, and the write
 // requests it makes during an idle period after settling. `make bench-operator`.
+// Both times move by a fifth from run to run on a shared two-core machine, so
+// each size runs several rounds, floor and operator alternating, and the ratio
+// reported is their median; the idle period is counted in the last round. Beside
+// the times it prints the CPU that kube-apiserver and etcd used in each phase:
+// the work each side cost the control plane, which moves less than time does.
 //
 // Diagnostics: BENCH_KEEP=1 keeps the manager's log and prints its request
 // counters; BENCH_AUDIT_DIR=dir writes the API server's audit log of every write
 // (with the bodies of program status patches) there; BENCH_PROFILE=file saves a
-// 30-second CPU profile of the manager taken while it settles.
+// 30-second CPU profile of the manager taken while it settles, and
+// BENCH_APISERVER_PROFILE=file one of the API server.
 package main
 
 import (
@@ -41,6 +47,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +70,7 @@ import (
 
 type options struct {
 	programs   []int
+	rounds     int
 	workers    int
 	idle       time.Duration
 	reconciles int
@@ -74,6 +82,7 @@ func main() {
 	var o options
 	var sizes string
 	flag.StringVar(&sizes, "programs", "100,1000", "Numbers of programs to measure, each with 3 partners.")
+	flag.IntVar(&o.rounds, "rounds", 3, "Rounds per size, floor and operator alternating; the ratio reported is their median.")
 	flag.IntVar(&o.workers, "workers", 8, "Concurrent clients creating objects.")
 	flag.IntVar(&o.reconciles, "max-concurrent-reconciles", 0, "The manager's --max-concurrent-reconciles; 0 leaves its default.")
 	flag.DurationVar(&o.idle, "idle", time.Minute, "How long to count the manager's writes after settling.")
@@ -87,6 +96,10 @@ func main() {
 			os.Exit(2)
 		}
 		o.programs = append(o.programs, n)
+	}
+	if o.rounds < 1 {
+		fmt.Fprintf(os.Stderr, "bench-operator: -rounds %d: want 1 or more\n", o.rounds)
+		os.Exit(2)
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintf(os.Stderr, "bench-operator: %v\n", err)
@@ -102,21 +115,51 @@ var scheme = func() *runtime.Scheme {
 }()
 
 func run(o options) error {
-	fmt.Printf("operator scale: programs with 3 partners each, %d creating clients, idle period %s\n\n", o.workers, o.idle)
-	fmt.Printf("%9s %12s %12s %8s %14s %12s %12s\n", "programs", "floor", "operator", "ratio", "manager RSS", "manager CPU", "idle writes")
+	fmt.Printf("operator scale: programs with 3 partners each, %d creating clients, %d rounds per size (floor and operator alternating), "+
+		"idle period %s in the last round\n\n", o.workers, o.rounds, o.idle)
+	fmt.Printf("%9s %7s %10s %10s %7s %23s %12s %12s %15s %12s\n", "programs", "round", "floor", "operator", "ratio",
+		"API server+etcd CPU", "manager RSS", "manager CPU", "manager writes", "idle writes")
 	for _, n := range o.programs {
-		floor, err := measureFloor(o, n)
-		if err != nil {
-			return fmt.Errorf("floor for %d programs: %w", n, err)
+		var ratios, cpuRatios []float64
+		for r := 1; r <= o.rounds; r++ {
+			floor, floorCPU, err := measureFloor(o, n)
+			if err != nil {
+				return fmt.Errorf("floor for %d programs: %w", n, err)
+			}
+			idle := time.Duration(0)
+			if r == o.rounds {
+				idle = o.idle
+			}
+			op, err := measureOperator(o, n, idle)
+			if err != nil {
+				return fmt.Errorf("operator for %d programs: %w", n, err)
+			}
+			ratio := op.took.Seconds() / floor.Seconds()
+			ratios = append(ratios, ratio)
+			cpuRatios = append(cpuRatios, op.controlPlane.Seconds()/floorCPU.Seconds())
+			writes := "-"
+			if idle > 0 {
+				writes = strconv.FormatInt(op.idleWrites, 10)
+			}
+			fmt.Printf("%9d %7d %10s %10s %7.2f %7s %7s %7.2f %8d MiB %12s %15d %12s\n", n, r, floor.Round(time.Millisecond),
+				op.took.Round(time.Millisecond), ratio, floorCPU.Round(100*time.Millisecond), op.controlPlane.Round(100*time.Millisecond),
+				op.controlPlane.Seconds()/floorCPU.Seconds(), op.peakRSS>>20, op.settleCPU.Round(10*time.Millisecond), op.settleWrites, writes)
 		}
-		took, rss, cpu, idleWrites, err := measureOperator(o, n)
-		if err != nil {
-			return fmt.Errorf("operator for %d programs: %w", n, err)
-		}
-		fmt.Printf("%9d %12s %12s %8.2f %11d MiB %12s %12d\n", n, floor.Round(time.Millisecond), took.Round(time.Millisecond),
-			took.Seconds()/floor.Seconds(), rss>>20, cpu.Round(10*time.Millisecond), idleWrites)
+		slices.Sort(ratios)
+		slices.Sort(cpuRatios)
+		fmt.Printf("%9d %7s %10s %10s %7.2f %15s %7.2f   (time ratio lowest %.2f, highest %.2f)\n", n, "median", "", "",
+			median(ratios), "", median(cpuRatios), ratios[0], ratios[len(ratios)-1])
 	}
 	return nil
+}
+
+// median of sorted values.
+func median(sorted []float64) float64 {
+	m := len(sorted) / 2
+	if len(sorted)%2 == 1 {
+		return sorted[m]
+	}
+	return (sorted[m-1] + sorted[m]) / 2
 }
 
 func startControlPlane(o options) (*envtest.Environment, client.Client, error) {
@@ -173,13 +216,17 @@ func network(i int) (*corev1.Namespace, *loyaltyv1alpha1.LoyaltyProgram, []*loya
 // the namespace, program and partners, and per program the credentials, the
 // token and hash Secrets, ServiceAccount, ConfigMap, Service, StatefulSet and
 // NetworkPolicy.
-func measureFloor(o options, n int) (time.Duration, error) {
+func measureFloor(o options, n int) (took, controlPlane time.Duration, err error) {
 	env, c, err := startControlPlane(o)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer func() { _ = env.Stop() }()
 	ctx := context.Background()
+	cpuBefore, err := controlPlaneCPU()
+	if err != nil {
+		return 0, 0, err
+	}
 	start := time.Now()
 	err = load.Parallel(o.workers, n, func(i int) error {
 		ns, program, partners := network(i)
@@ -211,7 +258,12 @@ func measureFloor(o options, n int) (time.Duration, error) {
 		}
 		return nil
 	})
-	return time.Since(start), err
+	took = time.Since(start)
+	if err != nil {
+		return 0, 0, err
+	}
+	cpuAfter, err := controlPlaneCPU()
+	return took, cpuAfter - cpuBefore, err
 }
 
 func freeAddr() (string, error) {
@@ -224,37 +276,47 @@ func freeAddr() (string, error) {
 }
 
 // measureOperator runs the real manager against a fresh control plane.
-func measureOperator(o options, n int) (took time.Duration, peakRSS int64, settleCPU time.Duration, idleWrites int64, err error) {
+// operatorRun is what one run of the manager measured.
+type operatorRun struct {
+	took         time.Duration // until every program settled
+	controlPlane time.Duration // CPU of kube-apiserver and etcd until then
+	settleCPU    time.Duration // the manager's CPU until then
+	peakRSS      int64
+	settleWrites int64 // the manager's write requests until then
+	idleWrites   int64
+}
+
+func measureOperator(o options, n int, idle time.Duration) (run operatorRun, err error) {
 	env, c, err := startControlPlane(o)
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return run, err
 	}
 	defer func() { _ = env.Stop() }()
 	admin, err := env.AddUser(envtest.User{Name: "bench", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return run, err
 	}
 	kubeconfig, err := admin.KubeConfig()
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return run, err
 	}
 	dir, err := os.MkdirTemp("", "bench-operator-")
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return run, err
 	}
 	if os.Getenv("BENCH_KEEP") == "" {
 		defer func() { _ = os.RemoveAll(dir) }()
 	}
 	if err := os.WriteFile(filepath.Join(dir, "kubeconfig"), kubeconfig, 0o600); err != nil {
-		return 0, 0, 0, 0, err
+		return run, err
 	}
 	metricsAddr, err := freeAddr()
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return run, err
 	}
 	logs, err := os.Create(filepath.Join(dir, "manager.log"))
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return run, err
 	}
 	defer func() { _ = logs.Close() }()
 	args := []string{"manager", "--metrics-bind-address=" + metricsAddr, "--metrics-secure=false",
@@ -262,7 +324,7 @@ func measureOperator(o options, n int) (took time.Duration, peakRSS int64, settl
 	if o.reconciles > 0 {
 		args = append(args, fmt.Sprintf("--max-concurrent-reconciles=%d", o.reconciles))
 	}
-	profile := os.Getenv("BENCH_PROFILE") // diagnostics: a CPU profile of the manager while it settles
+	profile := os.Getenv("BENCH_PROFILE") // diagnostics: a CPU profile of the manager while it settles (BENCH_APISERVER_PROFILE: of the API server)
 	if profile != "" {
 		args = append(args, "--pprof-bind-address=127.0.0.1:6060")
 	}
@@ -270,13 +332,24 @@ func measureOperator(o options, n int) (took time.Duration, peakRSS int64, settl
 	mgr.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(dir, "kubeconfig"))
 	mgr.Stdout, mgr.Stderr = logs, logs
 	if err := mgr.Start(); err != nil {
-		return 0, 0, 0, 0, err
+		return run, err
 	}
 	defer func() { _ = mgr.Process.Kill(); _ = mgr.Wait() }()
 
 	ctx := context.Background()
 	if profile != "" {
-		go saveProfile(profile)
+		go saveProfile(http.DefaultClient, "http://127.0.0.1:6060", profile)
+	}
+	if path := os.Getenv("BENCH_APISERVER_PROFILE"); path != "" { // diagnostics: the API server's CPU while the manager works
+		hc, err := rest.HTTPClientFor(admin.Config())
+		if err != nil {
+			return run, err
+		}
+		go saveProfile(hc, admin.Config().Host, path)
+	}
+	cpuBefore, err := controlPlaneCPU()
+	if err != nil {
+		return run, err
 	}
 	start := time.Now()
 	if err := load.Parallel(o.workers, n, func(i int) error {
@@ -294,14 +367,19 @@ func measureOperator(o options, n int) (took time.Duration, peakRSS int64, settl
 		}
 		return nil
 	}); err != nil {
-		return 0, 0, 0, 0, err
+		return run, err
 	}
 	if err := waitSettled(ctx, env.Config, n); err != nil {
-		return 0, 0, 0, 0, err
+		return run, err
 	}
-	took = time.Since(start)
-	if settleCPU, err = cpuTime(mgr.Process.Pid); err != nil {
-		return 0, 0, 0, 0, err
+	run.took = time.Since(start)
+	cpuAfter, err := controlPlaneCPU()
+	if err != nil {
+		return run, err
+	}
+	run.controlPlane = cpuAfter - cpuBefore
+	if run.settleCPU, err = cpuTime(mgr.Process.Pid); err != nil {
+		return run, err
 	}
 	if os.Getenv("BENCH_KEEP") != "" {
 		// Diagnostics: keep the manager's log and print the moment of settling and
@@ -311,24 +389,25 @@ func measureOperator(o options, n int) (took time.Duration, peakRSS int64, settl
 
 	before, err := managerWrites(metricsAddr)
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return run, err
 	}
+	run.settleWrites = before
 	if os.Getenv("BENCH_KEEP") != "" {
 		dumpRequestMetrics(metricsAddr)
 		fmt.Fprintln(os.Stderr, "---- idle ----")
 	}
 	eventsBefore, err := eventWrites(ctx, c)
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return run, err
 	}
-	time.Sleep(o.idle)
+	time.Sleep(idle)
 	after, err := managerWrites(metricsAddr)
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return run, err
 	}
 	eventsAfter, err := eventWrites(ctx, c)
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return run, err
 	}
 	if os.Getenv("BENCH_KEEP") != "" {
 		dumpRequestMetrics(metricsAddr)
@@ -336,8 +415,9 @@ func measureOperator(o options, n int) (took time.Duration, peakRSS int64, settl
 	if late := eventsAfter - eventsBefore; late > 0 {
 		fmt.Printf("          (of the idle writes, about %d are Events recorded while settling and delivered late)\n", late)
 	}
-	peakRSS, err = vmHWM(mgr.Process.Pid)
-	return took, peakRSS, settleCPU, after - before, err
+	run.idleWrites = after - before
+	run.peakRSS, err = vmHWM(mgr.Process.Pid)
+	return run, err
 }
 
 // eventWrites counts what Events cost in writes so far: one per Event object,
@@ -454,12 +534,12 @@ func waitSettled(ctx context.Context, cfg *rest.Config, n int) error {
 	}
 }
 
-// saveProfile writes a 30-second CPU profile of the manager to path.
-func saveProfile(path string) {
+// saveProfile writes a 30-second CPU profile of the process serving base to path.
+func saveProfile(hc *http.Client, base, path string) {
 	var res *http.Response
 	var err error
 	for range 50 { // the manager may not listen yet
-		if res, err = http.Get("http://127.0.0.1:6060/debug/pprof/profile?seconds=30"); err == nil {
+		if res, err = hc.Get(strings.TrimSuffix(base, "/") + "/debug/pprof/profile?seconds=30"); err == nil {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -476,6 +556,46 @@ func saveProfile(path string) {
 	}
 	defer func() { _ = f.Close() }()
 	_, _ = io.Copy(f, res.Body)
+}
+
+// controlPlaneCPU is the CPU time used so far by the control plane this process
+// started: its child processes etcd and kube-apiserver.
+func controlPlaneCPU() (time.Duration, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	self := os.Getpid()
+	var total time.Duration
+	found := 0
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue // gone since the listing
+		}
+		open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		comm, fields := string(b[open+1:end]), strings.Fields(string(b[end+1:]))
+		if len(fields) < 2 || (comm != "etcd" && comm != "kube-apiserver") || fields[1] != strconv.Itoa(self) {
+			continue
+		}
+		cpu, err := cpuTime(pid)
+		if err != nil {
+			return 0, err
+		}
+		total += cpu
+		found++
+	}
+	if found != 2 {
+		return 0, fmt.Errorf("found %d control plane processes (etcd, kube-apiserver) started by this one, want 2", found)
+	}
+	return total, nil
 }
 
 // cpuTime is the CPU time a process has used, user and system, from /proc.
