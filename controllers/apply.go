@@ -22,24 +22,36 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/util/csaupgrade"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 )
 
-// FieldOwner is the server-side apply field manager of everything treue writes.
+// FieldOwner is the field manager of everything treue creates and applies.
 const FieldOwner = "treue"
 
 // appliedAnnotation records the fingerprint of what was last applied, so that an
 // unchanged object costs no request at all.
 const appliedAnnotation = "loyalty.treue.dev/applied"
 
-// applyOwned server-side applies obj, owned by owner, unless the copy in the
-// cache already carries the fingerprint of exactly this desired state. It
+// applyOwned makes obj, owned by owner, what the cluster holds, unless the copy
+// in the cache already carries the fingerprint of exactly this desired state. It
 // reports whether it wrote.
+//
+// An object that does not exist yet is created: a create costs the API server
+// less than an apply that creates, and a settling fleet of programs is mostly
+// creates (bench/operator). The create records its fields for FieldOwner as an
+// update, so before the first apply of a changed desired state those fields are
+// handed to FieldOwner's apply (as kubectl does when it moves from client-side to
+// server-side apply); else a field dropped from the desired state later would
+// stay, owned by the create.
 func applyOwned(ctx context.Context, c client.Client, scheme *runtime.Scheme, owner client.Object, obj client.Object) (bool, error) {
 	if err := controllerutil.SetControllerReference(owner, obj, scheme); err != nil {
 		return false, err
@@ -61,9 +73,14 @@ func applyOwned(ctx context.Context, c client.Client, scheme *runtime.Scheme, ow
 	current := obj.DeepCopyObject().(client.Object)
 	err = c.Get(ctx, client.ObjectKeyFromObject(obj), current)
 	switch {
-	case err == nil && current.GetAnnotations()[appliedAnnotation] == fingerprint:
+	case apierrors.IsNotFound(err):
+		return true, createOwned(ctx, c, obj, fingerprint)
+	case err != nil:
+		return false, err
+	case current.GetAnnotations()[appliedAnnotation] == fingerprint:
 		return false, nil
-	case err != nil && !apierrors.IsNotFound(err):
+	}
+	if err := handOverCreatedFields(ctx, c, current); err != nil {
 		return false, err
 	}
 	annotations := u.GetAnnotations()
@@ -76,4 +93,43 @@ func applyOwned(ctx context.Context, c client.Client, scheme *runtime.Scheme, ow
 		return false, fmt.Errorf("applying %s %s: %w", u.GetKind(), client.ObjectKeyFromObject(obj), err)
 	}
 	return true, nil
+}
+
+// createOwned creates obj with its fingerprint. An object that exists after all
+// is one the cache has not seen yet: the reconcile worked from a stale copy.
+func createOwned(ctx context.Context, c client.Client, obj client.Object, fingerprint string) error {
+	obj = obj.DeepCopyObject().(client.Object)
+	annotations := maps.Clone(obj.GetAnnotations())
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[appliedAnnotation] = fingerprint
+	obj.SetAnnotations(annotations)
+	err := c.Create(ctx, obj, client.FieldOwner(FieldOwner))
+	if apierrors.IsAlreadyExists(err) {
+		return errStale
+	}
+	if err != nil {
+		return fmt.Errorf("creating %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, client.ObjectKeyFromObject(obj), err)
+	}
+	return nil
+}
+
+// handOverCreatedFields moves the fields FieldOwner's create (or any earlier
+// update under that name) owns to FieldOwner's apply, so that the apply that
+// follows can also remove them. Nothing is sent when there is nothing to move.
+// The patch carries the resourceVersion read, so a stale copy is refused.
+func handOverCreatedFields(ctx context.Context, c client.Client, current client.Object) error {
+	patch, err := csaupgrade.UpgradeManagedFieldsPatch(current, sets.New(FieldOwner), FieldOwner)
+	if err != nil || patch == nil {
+		return err
+	}
+	err = c.Patch(ctx, current, client.RawPatch(types.JSONPatchType, patch))
+	if apierrors.IsConflict(err) {
+		return errStale
+	}
+	if err != nil {
+		return fmt.Errorf("handing the fields of %s to server-side apply: %w", client.ObjectKeyFromObject(current), err)
+	}
+	return nil
 }
