@@ -404,9 +404,13 @@ func (r *LoyaltyProgramReconciler) workloadConditions(ctx context.Context, progr
 func (r *LoyaltyProgramReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&loyaltyv1alpha1.LoyaltyProgram{}, builderGenerationChanged()).
-		Owns(&corev1.ConfigMap{}).Owns(&corev1.Service{}).Owns(&corev1.ServiceAccount{}).Owns(&corev1.Secret{}).
-		Owns(&appsv1.StatefulSet{}).Owns(&appsv1.Deployment{}).Owns(&policyv1.PodDisruptionBudget{}).Owns(&networkingv1.NetworkPolicy{}).
-		Watches(&loyaltyv1alpha1.Partner{}, handlerFunc(programsOfPartner)).
+		Owns(&corev1.ConfigMap{}, builderOwnedChanged()).Owns(&corev1.Service{}, builderOwnedChanged()).
+		Owns(&corev1.ServiceAccount{}, builderOwnedChanged()).Owns(&corev1.Secret{}, builderOwnedChanged()).
+		Owns(&appsv1.StatefulSet{}, builderOwnedChanged()).Owns(&appsv1.Deployment{}, builderOwnedChanged()).
+		Owns(&policyv1.PodDisruptionBudget{}, builderOwnedChanged()).Owns(&networkingv1.NetworkPolicy{}, builderOwnedChanged()).
+		// A Partner's spec (the programs it references) decides; its status, which
+		// its own controller writes, holds nothing the program reads.
+		Watches(&loyaltyv1alpha1.Partner{}, handlerFunc(programsOfPartner), builderGenerationChangedWatch()).
 		Watches(&loyaltyv1alpha1.ReferralDiscount{}, handlerFunc(func(_ context.Context, o client.Object) []ctrl.Request {
 			rd := o.(*loyaltyv1alpha1.ReferralDiscount)
 			return requestsFor([]string{programKey(rd.Namespace, rd.Spec.ProgramRef.Name)})

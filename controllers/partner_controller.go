@@ -285,14 +285,15 @@ func (r *PartnerReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&loyaltyv1alpha1.Partner{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Owns(&corev1.Secret{}).
+		Owns(&corev1.Secret{}, builderOwnedChanged()).
+		// A program's spec decides admission; its status does not.
 		Watches(&loyaltyv1alpha1.LoyaltyProgram{}, handlerFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
 			partners := &loyaltyv1alpha1.PartnerList{}
 			if err := c.List(ctx, partners, client.MatchingFields{indexPartnerPrograms: programKey(o.GetNamespace(), o.GetName())}); err != nil {
 				return nil
 			}
 			return partnerRequests(partners)
-		})).
+		}), builderGenerationChangedWatch()).
 		Watches(&corev1.Namespace{}, handlerFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
 			partners := &loyaltyv1alpha1.PartnerList{}
 			if err := c.List(ctx, partners, client.InNamespace(o.GetName())); err != nil {

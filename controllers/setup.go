@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 )
@@ -104,6 +105,14 @@ func builderGenerationChanged() builder.ForOption {
 
 func builderGenerationChangedWatch() builder.WatchesOption {
 	return builder.WithPredicates(predicate.GenerationChangedPredicate{})
+}
+
+// builderOwnedChanged watches owned objects for what others do to them: their
+// changes and deletion. Their creation is the reconcile's own doing (and on a
+// restart the owner's own listing reconciles it anyway); reacting to it only
+// repeated the reconcile that had just run.
+func builderOwnedChanged() builder.OwnsOption {
+	return builder.WithPredicates(predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }})
 }
 
 func controllerOptions(opts Options) controller.Options {
