@@ -83,7 +83,7 @@ var _ = Describe("Applying an owned object", func() {
 		stale.ResourceVersion = "1"
 		stale.ManagedFields = append(stale.ManagedFields, metav1.ManagedFieldsEntry{Manager: FieldOwner,
 			Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1", FieldsType: "FieldsV1",
-			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{"f:a":{}}}`)}})
+			FieldsV1: metav1.NewFieldsV1(`{"f:data":{"f:a":{}}}`)})
 		Expect(handOverCreatedFields(ctx, k8sClient, stale)).To(MatchError(errStale))
 	})
 })

@@ -275,6 +275,52 @@ func freeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// startManager runs the treue manager against the control plane kubeconfig
+// reaches, logging to a file; stop kills it and removes its files (unless
+// BENCH_KEEP is set).
+func startManager(o options, kubeconfig []byte, pprof bool) (mgr *exec.Cmd, metricsAddr string, logs *os.File, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "bench-operator-")
+	if err != nil {
+		return nil, "", nil, nil, err
+	}
+	cleanup := func() {
+		if logs != nil {
+			_ = logs.Close()
+		}
+		if os.Getenv("BENCH_KEEP") == "" {
+			_ = os.RemoveAll(dir)
+		}
+	}
+	fail := func(err error) (*exec.Cmd, string, *os.File, func(), error) {
+		cleanup()
+		return nil, "", nil, nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kubeconfig"), kubeconfig, 0o600); err != nil {
+		return fail(err)
+	}
+	if metricsAddr, err = freeAddr(); err != nil {
+		return fail(err)
+	}
+	if logs, err = os.Create(filepath.Join(dir, "manager.log")); err != nil {
+		return fail(err)
+	}
+	args := []string{"manager", "--metrics-bind-address=" + metricsAddr, "--metrics-secure=false",
+		"--health-probe-bind-address=0", "--accrual-image=bench"}
+	if o.reconciles > 0 {
+		args = append(args, fmt.Sprintf("--max-concurrent-reconciles=%d", o.reconciles))
+	}
+	if pprof {
+		args = append(args, "--pprof-bind-address=127.0.0.1:6060")
+	}
+	mgr = exec.Command(o.treue, args...)
+	mgr.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(dir, "kubeconfig"))
+	mgr.Stdout, mgr.Stderr = logs, logs
+	if err := mgr.Start(); err != nil {
+		return fail(err)
+	}
+	return mgr, metricsAddr, logs, func() { _ = mgr.Process.Kill(); _ = mgr.Wait(); cleanup() }, nil
+}
+
 // measureOperator runs the real manager against a fresh control plane.
 // operatorRun is what one run of the manager measured.
 type operatorRun struct {
@@ -300,41 +346,12 @@ func measureOperator(o options, n int, idle time.Duration) (run operatorRun, err
 	if err != nil {
 		return run, err
 	}
-	dir, err := os.MkdirTemp("", "bench-operator-")
-	if err != nil {
-		return run, err
-	}
-	if os.Getenv("BENCH_KEEP") == "" {
-		defer func() { _ = os.RemoveAll(dir) }()
-	}
-	if err := os.WriteFile(filepath.Join(dir, "kubeconfig"), kubeconfig, 0o600); err != nil {
-		return run, err
-	}
-	metricsAddr, err := freeAddr()
-	if err != nil {
-		return run, err
-	}
-	logs, err := os.Create(filepath.Join(dir, "manager.log"))
-	if err != nil {
-		return run, err
-	}
-	defer func() { _ = logs.Close() }()
-	args := []string{"manager", "--metrics-bind-address=" + metricsAddr, "--metrics-secure=false",
-		"--health-probe-bind-address=0", "--accrual-image=bench"}
-	if o.reconciles > 0 {
-		args = append(args, fmt.Sprintf("--max-concurrent-reconciles=%d", o.reconciles))
-	}
 	profile := os.Getenv("BENCH_PROFILE") // diagnostics: a CPU profile of the manager while it settles (BENCH_APISERVER_PROFILE: of the API server)
-	if profile != "" {
-		args = append(args, "--pprof-bind-address=127.0.0.1:6060")
-	}
-	mgr := exec.Command(o.treue, args...)
-	mgr.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(dir, "kubeconfig"))
-	mgr.Stdout, mgr.Stderr = logs, logs
-	if err := mgr.Start(); err != nil {
+	mgr, metricsAddr, logs, stop, err := startManager(o, kubeconfig, profile != "")
+	if err != nil {
 		return run, err
 	}
-	defer func() { _ = mgr.Process.Kill(); _ = mgr.Wait() }()
+	defer stop()
 
 	ctx := context.Background()
 	if profile != "" {
