@@ -31,7 +31,8 @@ limitations under the License.
 // counters; BENCH_AUDIT_DIR=dir writes the API server's audit log of every write
 // (with the bodies of program status patches) there; BENCH_PROFILE=file saves a
 // 30-second CPU profile of the manager taken while it settles, and
-// BENCH_APISERVER_PROFILE=file one of the API server.
+// BENCH_APISERVER_PROFILE=file one of the API server (BENCH_APISERVER_PROFILE_FLOOR
+// while the floor runs).
 package main
 
 import (
@@ -226,6 +227,13 @@ func measureFloor(o options, n int) (took, controlPlane time.Duration, err error
 	cpuBefore, err := controlPlaneCPU()
 	if err != nil {
 		return 0, 0, err
+	}
+	if path := os.Getenv("BENCH_APISERVER_PROFILE_FLOOR"); path != "" { // diagnostics: the API server's CPU under the floor's load
+		hc, err := rest.HTTPClientFor(env.Config)
+		if err != nil {
+			return 0, 0, err
+		}
+		go saveProfile(hc, env.Config.Host, path)
 	}
 	start := time.Now()
 	err = load.Parallel(o.workers, n, func(i int) error {
