@@ -29,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 	"github.com/treue-dev/treue/internal/accrual"
@@ -174,20 +175,31 @@ var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
 			first = got.Status.ConfigHash
 		}).Should(Succeed())
 
-		// Settled: a reconcile writes nothing at all. Every Partner event
-		// reconciles its programs, so a label on the partner makes the program
-		// reconcile again; the manager then sends no write request, while other
-		// specs' objects (in their own namespaces) are settled too.
+		// Settled: a reconcile writes nothing at all. Someone else's label on the
+		// program's ConfigMap reconciles the program, and an annotation on the
+		// partner reconciles the partner (both counted); the manager then sends no
+		// write request, while other specs' objects (in their own namespaces) are
+		// settled too.
 		var settled int64
 		eventually(ctx, func(g Gomega) {
 			settled = managerWrites.Load()
 			g.Consistently(managerWrites.Load).WithTimeout(time.Second).Should(Equal(settled))
 		}).Should(Succeed())
+		programRuns, partnerRuns := reconciles(Default, "loyaltyprogram"), reconciles(Default, "partner")
+		cm := &corev1.ConfigMap{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "city-accrual"}, cm)).To(Succeed())
+		pokeCM := client.MergeFrom(cm.DeepCopy())
+		cm.Labels["poke"] = "1"
+		Expect(k8sClient.Patch(ctx, cm, pokeCM)).To(Succeed())
 		got := &loyaltyv1alpha1.Partner{}
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(partner), got)).To(Succeed())
 		poke := client.MergeFrom(got.DeepCopy())
-		got.Labels = map[string]string{"poke": "1"}
+		got.Annotations = map[string]string{"poke": "1"}
 		Expect(k8sClient.Patch(ctx, got, poke)).To(Succeed())
+		eventually(ctx, func(g Gomega) {
+			g.Expect(reconciles(g, "loyaltyprogram")).To(BeNumerically(">", programRuns))
+			g.Expect(reconciles(g, "partner")).To(BeNumerically(">", partnerRuns))
+		}).Should(Succeed())
 		Consistently(managerWrites.Load).WithContext(ctx).WithTimeout(3 * time.Second).Should(Equal(settled))
 
 		// A rule change rolls the pods: a new hash on the pod template.
@@ -304,3 +316,24 @@ var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
 		Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "odd-accrual"}, &appsv1.StatefulSet{}))).To(BeTrue())
 	})
 })
+
+// reconciles is how many reconciles the manager's controller of that name has
+// run, from its metrics.
+func reconciles(g Gomega, controller string) float64 {
+	families, err := ctrlmetrics.Registry.Gather()
+	g.Expect(err).NotTo(HaveOccurred())
+	var n float64
+	for _, f := range families {
+		if f.GetName() != "controller_runtime_reconcile_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "controller" && l.GetValue() == controller {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
+}
