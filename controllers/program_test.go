@@ -202,6 +202,15 @@ var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
 		}).Should(Succeed())
 		Consistently(managerWrites.Load).WithContext(ctx).WithTimeout(3 * time.Second).Should(Equal(settled))
 
+		// Someone deletes the ConfigMap: the program makes it again.
+		Expect(k8sClient.Delete(ctx, cm)).To(Succeed())
+		eventually(ctx, func(g Gomega) {
+			again := &corev1.ConfigMap{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(cm), again)).To(Succeed())
+			g.Expect(again.UID).NotTo(Equal(cm.UID))
+			g.Expect(metav1.IsControlledBy(again, program)).To(BeTrue())
+		}).Should(Succeed())
+
 		// A rule change rolls the pods: a new hash on the pod template.
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(program), program)).To(Succeed())
 		rules := client.MergeFrom(program.DeepCopy())
