@@ -74,7 +74,8 @@ func applyOwned(ctx context.Context, c client.Client, scheme *runtime.Scheme, ow
 	err = c.Get(ctx, client.ObjectKeyFromObject(obj), current)
 	switch {
 	case apierrors.IsNotFound(err):
-		return true, createOwned(ctx, c, obj, fingerprint)
+		err := createOwned(ctx, c, obj, fingerprint)
+		return err == nil, err
 	case err != nil:
 		return false, err
 	case current.GetAnnotations()[appliedAnnotation] == fingerprint:
@@ -83,28 +84,28 @@ func applyOwned(ctx context.Context, c client.Client, scheme *runtime.Scheme, ow
 	if err := handOverCreatedFields(ctx, c, current); err != nil {
 		return false, err
 	}
-	annotations := u.GetAnnotations()
-	if annotations == nil {
-		annotations = map[string]string{}
-	}
-	annotations[appliedAnnotation] = fingerprint
-	u.SetAnnotations(annotations)
+	u.SetAnnotations(withFingerprint(u.GetAnnotations(), fingerprint))
 	if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return false, fmt.Errorf("applying %s %s: %w", u.GetKind(), client.ObjectKeyFromObject(obj), err)
 	}
 	return true, nil
 }
 
+// withFingerprint is a copy of annotations that records fingerprint as applied.
+func withFingerprint(annotations map[string]string, fingerprint string) map[string]string {
+	out := maps.Clone(annotations)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[appliedAnnotation] = fingerprint
+	return out
+}
+
 // createOwned creates obj with its fingerprint. An object that exists after all
 // is one the cache has not seen yet: the reconcile worked from a stale copy.
 func createOwned(ctx context.Context, c client.Client, obj client.Object, fingerprint string) error {
 	obj = obj.DeepCopyObject().(client.Object)
-	annotations := maps.Clone(obj.GetAnnotations())
-	if annotations == nil {
-		annotations = map[string]string{}
-	}
-	annotations[appliedAnnotation] = fingerprint
-	obj.SetAnnotations(annotations)
+	obj.SetAnnotations(withFingerprint(obj.GetAnnotations(), fingerprint))
 	err := c.Create(ctx, obj, client.FieldOwner(FieldOwner))
 	if apierrors.IsAlreadyExists(err) {
 		return errStale

@@ -116,7 +116,7 @@ var scheme = func() *runtime.Scheme {
 }()
 
 func run(o options) error {
-	fmt.Printf("operator scale: programs with 3 partners each, %d creating clients, %d rounds per size (floor and operator alternating), "+
+	fmt.Printf("operator scale: programs with 3 partners each, %d creating clients, rounds per size: %d (floor and operator alternating), "+
 		"idle period %s in the last round\n\n", o.workers, o.rounds, o.idle)
 	fmt.Printf("%9s %7s %10s %10s %7s %23s %12s %12s %15s %12s\n", "programs", "round", "floor", "operator", "ratio",
 		"API server+etcd CPU", "manager RSS", "manager CPU", "manager writes", "idle writes")
@@ -228,12 +228,8 @@ func measureFloor(o options, n int) (took, controlPlane time.Duration, err error
 	if err != nil {
 		return 0, 0, err
 	}
-	if path := os.Getenv("BENCH_APISERVER_PROFILE_FLOOR"); path != "" { // diagnostics: the API server's CPU under the floor's load
-		hc, err := rest.HTTPClientFor(env.Config)
-		if err != nil {
-			return 0, 0, err
-		}
-		go saveProfile(hc, env.Config.Host, path)
+	if err := profileAPIServer(env.Config, os.Getenv("BENCH_APISERVER_PROFILE_FLOOR")); err != nil {
+		return 0, 0, err
 	}
 	start := time.Now()
 	err = load.Parallel(o.workers, n, func(i int) error {
@@ -329,7 +325,6 @@ func startManager(o options, kubeconfig []byte, pprof bool) (mgr *exec.Cmd, metr
 	return mgr, metricsAddr, logs, func() { _ = mgr.Process.Kill(); _ = mgr.Wait(); cleanup() }, nil
 }
 
-// measureOperator runs the real manager against a fresh control plane.
 // operatorRun is what one run of the manager measured.
 type operatorRun struct {
 	took         time.Duration // until every program settled
@@ -340,6 +335,7 @@ type operatorRun struct {
 	idleWrites   int64
 }
 
+// measureOperator runs the real manager against a fresh control plane.
 func measureOperator(o options, n int, idle time.Duration) (run operatorRun, err error) {
 	env, c, err := startControlPlane(o)
 	if err != nil {
@@ -365,12 +361,8 @@ func measureOperator(o options, n int, idle time.Duration) (run operatorRun, err
 	if profile != "" {
 		go saveProfile(http.DefaultClient, "http://127.0.0.1:6060", profile)
 	}
-	if path := os.Getenv("BENCH_APISERVER_PROFILE"); path != "" { // diagnostics: the API server's CPU while the manager works
-		hc, err := rest.HTTPClientFor(admin.Config())
-		if err != nil {
-			return run, err
-		}
-		go saveProfile(hc, admin.Config().Host, path)
+	if err := profileAPIServer(admin.Config(), os.Getenv("BENCH_APISERVER_PROFILE")); err != nil {
+		return run, err
 	}
 	cpuBefore, err := controlPlaneCPU()
 	if err != nil {
@@ -412,27 +404,41 @@ func measureOperator(o options, n int, idle time.Duration) (run operatorRun, err
 		fmt.Fprintf(os.Stderr, "settled at %s; manager log %s\n", time.Now().UTC().Format(time.RFC3339Nano), logs.Name())
 	}
 
-	before, err := managerWrites(metricsAddr)
-	if err != nil {
+	if run.settleWrites, err = managerWrites(metricsAddr); err != nil {
 		return run, err
 	}
-	run.settleWrites = before
+	if idle > 0 {
+		if run.idleWrites, err = idleWrites(ctx, c, metricsAddr, idle); err != nil {
+			return run, err
+		}
+	}
+	run.peakRSS, err = vmHWM(mgr.Process.Pid)
+	return run, err
+}
+
+// idleWrites counts the manager's write requests over an idle period, and says
+// how many of them are Events recorded while settling and delivered late.
+func idleWrites(ctx context.Context, c client.Client, metricsAddr string, idle time.Duration) (int64, error) {
+	before, err := managerWrites(metricsAddr)
+	if err != nil {
+		return 0, err
+	}
 	if os.Getenv("BENCH_KEEP") != "" {
 		dumpRequestMetrics(metricsAddr)
 		fmt.Fprintln(os.Stderr, "---- idle ----")
 	}
 	eventsBefore, err := eventWrites(ctx, c)
 	if err != nil {
-		return run, err
+		return 0, err
 	}
 	time.Sleep(idle)
 	after, err := managerWrites(metricsAddr)
 	if err != nil {
-		return run, err
+		return 0, err
 	}
 	eventsAfter, err := eventWrites(ctx, c)
 	if err != nil {
-		return run, err
+		return 0, err
 	}
 	if os.Getenv("BENCH_KEEP") != "" {
 		dumpRequestMetrics(metricsAddr)
@@ -440,9 +446,7 @@ func measureOperator(o options, n int, idle time.Duration) (run operatorRun, err
 	if late := eventsAfter - eventsBefore; late > 0 {
 		fmt.Printf("          (of the idle writes, about %d are Events recorded while settling and delivered late)\n", late)
 	}
-	run.idleWrites = after - before
-	run.peakRSS, err = vmHWM(mgr.Process.Pid)
-	return run, err
+	return after - before, nil
 }
 
 // eventWrites counts what Events cost in writes so far: one per Event object,
@@ -559,6 +563,20 @@ func waitSettled(ctx context.Context, cfg *rest.Config, n int) error {
 	}
 }
 
+// profileAPIServer saves, in the background, a 30-second CPU profile of the API
+// server cfg reaches to path (diagnostics); an empty path saves none.
+func profileAPIServer(cfg *rest.Config, path string) error {
+	if path == "" {
+		return nil
+	}
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return err
+	}
+	go saveProfile(hc, cfg.Host, path)
+	return nil
+}
+
 // saveProfile writes a 30-second CPU profile of the process serving base to path.
 func saveProfile(hc *http.Client, base, path string) {
 	var res *http.Response
@@ -598,19 +616,14 @@ func controlPlaneCPU() (time.Duration, error) {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		comm, fields, err := procStat(pid)
 		if err != nil {
 			continue // gone since the listing
 		}
-		open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-		if open < 0 || end < open {
+		if (comm != "etcd" && comm != "kube-apiserver") || fields[1] != strconv.Itoa(self) {
 			continue
 		}
-		comm, fields := string(b[open+1:end]), strings.Fields(string(b[end+1:]))
-		if len(fields) < 2 || (comm != "etcd" && comm != "kube-apiserver") || fields[1] != strconv.Itoa(self) {
-			continue
-		}
-		cpu, err := cpuTime(pid)
+		cpu, err := statCPU(fields)
 		if err != nil {
 			return 0, err
 		}
@@ -625,16 +638,34 @@ func controlPlaneCPU() (time.Duration, error) {
 
 // cpuTime is the CPU time a process has used, user and system, from /proc.
 func cpuTime(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	_, fields, err := procStat(pid)
 	if err != nil {
 		return 0, err
 	}
-	// The fields after the command name, which is in parentheses: utime and stime
-	// are the 12th and 13th of them, in clock ticks of 1/100 s.
-	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	if len(fields) < 13 {
-		return 0, errors.New("short /proc stat")
+	return statCPU(fields)
+}
+
+// procStat reads a process's /proc stat: its command name, and the fields after
+// it (the name is in parentheses and may hold spaces).
+func procStat(pid int) (comm string, fields []string, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", nil, err
 	}
+	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || end < open {
+		return "", nil, errors.New("malformed /proc stat")
+	}
+	fields = strings.Fields(string(b[end+1:]))
+	if len(fields) < 13 {
+		return "", nil, errors.New("short /proc stat")
+	}
+	return string(b[open+1 : end]), fields, nil
+}
+
+// statCPU is utime plus stime from procStat's fields (the 12th and 13th after
+// the name, in clock ticks of 1/100 s).
+func statCPU(fields []string) (time.Duration, error) {
 	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
 	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
