@@ -56,19 +56,10 @@ func applyOwned(ctx context.Context, c client.Client, scheme *runtime.Scheme, ow
 	if err := controllerutil.SetControllerReference(owner, obj, scheme); err != nil {
 		return false, err
 	}
-	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	u, fingerprint, err := fingerprinted(obj)
 	if err != nil {
 		return false, err
 	}
-	u := &unstructured.Unstructured{Object: raw}
-	unstructured.RemoveNestedField(u.Object, "status")
-	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-	b, err := json.Marshal(u.Object)
-	if err != nil {
-		return false, err
-	}
-	sum := sha256.Sum256(b)
-	fingerprint := hex.EncodeToString(sum[:])[:16]
 
 	current := obj.DeepCopyObject().(client.Object)
 	err = c.Get(ctx, client.ObjectKeyFromObject(obj), current)
@@ -89,6 +80,24 @@ func applyOwned(ctx context.Context, c client.Client, scheme *runtime.Scheme, ow
 		return false, fmt.Errorf("applying %s %s: %w", u.GetKind(), client.ObjectKeyFromObject(obj), err)
 	}
 	return true, nil
+}
+
+// fingerprinted is obj as it is applied, and the fingerprint of that desired
+// state.
+func fingerprinted(obj client.Object) (*unstructured.Unstructured, string, error) {
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, "", err
+	}
+	u := &unstructured.Unstructured{Object: raw}
+	unstructured.RemoveNestedField(u.Object, "status")
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	b, err := json.Marshal(u.Object)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(b)
+	return u, hex.EncodeToString(sum[:])[:16], nil
 }
 
 // withFingerprint is a copy of annotations that records fingerprint as applied.

@@ -37,7 +37,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
-	"github.com/treue-dev/treue/internal/accrual"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
@@ -216,11 +215,7 @@ func (r *LoyaltyProgramReconciler) ensureTokens(ctx context.Context, program *lo
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("generating tokens: %v %v", err1, err2)
 		}
-		secret = &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: program.Namespace, Labels: accrualLabels(program)},
-			Type:       corev1.SecretTypeOpaque,
-			Data:       map[string][]byte{"admin-token": []byte(admin), settlementTokenKey: []byte(settlement)},
-		}
+		secret = tokensSecret(program, admin, settlement)
 		if err := controllerutil.SetControllerReference(program, secret, r.Scheme); err != nil {
 			return nil, err
 		}
@@ -236,10 +231,7 @@ func (r *LoyaltyProgramReconciler) ensureTokens(ctx context.Context, program *lo
 	} else if err != nil {
 		return nil, err
 	}
-	return map[string][]byte{
-		accrual.AdminTokenHashFile:      keyHash(secret.Data["admin-token"]),
-		accrual.SettlementTokenHashFile: keyHash(secret.Data[settlementTokenKey]),
-	}, nil
+	return tokenHashes(secret), nil
 }
 
 // runnableReferrals are the ReferralDiscounts naming the program that can run:
@@ -296,23 +288,7 @@ func (r *LoyaltyProgramReconciler) missingDSN(ctx context.Context, namespace str
 // apply writes the secrets file Secret and the program's objects.
 func (r *LoyaltyProgramReconciler) apply(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram, config []byte, hash string,
 	hashes map[string][]byte, partnerNamespaces []string) error {
-	secrets := &corev1.Secret{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: objectMeta(program, accrualSecretsName(program)),
-		Type:       corev1.SecretTypeOpaque,
-		Data:       hashes,
-	}
-	objs := desiredProgramObjects(program, config, hash, r.Image, partnerNamespaces)
-	all := []client.Object{secrets, objs.ServiceAccount, objs.ConfigMap, objs.Service, objs.NetworkPolicy}
-	if objs.StatefulSet != nil {
-		all = append(all, objs.StatefulSet)
-	}
-	if objs.Deployment != nil {
-		all = append(all, objs.Deployment)
-	}
-	if objs.PodDisruptionBudget != nil {
-		all = append(all, objs.PodDisruptionBudget)
-	}
+	all := programOwned(program, config, hash, r.Image, hashes, partnerNamespaces)
 	for _, obj := range all {
 		wrote, err := applyOwned(ctx, r.Client, r.Scheme, program, obj)
 		if err != nil {

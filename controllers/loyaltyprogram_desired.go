@@ -29,8 +29,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
+	"github.com/treue-dev/treue/internal/accrual"
 )
 
 // Ports of the accrual service.
@@ -219,6 +221,48 @@ func desiredProgramObjects(program *loyaltyv1alpha1.LoyaltyProgram, config []byt
 		},
 	}
 	return objs
+}
+
+// programOwned is every object applyOwned keeps for a program, in the order it
+// applies them: the key-hash Secret first, the workload last.
+func programOwned(program *loyaltyv1alpha1.LoyaltyProgram, config []byte, hash, image string,
+	hashes map[string][]byte, partnerNamespaces []string) []client.Object {
+	secrets := &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: objectMeta(program, accrualSecretsName(program)),
+		Type:       corev1.SecretTypeOpaque,
+		Data:       hashes,
+	}
+	objs := desiredProgramObjects(program, config, hash, image, partnerNamespaces)
+	all := []client.Object{secrets, objs.ServiceAccount, objs.ConfigMap, objs.Service, objs.NetworkPolicy}
+	if objs.StatefulSet != nil {
+		all = append(all, objs.StatefulSet)
+	}
+	if objs.Deployment != nil {
+		all = append(all, objs.Deployment)
+	}
+	if objs.PodDisruptionBudget != nil {
+		all = append(all, objs.PodDisruptionBudget)
+	}
+	return all
+}
+
+// tokensSecret holds a program's new admin and settlement tokens.
+func tokensSecret(program *loyaltyv1alpha1.LoyaltyProgram, admin, settlement string) *corev1.Secret {
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: tokensSecretName(program.Name), Namespace: program.Namespace, Labels: accrualLabels(program)},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{"admin-token": []byte(admin), settlementTokenKey: []byte(settlement)},
+	}
+}
+
+// tokenHashes are the hashes of a program's tokens, by the service's file names.
+func tokenHashes(secret *corev1.Secret) map[string][]byte {
+	return map[string][]byte{
+		accrual.AdminTokenHashFile:      keyHash(secret.Data["admin-token"]),
+		accrual.SettlementTokenHashFile: keyHash(secret.Data[settlementTokenKey]),
+	}
 }
 
 func desiredPodTemplate(program *loyaltyv1alpha1.LoyaltyProgram, hash, image string) corev1.PodTemplateSpec {

@@ -158,7 +158,7 @@ func (r *PartnerReconciler) ensureCredentials(ctx context.Context, partner *loya
 	name string, issued bool, err error) {
 	name = credentialsSecretName(partner.Name, programNS, program)
 	rotation := partner.Annotations[RotateCredentialsAnnotation]
-	endpoint := fmt.Sprintf("http://%s-accrual.%s.svc:%d", program, programNS, apiPort)
+	endpoint := credentialsEndpoint(programNS, program)
 	secret := &corev1.Secret{}
 	err = r.Get(ctx, client.ObjectKey{Namespace: partner.Namespace, Name: name}, secret)
 	if err != nil && !apierrors.IsNotFound(err) {
@@ -169,15 +169,7 @@ func (r *PartnerReconciler) ensureCredentials(ctx context.Context, partner *loya
 		if err != nil {
 			return "", false, err
 		}
-		secret = &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{
-				Name: name, Namespace: partner.Namespace,
-				Labels:      map[string]string{labelManagedBy: managedBy, labelPartner: partner.Name, programLabel: program, labelProgramNamespace: programNS},
-				Annotations: map[string]string{rotationAnnotation: rotation},
-			},
-			Type:       corev1.SecretTypeOpaque,
-			StringData: map[string]string{"apiKey": key, "endpoint": endpoint, "program": programKey(programNS, program)},
-		}
+		secret = credentialsSecret(partner, programNS, program, key)
 		if err := controllerutil.SetControllerReference(partner, secret, r.Scheme); err != nil {
 			return "", false, err
 		}
@@ -224,6 +216,26 @@ func (r *PartnerReconciler) ensureCredentials(ctx context.Context, partner *loya
 			"Rotated the API key for LoyaltyProgram %s/%s in Secret %s", programNS, program, name)
 	}
 	return name, false, nil
+}
+
+// credentialsSecret is a partner's new credentials for a program: the API key
+// and the program's endpoint, in the partner's namespace.
+func credentialsSecret(partner *loyaltyv1alpha1.Partner, programNS, program, key string) *corev1.Secret {
+	return &corev1.Secret{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: credentialsSecretName(partner.Name, programNS, program), Namespace: partner.Namespace,
+			Labels:      map[string]string{labelManagedBy: managedBy, labelPartner: partner.Name, programLabel: program, labelProgramNamespace: programNS},
+			Annotations: map[string]string{rotationAnnotation: partner.Annotations[RotateCredentialsAnnotation]},
+		},
+		Type:       corev1.SecretTypeOpaque,
+		StringData: map[string]string{"apiKey": key, "endpoint": credentialsEndpoint(programNS, program), "program": programKey(programNS, program)},
+	}
+}
+
+// credentialsEndpoint is the URL a partner's credentials give for a program.
+func credentialsEndpoint(programNS, program string) string {
+	return fmt.Sprintf("http://%s-accrual.%s.svc:%d", program, programNS, apiPort)
 }
 
 // revokeOthers deletes the partner's credentials for programs that no longer

@@ -56,7 +56,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -67,7 +66,11 @@ import (
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 	"github.com/treue-dev/treue/bench/internal/load"
+	"github.com/treue-dev/treue/controllers"
 )
+
+// accrualImage is the accrual services' image in both phases (no pod runs).
+const accrualImage = "bench"
 
 type options struct {
 	programs   []int
@@ -214,9 +217,11 @@ func network(i int) (*corev1.Namespace, *loyaltyv1alpha1.LoyaltyProgram, []*loya
 }
 
 // measureFloor creates, with a plain client, what the operator's run ends with:
-// the namespace, program and partners, and per program the credentials, the
-// token and hash Secrets, ServiceAccount, ConfigMap, Service, StatefulSet and
-// NetworkPolicy.
+// the namespace, program and partners, and then the very objects the
+// controllers create for them (controllers.NetworkObjects: the partners'
+// credentials, the program's token and key-hash Secrets, ServiceAccount,
+// ConfigMap, Service, NetworkPolicy and StatefulSet, built by the controllers'
+// own functions, owner references and all).
 func measureFloor(o options, n int) (took, controlPlane time.Duration, err error) {
 	env, c, err := startControlPlane(o)
 	if err != nil {
@@ -234,29 +239,24 @@ func measureFloor(o options, n int) (took, controlPlane time.Duration, err error
 	start := time.Now()
 	err = load.Parallel(o.workers, n, func(i int) error {
 		ns, program, partners := network(i)
-		objs := []client.Object{ns, program}
-		for _, p := range partners {
-			objs = append(objs, p, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: p.Name + "-credentials", Namespace: ns.Name},
-				StringData: map[string]string{"apiKey": "tk_x", "endpoint": "http://program-accrual"}})
-		}
-		meta := func(name string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: name, Namespace: ns.Name} }
-		labels := map[string]string{"app": "accrual"}
-		objs = append(objs,
-			&corev1.Secret{ObjectMeta: meta("program-accrual-tokens"), StringData: map[string]string{"admin-token": "a", "settlement-token": "s"}},
-			&corev1.Secret{ObjectMeta: meta("program-accrual-secrets"), StringData: map[string]string{"a": "1", "b": "2", "c": "3"}},
-			&corev1.ServiceAccount{ObjectMeta: meta("program-accrual")},
-			&corev1.ConfigMap{ObjectMeta: meta("program-accrual"), Data: map[string]string{"accrual.json": "{}"}},
-			&corev1.Service{ObjectMeta: meta("program-accrual"), Spec: corev1.ServiceSpec{Selector: labels,
-				Ports: []corev1.ServicePort{{Name: "api", Port: 8080}, {Name: "metrics", Port: 9090}}}},
-			&appsv1.StatefulSet{ObjectMeta: meta("program-accrual"), Spec: appsv1.StatefulSetSpec{
-				Selector: &metav1.LabelSelector{MatchLabels: labels},
-				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "accrual", Image: "bench"}}}}}},
-			&networkingv1.NetworkPolicy{ObjectMeta: meta("program-accrual"), Spec: networkingv1.NetworkPolicySpec{
-				PodSelector: metav1.LabelSelector{MatchLabels: labels}}},
-		)
-		for _, obj := range objs {
+		for _, obj := range []client.Object{ns, program} {
 			if err := c.Create(ctx, obj); err != nil {
+				return err
+			}
+		}
+		stored := make([]loyaltyv1alpha1.Partner, 0, len(partners))
+		for _, p := range partners {
+			if err := c.Create(ctx, p); err != nil {
+				return err
+			}
+			stored = append(stored, *p)
+		}
+		objs, err := controllers.NetworkObjects(scheme, program, stored, accrualImage)
+		if err != nil {
+			return err
+		}
+		for _, obj := range objs {
+			if err := c.Create(ctx, obj, client.FieldOwner(controllers.FieldOwner)); err != nil {
 				return err
 			}
 		}
@@ -309,7 +309,7 @@ func startManager(o options, kubeconfig []byte, pprof bool) (mgr *exec.Cmd, metr
 		return fail(err)
 	}
 	args := []string{"manager", "--metrics-bind-address=" + metricsAddr, "--metrics-secure=false",
-		"--health-probe-bind-address=0", "--accrual-image=bench"}
+		"--health-probe-bind-address=0", "--accrual-image=" + accrualImage}
 	if o.reconciles > 0 {
 		args = append(args, fmt.Sprintf("--max-concurrent-reconciles=%d", o.reconciles))
 	}
