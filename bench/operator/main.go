@@ -53,6 +53,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -63,6 +64,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 	"github.com/treue-dev/treue/bench/internal/load"
@@ -105,6 +107,9 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench-operator: -rounds %d: want 1 or more\n", o.rounds)
 		os.Exit(2)
 	}
+	// envtest logs through controller-runtime; nothing of it belongs in the
+	// figures (unset, it warns with a stack trace after 30 s).
+	ctrllog.SetLogger(logr.Discard())
 	if err := run(o); err != nil {
 		fmt.Fprintf(os.Stderr, "bench-operator: %v\n", err)
 		os.Exit(1)
