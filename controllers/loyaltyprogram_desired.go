@@ -228,7 +228,7 @@ func desiredProgramObjects(program *loyaltyv1alpha1.LoyaltyProgram, config []byt
 func programOwned(program *loyaltyv1alpha1.LoyaltyProgram, config []byte, hash, image string,
 	hashes map[string][]byte, partnerNamespaces []string) []client.Object {
 	secrets := &corev1.Secret{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: kindSecret},
 		ObjectMeta: objectMeta(program, accrualSecretsName(program)),
 		Type:       corev1.SecretTypeOpaque,
 		Data:       hashes,
@@ -250,7 +250,7 @@ func programOwned(program *loyaltyv1alpha1.LoyaltyProgram, config []byte, hash, 
 // tokensSecret holds a program's new admin and settlement tokens.
 func tokensSecret(program *loyaltyv1alpha1.LoyaltyProgram, admin, settlement string) *corev1.Secret {
 	return &corev1.Secret{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: kindSecret},
 		ObjectMeta: metav1.ObjectMeta{Name: tokensSecretName(program.Name), Namespace: program.Namespace, Labels: accrualLabels(program)},
 		Type:       corev1.SecretTypeOpaque,
 		Data:       map[string][]byte{"admin-token": []byte(admin), settlementTokenKey: []byte(settlement)},

@@ -222,7 +222,7 @@ func (r *PartnerReconciler) ensureCredentials(ctx context.Context, partner *loya
 // and the program's endpoint, in the partner's namespace.
 func credentialsSecret(partner *loyaltyv1alpha1.Partner, programNS, program, key string) *corev1.Secret {
 	return &corev1.Secret{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: kindSecret},
 		ObjectMeta: metav1.ObjectMeta{
 			Name: credentialsSecretName(partner.Name, programNS, program), Namespace: partner.Namespace,
 			Labels:      map[string]string{labelManagedBy: managedBy, labelPartner: partner.Name, programLabel: program, labelProgramNamespace: programNS},

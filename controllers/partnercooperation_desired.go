@@ -36,6 +36,7 @@ const (
 	labelAppName     = "app.kubernetes.io/name"
 	labelAppInstance = "app.kubernetes.io/instance"
 	kindSA           = "ServiceAccount"
+	kindSecret       = "Secret"
 	verbGet          = "get"
 	// settlementTokenKey is the key of the program's tokens Secret the job reads.
 	settlementTokenKey = "settlement-token"
