@@ -18,7 +18,6 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -128,19 +127,14 @@ func (r *LoyaltyProgramReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 			degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionTrue, ReasonPostgreSQLSecret, missing
 		}
 	}
-	raw, err := json.MarshalIndent(config, "", "  ")
+	raw, hash, err := configFile(config, hashes)
 	if err != nil {
 		return ctrl.Result{}, err
-	}
-	hash := configHash(raw, hashes)
-	namespaces := make([]string, 0, len(partners))
-	for _, p := range partners {
-		namespaces = append(namespaces, p.Namespace)
 	}
 
 	if degraded.Reason != ReasonRulesInvalid {
 		// Rules that cannot run are not rolled out: the pods keep the last good ones.
-		if err := r.apply(ctx, program, raw, hash, hashes, namespaces); err != nil {
+		if err := r.apply(ctx, program, raw, hash, hashes, partnerNamespaces(partners)); err != nil {
 			return ctrl.Result{}, err
 		}
 	}

@@ -17,6 +17,7 @@ limitations under the License.
 package controllers
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -167,4 +168,23 @@ func renderReferral(r loyaltyv1alpha1.ReferralDiscount) rules.ReferralConfig {
 		c.Guards.MaxUses = int64(*s.Guards.MaxUses)
 	}
 	return c
+}
+
+// configFile is the configuration file the pods read, and the hash of it and of
+// the secrets they run with.
+func configFile(config accrual.Config, secrets map[string][]byte) ([]byte, string, error) {
+	raw, err := json.MarshalIndent(config, "", "  ")
+	if err != nil {
+		return nil, "", err
+	}
+	return raw, configHash(raw, secrets), nil
+}
+
+// partnerNamespaces are the namespaces of partners, in their order.
+func partnerNamespaces(partners []loyaltyv1alpha1.Partner) []string {
+	out := make([]string, 0, len(partners))
+	for _, p := range partners {
+		out = append(out, p.Namespace)
+	}
+	return out
 }

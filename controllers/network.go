@@ -17,7 +17,6 @@ limitations under the License.
 package controllers
 
 import (
-	"encoding/json"
 	"maps"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -71,15 +70,11 @@ func NetworkObjects(scheme *runtime.Scheme, program *loyaltyv1alpha1.LoyaltyProg
 	if err != nil {
 		return nil, err
 	}
-	raw, err := json.MarshalIndent(config, "", "  ")
+	raw, hash, err := configFile(config, hashes)
 	if err != nil {
 		return nil, err
 	}
-	namespaces := make([]string, 0, len(partners))
-	for _, p := range partners {
-		namespaces = append(namespaces, p.Namespace)
-	}
-	for _, obj := range programOwned(program, raw, configHash(raw, hashes), image, hashes, namespaces) {
+	for _, obj := range programOwned(program, raw, hash, image, hashes, partnerNamespaces(partners)) {
 		if err := controllerutil.SetControllerReference(program, obj, scheme); err != nil {
 			return nil, err
 		}
