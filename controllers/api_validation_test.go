@@ -116,10 +116,10 @@ var _ = Describe("The v1alpha1 API", func() {
 		// Each controller reports on the current generation, and never claims more
 		// than it did: envtest runs no pods, so no program is Ready.
 		want := map[string][2]string{
-			"LoyaltyProgram":     {"False", ReasonWorkloadUnavailable},
-			"Partner":            {"True", ReasonAccepted},
-			"PartnerCooperation": {"True", ReasonScheduled},
-			"ReferralDiscount":   {"True", ReasonReferralActive},
+			"LoyaltyProgram":     {"False", loyaltyv1alpha1.ReasonWorkloadUnavailable},
+			"Partner":            {"True", loyaltyv1alpha1.ReasonAccepted},
+			"PartnerCooperation": {"True", loyaltyv1alpha1.ReasonScheduled},
+			"ReferralDiscount":   {"True", loyaltyv1alpha1.ReasonReferralActive},
 		}
 		for _, obj := range created {
 			eventually(ctx, func(g Gomega) {

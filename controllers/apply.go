@@ -32,14 +32,12 @@ import (
 	"k8s.io/client-go/util/csaupgrade"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 )
 
 // FieldOwner is the field manager of everything treue creates and applies.
 const FieldOwner = "treue"
-
-// appliedAnnotation records the fingerprint of what was last applied, so that an
-// unchanged object costs no request at all.
-const appliedAnnotation = "loyalty.treue.dev/applied"
 
 // applyOwned makes obj, owned by owner, what the cluster holds, unless the copy
 // in the cache already carries the fingerprint of exactly this desired state. It
@@ -69,7 +67,7 @@ func applyOwned(ctx context.Context, c client.Client, scheme *runtime.Scheme, ow
 		return err == nil, err
 	case err != nil:
 		return false, err
-	case current.GetAnnotations()[appliedAnnotation] == fingerprint:
+	case current.GetAnnotations()[loyaltyv1alpha1.AnnotationApplied] == fingerprint:
 		return false, nil
 	}
 	if err := handOverCreatedFields(ctx, c, current); err != nil {
@@ -106,7 +104,7 @@ func withFingerprint(annotations map[string]string, fingerprint string) map[stri
 	if out == nil {
 		out = map[string]string{}
 	}
-	out[appliedAnnotation] = fingerprint
+	out[loyaltyv1alpha1.AnnotationApplied] = fingerprint
 	return out
 }
 

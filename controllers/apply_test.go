@@ -51,7 +51,7 @@ var _ = Describe("Applying an owned object", func() {
 		cm := live()
 		Expect(cm.Data).To(Equal(map[string]string{"a": "1", "b": "2"}))
 		Expect(metav1.IsControlledBy(cm, owner)).To(BeTrue())
-		Expect(cm.Annotations).To(HaveKey(appliedAnnotation))
+		Expect(cm.Annotations).To(HaveKey(loyaltyv1alpha1.AnnotationApplied))
 
 		// As desired: no write.
 		wrote, err = applyOwned(ctx, k8sClient, scheme, owner, desired(map[string]string{"a": "1", "b": "2"}, map[string]string{"x": "1"}))

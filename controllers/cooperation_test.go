@@ -111,10 +111,10 @@ var _ = Describe("The PartnerCooperation controller", func() {
 		berlin, err := time.LoadLocation("Europe/Berlin")
 		Expect(err).NotTo(HaveOccurred())
 		eventually(ctx, func(g Gomega) {
-			g.Expect(cooperationCondition(g, ctx, coop, ConditionPartnersAccepted).Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(cooperationCondition(g, ctx, coop, loyaltyv1alpha1.ConditionPartnersAccepted).Status).To(Equal(metav1.ConditionTrue))
 			ready := cooperationCondition(g, ctx, coop, loyaltyv1alpha1.ConditionReady)
 			g.Expect(ready.Status).To(Equal(metav1.ConditionTrue))
-			g.Expect(ready.Reason).To(Equal(ReasonScheduled))
+			g.Expect(ready.Reason).To(Equal(loyaltyv1alpha1.ReasonScheduled))
 			got := &loyaltyv1alpha1.PartnerCooperation{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(coop), got)).To(Succeed())
 			g.Expect(got.Status.NextScheduleTime).NotTo(BeNil())
@@ -128,7 +128,7 @@ var _ = Describe("The PartnerCooperation controller", func() {
 
 		// A Settlement of the cooperation shows up as the last one.
 		s := &loyaltyv1alpha1.Settlement{
-			ObjectMeta: metav1.ObjectMeta{Name: "city-weekly-2026-w47", Namespace: ns, Labels: map[string]string{labelCooperation: "city-weekly"}},
+			ObjectMeta: metav1.ObjectMeta{Name: "city-weekly-2026-w47", Namespace: ns, Labels: map[string]string{loyaltyv1alpha1.LabelCooperation: "city-weekly"}},
 			Spec: loyaltyv1alpha1.SettlementSpec{CooperationRef: loyaltyv1alpha1.LocalObjectReference{Name: "city-weekly"},
 				Period: loyaltyv1alpha1.SettlementPeriod{ID: "2026-W47", Start: metav1.NewTime(time.Date(2026, 11, 15, 23, 0, 0, 0, time.UTC)),
 					End: metav1.NewTime(time.Date(2026, 11, 22, 23, 0, 0, 0, time.UTC))}},
@@ -153,7 +153,7 @@ var _ = Describe("The PartnerCooperation controller", func() {
 		eventually(ctx, func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(cj), cj)).To(Succeed())
 			g.Expect(cj.Spec.Suspend).To(Equal(ptr.To(true)))
-			g.Expect(cooperationCondition(g, ctx, coop, loyaltyv1alpha1.ConditionReady).Reason).To(Equal(ReasonSuspended))
+			g.Expect(cooperationCondition(g, ctx, coop, loyaltyv1alpha1.ConditionReady).Reason).To(Equal(loyaltyv1alpha1.ReasonSuspended))
 			after := &loyaltyv1alpha1.PartnerCooperation{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(coop), after)).To(Succeed())
 			g.Expect(after.Status.NextScheduleTime).To(BeNil())
@@ -223,10 +223,10 @@ var _ = Describe("The PartnerCooperation controller", func() {
 				IssuancePrice: "0.01", RedemptionPrice: "0.008"})
 		Expect(k8sClient.Create(ctx, coop)).To(Succeed())
 		eventually(ctx, func(g Gomega) {
-			c := cooperationCondition(g, ctx, coop, ConditionPartnersAccepted)
+			c := cooperationCondition(g, ctx, coop, loyaltyv1alpha1.ConditionPartnersAccepted)
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
-			g.Expect(c.Reason).To(Equal(ReasonPartnerNotAccepted))
-			g.Expect(c.Message).To(ContainSubstring(elsewhere + "/agency is refused (" + ReasonNotAllowedByProgram + ")"))
+			g.Expect(c.Reason).To(Equal(loyaltyv1alpha1.ReasonPartnerNotAccepted))
+			g.Expect(c.Message).To(ContainSubstring(elsewhere + "/agency is refused (" + loyaltyv1alpha1.ReasonNotAllowedByProgram + ")"))
 			g.Expect(c.Message).To(ContainSubstring(ns + "/ghost does not exist"))
 			g.Expect(c.Message).NotTo(ContainSubstring("bakery"))
 			g.Expect(cooperationCondition(g, ctx, coop, loyaltyv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
@@ -242,18 +242,18 @@ var _ = Describe("The PartnerCooperation controller", func() {
 		first := newCooperation(ns, "a-first", "bakery", "printer")
 		Expect(k8sClient.Create(ctx, first)).To(Succeed())
 		eventually(ctx, func(g Gomega) {
-			g.Expect(cooperationCondition(g, ctx, first, ConditionConflict).Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(cooperationCondition(g, ctx, first, loyaltyv1alpha1.ConditionConflict).Status).To(Equal(metav1.ConditionFalse))
 		}).Should(Succeed())
 		second := newCooperation(ns, "b-second", "printer", "agency")
 		Expect(k8sClient.Create(ctx, second)).To(Succeed())
 		eventually(ctx, func(g Gomega) {
-			c := cooperationCondition(g, ctx, second, ConditionConflict)
+			c := cooperationCondition(g, ctx, second, loyaltyv1alpha1.ConditionConflict)
 			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(c.Message).To(ContainSubstring(ns + "/printer is settled by PartnerCooperation a-first"))
 			cj := &batchv1.CronJob{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "b-second-settle"}, cj)).To(Succeed())
 			g.Expect(cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args).To(ContainElement("--exclude=" + ns + "/printer"))
-			g.Expect(cooperationCondition(g, ctx, first, ConditionConflict).Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(cooperationCondition(g, ctx, first, loyaltyv1alpha1.ConditionConflict).Status).To(Equal(metav1.ConditionFalse))
 		}).Should(Succeed())
 
 		// The first lets the printer go: the second settles it now.
@@ -262,7 +262,7 @@ var _ = Describe("The PartnerCooperation controller", func() {
 		got.Spec.Members[1].PartnerRef.Name = "florist"
 		Expect(k8sClient.Update(ctx, got)).To(Succeed())
 		eventually(ctx, func(g Gomega) {
-			g.Expect(cooperationCondition(g, ctx, second, ConditionConflict).Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(cooperationCondition(g, ctx, second, loyaltyv1alpha1.ConditionConflict).Status).To(Equal(metav1.ConditionFalse))
 			cj := &batchv1.CronJob{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "b-second-settle"}, cj)).To(Succeed())
 			g.Expect(cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args).NotTo(ContainElement(HavePrefix("--exclude")))

@@ -114,8 +114,8 @@ func TestDesiredProgramObjects(t *testing.T) {
 	}
 	// A rule change is a new configuration, a new hash, a new pod template.
 	changed := sampleObjects(t, func(p *loyaltyv1alpha1.LoyaltyProgram) { p.Spec.Earning.BaseRate.Per = "1.00" })
-	before := embedded.StatefulSet.Spec.Template.Annotations[configHashAnnotation]
-	after := changed.StatefulSet.Spec.Template.Annotations[configHashAnnotation]
+	before := embedded.StatefulSet.Spec.Template.Annotations[loyaltyv1alpha1.AnnotationConfigHash]
+	after := changed.StatefulSet.Spec.Template.Annotations[loyaltyv1alpha1.AnnotationConfigHash]
 	if before == "" || before == after {
 		t.Errorf("a rule change left the config hash at %q", after)
 	}

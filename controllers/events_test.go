@@ -53,7 +53,7 @@ var _ = Describe("Events", func() {
 		secret := credentialsSecretName("shop", ns, "quiet")
 		eventually(ctx, func(g Gomega) {
 			g.Expect(eventsFor(g, ctx, partner)).To(ConsistOf(
-				And(HavePrefix(corev1.EventTypeNormal+" "+ReasonAccepted+": "), ContainSubstring(secret))))
+				And(HavePrefix(corev1.EventTypeNormal+" "+loyaltyv1alpha1.ReasonAccepted+": "), ContainSubstring(secret))))
 			p := &loyaltyv1alpha1.LoyaltyProgram{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(program), p)).To(Succeed())
 			g.Expect(p.Status.ObservedGeneration).To(Equal(p.Generation))

@@ -39,22 +39,6 @@ import (
 	"github.com/treue-dev/treue/internal/rules"
 )
 
-// Condition types and reasons of a LoyaltyProgram.
-const (
-	ConditionAvailable   = "Available"
-	ConditionProgressing = "Progressing"
-	ConditionDegraded    = "Degraded"
-
-	ReasonWorkloadAvailable   = "WorkloadAvailable"
-	ReasonWorkloadUnavailable = "WorkloadUnavailable"
-	ReasonRollingOut          = "RollingOut"
-	ReasonRolloutComplete     = "RolloutComplete"
-	ReasonAsExpected          = "AsExpected"
-	ReasonPostgreSQLSecret    = "PostgreSQLSecretMissing"
-	ReasonRulesInvalid        = "RulesInvalid"
-	ReasonRolloutStuck        = "RolloutStuck"
-)
-
 // LoyaltyProgramReconciler runs each program's accrual service.
 type LoyaltyProgramReconciler struct {
 	client.Client
@@ -87,7 +71,7 @@ func (r *LoyaltyProgramReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, nil // owner references take the workload with it
 	}
 	before := program.DeepCopy()
-	degraded := metav1.Condition{Type: ConditionDegraded, Status: metav1.ConditionFalse, Reason: ReasonAsExpected,
+	degraded := metav1.Condition{Type: loyaltyv1alpha1.ConditionDegraded, Status: metav1.ConditionFalse, Reason: loyaltyv1alpha1.ReasonAsExpected,
 		Message: "The program's configuration is complete", ObservedGeneration: program.Generation}
 
 	partners, hashes, err := r.acceptedPartners(ctx, program)
@@ -112,19 +96,19 @@ func (r *LoyaltyProgramReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	// The API server checked every rule it can; what it cannot (a money amount
 	// finer than the currency's minor unit, say) shows here.
 	if compiled, err := rules.Compile(config.Rules); err != nil {
-		degraded.Status, degraded.Reason = metav1.ConditionTrue, ReasonRulesInvalid
+		degraded.Status, degraded.Reason = metav1.ConditionTrue, loyaltyv1alpha1.ReasonRulesInvalid
 		degraded.Message = fmt.Sprintf("The rules cannot run: %v; fix the spec", err)
 	} else {
 		for _, rc := range config.Referrals {
 			if _, err := rules.CompileReferral(compiled.Currency, rc); err != nil {
-				degraded.Status, degraded.Reason = metav1.ConditionTrue, ReasonRulesInvalid
+				degraded.Status, degraded.Reason = metav1.ConditionTrue, loyaltyv1alpha1.ReasonRulesInvalid
 				degraded.Message = fmt.Sprintf("ReferralDiscount %s cannot run: %v; fix it", rc.ID, err)
 			}
 		}
 	}
 	if pg := program.Spec.Ledger.PostgreSQL; pg != nil {
 		if missing := r.missingDSN(ctx, program.Namespace, pg.DSNSecretRef); missing != "" {
-			degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionTrue, ReasonPostgreSQLSecret, missing
+			degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionTrue, loyaltyv1alpha1.ReasonPostgreSQLSecret, missing
 		}
 	}
 	raw, hash, err := configFile(config, hashes)
@@ -132,7 +116,7 @@ func (r *LoyaltyProgramReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, err
 	}
 
-	if degraded.Reason != ReasonRulesInvalid {
+	if degraded.Reason != loyaltyv1alpha1.ReasonRulesInvalid {
 		// Rules that cannot run are not rolled out: the pods keep the last good ones.
 		if err := r.apply(ctx, program, raw, hash, hashes, partnerNamespaces(partners)); err != nil {
 			return ctrl.Result{}, err
@@ -149,7 +133,7 @@ func (r *LoyaltyProgramReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 func (r *LoyaltyProgramReconciler) acceptedPartners(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (
 	[]loyaltyv1alpha1.Partner, map[string][]byte, error) {
 	list := &loyaltyv1alpha1.PartnerList{}
-	if err := r.List(ctx, list, client.MatchingFields{indexPartnerPrograms: programKey(program.Namespace, program.Name)}); err != nil {
+	if err := r.List(ctx, list, client.MatchingFields{indexPartnerPrograms: loyaltyv1alpha1.ObjectKey(program.Namespace, program.Name)}); err != nil {
 		return nil, nil, err
 	}
 	hashes := map[string][]byte{}
@@ -182,7 +166,7 @@ func (r *LoyaltyProgramReconciler) acceptedPartners(ctx context.Context, program
 		accepted = append(accepted, p)
 	}
 	slices.SortFunc(accepted, func(a, b loyaltyv1alpha1.Partner) int {
-		return compareStrings(programKey(a.Namespace, a.Name), programKey(b.Namespace, b.Name))
+		return compareStrings(loyaltyv1alpha1.ObjectKey(a.Namespace, a.Name), loyaltyv1alpha1.ObjectKey(b.Namespace, b.Name))
 	})
 	return accepted, hashes, nil
 }
@@ -246,7 +230,7 @@ func (r *LoyaltyProgramReconciler) runnableReferrals(ctx context.Context, progra
 	}
 	in := map[string]bool{}
 	for _, p := range accepted {
-		in[partnerID(p.Namespace, p.Name)] = true
+		in[loyaltyv1alpha1.ObjectKey(p.Namespace, p.Name)] = true
 	}
 	why := func(key string) string {
 		if in[key] {
@@ -301,9 +285,9 @@ func (r *LoyaltyProgramReconciler) updateStatus(ctx context.Context, before, pro
 	degraded metav1.Condition, hash string, partners int32) error {
 	available, progressing, stuck := r.workloadConditions(ctx, program)
 	if stuck != "" && degraded.Status != metav1.ConditionTrue {
-		degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionTrue, ReasonRolloutStuck, stuck
+		degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionTrue, loyaltyv1alpha1.ReasonRolloutStuck, stuck
 	}
-	ready := metav1.Condition{Type: loyaltyv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: ReasonWorkloadAvailable,
+	ready := metav1.Condition{Type: loyaltyv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: loyaltyv1alpha1.ReasonWorkloadAvailable,
 		Message: "The accrual service is available", ObservedGeneration: program.Generation}
 	switch {
 	case degraded.Status == metav1.ConditionTrue:
@@ -354,16 +338,16 @@ func (r *LoyaltyProgramReconciler) workloadConditions(ctx context.Context, progr
 			current = s.Status.ObservedGeneration >= s.Generation
 		}
 	}
-	available = metav1.Condition{Type: ConditionAvailable, Status: metav1.ConditionTrue, Reason: ReasonWorkloadAvailable,
+	available = metav1.Condition{Type: loyaltyv1alpha1.ConditionAvailable, Status: metav1.ConditionTrue, Reason: loyaltyv1alpha1.ReasonWorkloadAvailable,
 		Message: fmt.Sprintf("%d of %d accrual pods are available", ready, want), ObservedGeneration: program.Generation}
 	if ready < 1 {
-		available.Status, available.Reason = metav1.ConditionFalse, ReasonWorkloadUnavailable
+		available.Status, available.Reason = metav1.ConditionFalse, loyaltyv1alpha1.ReasonWorkloadUnavailable
 		available.Message += "; see the pods of " + accrualName(program) + " for why"
 	}
-	progressing = metav1.Condition{Type: ConditionProgressing, Status: metav1.ConditionFalse, Reason: ReasonRolloutComplete,
+	progressing = metav1.Condition{Type: loyaltyv1alpha1.ConditionProgressing, Status: metav1.ConditionFalse, Reason: loyaltyv1alpha1.ReasonRolloutComplete,
 		Message: "Every accrual pod runs the current configuration", ObservedGeneration: program.Generation}
 	if !current || updated < want {
-		progressing.Status, progressing.Reason = metav1.ConditionTrue, ReasonRollingOut
+		progressing.Status, progressing.Reason = metav1.ConditionTrue, loyaltyv1alpha1.ReasonRollingOut
 		progressing.Message = fmt.Sprintf("%d of %d accrual pods run the current configuration", updated, want)
 	}
 	return available, progressing, stuck
@@ -383,13 +367,13 @@ func (r *LoyaltyProgramReconciler) SetupWithManager(mgr ctrl.Manager, opts Optio
 		Watches(&loyaltyv1alpha1.Partner{}, handlerFunc(programsOfPartner), builderGenerationChangedWatch()).
 		Watches(&loyaltyv1alpha1.ReferralDiscount{}, handlerFunc(func(_ context.Context, o client.Object) []ctrl.Request {
 			rd := o.(*loyaltyv1alpha1.ReferralDiscount)
-			return requestsFor([]string{programKey(rd.Namespace, rd.Spec.ProgramRef.Name)})
+			return requestsFor([]string{loyaltyv1alpha1.ObjectKey(rd.Namespace, rd.Spec.ProgramRef.Name)})
 		})).
 		Watches(&corev1.Secret{}, handlerFunc(programOfCredentials)).
 		// A cooperation decides which referral agreements can run.
 		Watches(&loyaltyv1alpha1.PartnerCooperation{}, handlerFunc(func(_ context.Context, o client.Object) []ctrl.Request {
 			coop := o.(*loyaltyv1alpha1.PartnerCooperation)
-			return requestsFor([]string{programKey(coop.Namespace, coop.Spec.ProgramRef.Name)})
+			return requestsFor([]string{loyaltyv1alpha1.ObjectKey(coop.Namespace, coop.Spec.ProgramRef.Name)})
 		}), builderGenerationChangedWatch()).
 		WithOptions(controllerOptions(opts)).
 		Complete(requeueOnStale(r))
@@ -398,8 +382,8 @@ func (r *LoyaltyProgramReconciler) SetupWithManager(mgr ctrl.Manager, opts Optio
 // programOfCredentials maps a partner's credentials Secret to its program.
 func programOfCredentials(_ context.Context, o client.Object) []ctrl.Request {
 	l := o.GetLabels()
-	if l[labelPartner] == "" || l[programLabel] == "" {
+	if l[loyaltyv1alpha1.LabelPartner] == "" || l[loyaltyv1alpha1.LabelProgram] == "" {
 		return nil
 	}
-	return requestsFor([]string{programKey(l[labelProgramNamespace], l[programLabel])})
+	return requestsFor([]string{loyaltyv1alpha1.ObjectKey(l[loyaltyv1alpha1.LabelProgramNamespace], l[loyaltyv1alpha1.LabelProgram])})
 }

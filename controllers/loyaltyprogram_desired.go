@@ -42,14 +42,6 @@ const (
 )
 
 const (
-	// configHashAnnotation on the pod template rolls the pods when the rendered
-	// configuration (rules, partners, credentials) changes: rule changes arrive by
-	// rolling restart.
-	configHashAnnotation = "loyalty.treue.dev/config-hash"
-	// programLabel names the program an object belongs to.
-	programLabel = "loyalty.treue.dev/program"
-	// MonitoringNamespaceLabel marks namespaces whose scrapers may read metrics.
-	MonitoringNamespaceLabel = "loyalty.treue.dev/monitoring"
 	// accrualUID is the non-root user of the image.
 	accrualUID = 65532
 	// accrualContainer names the container, and the component in labels.
@@ -74,16 +66,16 @@ func accrualSecretsName(program *loyaltyv1alpha1.LoyaltyProgram) string {
 
 func accrualLabels(program *loyaltyv1alpha1.LoyaltyProgram) map[string]string {
 	return map[string]string{
-		labelAppName:                   "treue-accrual",
-		labelAppInstance:               program.Name,
-		"app.kubernetes.io/component":  accrualContainer,
-		"app.kubernetes.io/managed-by": "treue",
-		programLabel:                   program.Name,
+		loyaltyv1alpha1.LabelAppName:      "treue-accrual",
+		loyaltyv1alpha1.LabelAppInstance:  program.Name,
+		loyaltyv1alpha1.LabelAppComponent: accrualContainer,
+		loyaltyv1alpha1.LabelManagedBy:    loyaltyv1alpha1.ManagedByTreue,
+		loyaltyv1alpha1.LabelProgram:      program.Name,
 	}
 }
 
 func accrualSelector(program *loyaltyv1alpha1.LoyaltyProgram) map[string]string {
-	return map[string]string{labelAppName: "treue-accrual", labelAppInstance: program.Name}
+	return map[string]string{loyaltyv1alpha1.LabelAppName: "treue-accrual", loyaltyv1alpha1.LabelAppInstance: program.Name}
 }
 
 func objectMeta(program *loyaltyv1alpha1.LoyaltyProgram, name string) metav1.ObjectMeta {
@@ -307,7 +299,7 @@ func desiredPodTemplate(program *loyaltyv1alpha1.LoyaltyProgram, hash, image str
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{
 			Labels:      accrualLabels(program),
-			Annotations: map[string]string{configHashAnnotation: hash, "kubectl.kubernetes.io/default-container": accrualContainer},
+			Annotations: map[string]string{loyaltyv1alpha1.AnnotationConfigHash: hash, "kubectl.kubernetes.io/default-container": accrualContainer},
 		},
 		Spec: corev1.PodSpec{
 			ServiceAccountName:            name,
@@ -367,7 +359,7 @@ func desiredNetworkPolicy(program *loyaltyv1alpha1.LoyaltyProgram, partnerNamesp
 				{
 					Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: ptr.To(intstr.FromInt32(metricsPort))}},
 					From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
-						MatchLabels: map[string]string{MonitoringNamespaceLabel: "true"},
+						MatchLabels: map[string]string{loyaltyv1alpha1.LabelMonitoring: "true"},
 					}}},
 				},
 			},

@@ -36,20 +36,9 @@ const (
 	ledgerDSNFile = "ledger-dsn"
 )
 
-// partnerID is how the accrual service names a partner: "namespace/name".
-func partnerID(namespace, name string) string { return namespace + "/" + name }
-
 // partnerKeyHashFile is the secrets file with a partner's key hash.
 func partnerKeyHashFile(namespace, name string) string {
 	return "partner-" + namespace + "." + name + ".sha256"
-}
-
-// ref resolves a reference whose empty namespace means the holder's namespace.
-func ref(r loyaltyv1alpha1.NamespacedReference, holderNamespace string) (namespace, name string) {
-	if r.Namespace == "" {
-		return holderNamespace, r.Name
-	}
-	return r.Namespace, r.Name
 }
 
 // renderAccrualConfig renders the configuration file of a program's accrual
@@ -61,12 +50,12 @@ func renderAccrualConfig(program *loyaltyv1alpha1.LoyaltyProgram, accepted []loy
 	spec := program.Spec
 	c := accrual.Config{
 		APIVersion: accrual.ConfigVersion,
-		Program:    partnerID(program.Namespace, program.Name),
+		Program:    loyaltyv1alpha1.ObjectKey(program.Namespace, program.Name),
 		Rules:      renderRules(spec),
 	}
 	for _, p := range accepted {
 		c.Partners = append(c.Partners, accrual.PartnerConfig{
-			ID:              partnerID(p.Namespace, p.Name),
+			ID:              loyaltyv1alpha1.ObjectKey(p.Namespace, p.Name),
 			DefaultCategory: string(p.Spec.DefaultCategory),
 			KeyHashFile:     partnerKeyHashFile(p.Namespace, p.Name),
 		})
@@ -139,12 +128,10 @@ func renderRules(spec loyaltyv1alpha1.LoyaltyProgramSpec) rules.Config {
 
 func renderReferral(r loyaltyv1alpha1.ReferralDiscount) rules.ReferralConfig {
 	s := r.Spec
-	referrerNS, referrer := ref(s.Referrer, r.Namespace)
-	refereeNS, referee := ref(s.Referee, r.Namespace)
 	c := rules.ReferralConfig{
-		ID:       partnerID(r.Namespace, r.Name),
-		Referrer: partnerID(referrerNS, referrer),
-		Referee:  partnerID(refereeNS, referee),
+		ID:       loyaltyv1alpha1.ObjectKey(r.Namespace, r.Name),
+		Referrer: s.Referrer.Key(r.Namespace),
+		Referee:  s.Referee.Key(r.Namespace),
 		Discount: rules.DiscountConfig{
 			Type: string(s.Discount.Type), Percent: string(s.Discount.Percent), Cap: string(s.Discount.Cap), Amount: string(s.Discount.Amount),
 		},

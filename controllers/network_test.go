@@ -56,7 +56,7 @@ var _ = Describe("NetworkObjects (bench/operator's floor)", func() {
 		made := map[string]bool{}
 		for _, list := range []client.ObjectList{&corev1.SecretList{}, &corev1.ServiceAccountList{}, &corev1.ConfigMapList{},
 			&corev1.ServiceList{}, &networkingv1.NetworkPolicyList{}, &appsv1.StatefulSetList{}} {
-			Expect(k8sClient.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{labelManagedBy: managedBy})).To(Succeed())
+			Expect(k8sClient.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{loyaltyv1alpha1.LabelManagedBy: loyaltyv1alpha1.ManagedByTreue})).To(Succeed())
 			items, err := meta.ExtractList(list)
 			Expect(err).NotTo(HaveOccurred())
 			for _, item := range items {
@@ -85,14 +85,14 @@ var _ = Describe("NetworkObjects (bench/operator's floor)", func() {
 				// desired state is the one the controller applied.
 				got := current.(*appsv1.StatefulSet)
 				want = want.DeepCopy()
-				want.Spec.Template.Annotations[configHashAnnotation] = got.Spec.Template.Annotations[configHashAnnotation]
-				delete(want.Annotations, appliedAnnotation)
+				want.Spec.Template.Annotations[loyaltyv1alpha1.AnnotationConfigHash] = got.Spec.Template.Annotations[loyaltyv1alpha1.AnnotationConfigHash]
+				delete(want.Annotations, loyaltyv1alpha1.AnnotationApplied)
 				_, fingerprint, err := fingerprinted(want)
 				Expect(err).NotTo(HaveOccurred())
-				Expect(fingerprint).To(Equal(got.Annotations[appliedAnnotation]))
+				Expect(fingerprint).To(Equal(got.Annotations[loyaltyv1alpha1.AnnotationApplied]))
 			default:
 				// Nothing else depends on a key: the very desired state applied.
-				Expect(o.GetAnnotations()[appliedAnnotation]).To(Equal(current.GetAnnotations()[appliedAnnotation]), kindOf(o))
+				Expect(o.GetAnnotations()[loyaltyv1alpha1.AnnotationApplied]).To(Equal(current.GetAnnotations()[loyaltyv1alpha1.AnnotationApplied]), kindOf(o))
 			}
 		}
 	})

@@ -76,7 +76,8 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	var refused []string
 	keep := map[string]bool{}
 	for _, programRef := range partner.Spec.ProgramRefs {
-		ns, name := ref(programRef, partner.Namespace)
+		program := programRef.In(partner.Namespace)
+		ns, name := program.Namespace, program.Name
 		st := previousProgramStatus(before, ns, name)
 		accepted, reason, message := r.admission(ctx, ns, name, namespace)
 		status := metav1.ConditionFalse
@@ -96,7 +97,7 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			message = fmt.Sprintf("LoyaltyProgram %s/%s accepted this partner; its API key and the program's endpoint are in Secret %s", ns, name, secretName)
 		} else {
 			st.CredentialsSecretRef = nil
-			refused = append(refused, programKey(ns, name))
+			refused = append(refused, loyaltyv1alpha1.ObjectKey(ns, name))
 		}
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
 			Type: loyaltyv1alpha1.ConditionAccepted, Status: status, Reason: reason, Message: message, ObservedGeneration: partner.Generation,
@@ -109,7 +110,7 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 
 	partner.Status.Programs = statuses
 	partner.Status.AcceptedPrograms = int32(len(statuses) - len(refused))
-	ready := metav1.Condition{Type: loyaltyv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: ReasonAccepted,
+	ready := metav1.Condition{Type: loyaltyv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: loyaltyv1alpha1.ReasonAccepted,
 		Message: "Every referenced program accepted this partner", ObservedGeneration: partner.Generation}
 	if len(refused) > 0 {
 		ready.Status, ready.Reason = metav1.ConditionFalse, "NotAccepted"
@@ -141,14 +142,14 @@ func (r *PartnerReconciler) admission(ctx context.Context, ns, name string, part
 	program := &loyaltyv1alpha1.LoyaltyProgram{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, program); err != nil {
 		if apierrors.IsNotFound(err) {
-			return false, ReasonProgramNotFound, fmt.Sprintf("LoyaltyProgram %s/%s does not exist; check spec.programRefs", ns, name)
+			return false, loyaltyv1alpha1.ReasonProgramNotFound, fmt.Sprintf("LoyaltyProgram %s/%s does not exist; check spec.programRefs", ns, name)
 		}
 		return false, "ProgramUnreadable", fmt.Sprintf("LoyaltyProgram %s/%s could not be read: %v", ns, name, err)
 	}
 	if ok, why := admits(program, partnerNamespace); !ok {
-		return false, ReasonNotAllowedByProgram, why
+		return false, loyaltyv1alpha1.ReasonNotAllowedByProgram, why
 	}
-	return true, ReasonAccepted, ""
+	return true, loyaltyv1alpha1.ReasonAccepted, ""
 }
 
 // ensureCredentials keeps the partner's API key for a program: created once,
@@ -157,7 +158,7 @@ func (r *PartnerReconciler) admission(ctx context.Context, ns, name string, part
 func (r *PartnerReconciler) ensureCredentials(ctx context.Context, partner *loyaltyv1alpha1.Partner, programNS, program string) (
 	name string, issued bool, err error) {
 	name = credentialsSecretName(partner.Name, programNS, program)
-	rotation := partner.Annotations[RotateCredentialsAnnotation]
+	rotation := partner.Annotations[loyaltyv1alpha1.AnnotationRotateCredentials]
 	endpoint := credentialsEndpoint(programNS, program)
 	secret := &corev1.Secret{}
 	err = r.Get(ctx, client.ObjectKey{Namespace: partner.Namespace, Name: name}, secret)
@@ -188,7 +189,7 @@ func (r *PartnerReconciler) ensureCredentials(ctx context.Context, partner *loya
 			return name, true, nil
 		}
 	}
-	rotate := secret.Annotations[rotationAnnotation] != rotation
+	rotate := secret.Annotations[loyaltyv1alpha1.AnnotationRotation] != rotation
 	if !rotate && string(secret.Data["endpoint"]) == endpoint {
 		return name, false, nil
 	}
@@ -206,7 +207,7 @@ func (r *PartnerReconciler) ensureCredentials(ctx context.Context, partner *loya
 		if secret.Annotations == nil {
 			secret.Annotations = map[string]string{}
 		}
-		secret.Annotations[rotationAnnotation] = rotation
+		secret.Annotations[loyaltyv1alpha1.AnnotationRotation] = rotation
 	}
 	if err := r.Patch(ctx, secret, patch); err != nil {
 		return "", false, fmt.Errorf("updating credentials %s/%s: %w", partner.Namespace, name, err)
@@ -225,11 +226,11 @@ func credentialsSecret(partner *loyaltyv1alpha1.Partner, programNS, program, key
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: kindSecret},
 		ObjectMeta: metav1.ObjectMeta{
 			Name: credentialsSecretName(partner.Name, programNS, program), Namespace: partner.Namespace,
-			Labels:      map[string]string{labelManagedBy: managedBy, labelPartner: partner.Name, programLabel: program, labelProgramNamespace: programNS},
-			Annotations: map[string]string{rotationAnnotation: partner.Annotations[RotateCredentialsAnnotation]},
+			Labels:      map[string]string{loyaltyv1alpha1.LabelManagedBy: loyaltyv1alpha1.ManagedByTreue, loyaltyv1alpha1.LabelPartner: partner.Name, loyaltyv1alpha1.LabelProgram: program, loyaltyv1alpha1.LabelProgramNamespace: programNS},
+			Annotations: map[string]string{loyaltyv1alpha1.AnnotationRotation: partner.Annotations[loyaltyv1alpha1.AnnotationRotateCredentials]},
 		},
 		Type:       corev1.SecretTypeOpaque,
-		StringData: map[string]string{"apiKey": key, "endpoint": credentialsEndpoint(programNS, program), "program": programKey(programNS, program)},
+		StringData: map[string]string{"apiKey": key, "endpoint": credentialsEndpoint(programNS, program), "program": loyaltyv1alpha1.ObjectKey(programNS, program)},
 	}
 }
 
@@ -243,7 +244,7 @@ func credentialsEndpoint(programNS, program string) string {
 func (r *PartnerReconciler) revokeOthers(ctx context.Context, partner *loyaltyv1alpha1.Partner, keep map[string]bool) error {
 	secrets := &corev1.SecretList{}
 	if err := r.List(ctx, secrets, client.InNamespace(partner.Namespace),
-		client.MatchingLabels{labelManagedBy: managedBy, labelPartner: partner.Name}); err != nil {
+		client.MatchingLabels{loyaltyv1alpha1.LabelManagedBy: loyaltyv1alpha1.ManagedByTreue, loyaltyv1alpha1.LabelPartner: partner.Name}); err != nil {
 		return err
 	}
 	for i := range secrets.Items {
@@ -284,7 +285,7 @@ func programsOfPartner(_ context.Context, o client.Object) []ctrl.Request {
 	p := o.(*loyaltyv1alpha1.Partner)
 	keys := partnerProgramKeys(p)
 	for _, st := range p.Status.Programs {
-		keys = append(keys, programKey(st.ProgramRef.Namespace, st.ProgramRef.Name))
+		keys = append(keys, loyaltyv1alpha1.ObjectKey(st.ProgramRef.Namespace, st.ProgramRef.Name))
 	}
 	slices.Sort(keys)
 	return requestsFor(slices.Compact(keys))
@@ -301,7 +302,7 @@ func (r *PartnerReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) err
 		// A program's spec decides admission; its status does not.
 		Watches(&loyaltyv1alpha1.LoyaltyProgram{}, handlerFunc(func(ctx context.Context, o client.Object) []ctrl.Request {
 			partners := &loyaltyv1alpha1.PartnerList{}
-			if err := c.List(ctx, partners, client.MatchingFields{indexPartnerPrograms: programKey(o.GetNamespace(), o.GetName())}); err != nil {
+			if err := c.List(ctx, partners, client.MatchingFields{indexPartnerPrograms: loyaltyv1alpha1.ObjectKey(o.GetNamespace(), o.GetName())}); err != nil {
 				return nil
 			}
 			return partnerRequests(partners)

@@ -33,30 +33,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
-)
-
-// Conditions and reasons of a PartnerCooperation.
-const (
-	ConditionPartnersAccepted = "PartnersAccepted"
-	ConditionConflict         = "Conflict"
-
-	ReasonScheduled          = "Scheduled"
-	ReasonSuspended          = "Suspended"
-	ReasonPartnerNotAccepted = "PartnerNotAccepted"
-	ReasonAllAccepted        = "AllAccepted"
-	ReasonPartnerConflict    = "PartnerSettledElsewhere"
-	ReasonNoConflict         = "NoConflict"
-	ReasonInvalidSchedule    = "InvalidSchedule"
-)
-
-const (
-	indexCooperationProgram  = "spec.programRef.name"
-	indexCooperationPartners = "spec.members.partnerRef"
 )
 
 // PartnerCooperationReconciler runs a cooperation's settlements: a CronJob of
@@ -96,7 +76,7 @@ func (r *PartnerCooperationReconciler) Reconcile(ctx context.Context, req ctrl.R
 	program := &loyaltyv1alpha1.LoyaltyProgram{}
 	err := r.Get(ctx, client.ObjectKey{Namespace: coop.Namespace, Name: coop.Spec.ProgramRef.Name}, program)
 	if apierrors.IsNotFound(err) {
-		meta.SetStatusCondition(&coop.Status.Conditions, cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonProgramNotFound,
+		meta.SetStatusCondition(&coop.Status.Conditions, cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionFalse, loyaltyv1alpha1.ReasonProgramNotFound,
 			fmt.Sprintf("LoyaltyProgram %s/%s does not exist; create it, or fix spec.programRef", coop.Namespace, coop.Spec.ProgramRef.Name)))
 		return ctrl.Result{}, r.writeStatus(ctx, before, coop)
 	}
@@ -122,14 +102,14 @@ func (r *PartnerCooperationReconciler) Reconcile(ctx context.Context, req ctrl.R
 
 	// Conditions.
 	if len(notAccepted) == 0 {
-		meta.SetStatusCondition(&coop.Status.Conditions, cond(ConditionPartnersAccepted, metav1.ConditionTrue, ReasonAllAccepted,
+		meta.SetStatusCondition(&coop.Status.Conditions, cond(loyaltyv1alpha1.ConditionPartnersAccepted, metav1.ConditionTrue, loyaltyv1alpha1.ReasonAllAccepted,
 			fmt.Sprintf("All %d partners are accepted by LoyaltyProgram %s", len(coop.Spec.Members), program.Name)))
 	} else {
-		meta.SetStatusCondition(&coop.Status.Conditions, cond(ConditionPartnersAccepted, metav1.ConditionFalse, ReasonPartnerNotAccepted,
+		meta.SetStatusCondition(&coop.Status.Conditions, cond(loyaltyv1alpha1.ConditionPartnersAccepted, metav1.ConditionFalse, loyaltyv1alpha1.ReasonPartnerNotAccepted,
 			fmt.Sprintf("Not accepted by LoyaltyProgram %s: %s; see each Partner's status.programs", program.Name, strings.Join(notAccepted, "; "))))
 	}
 	if len(conflicts) == 0 {
-		meta.SetStatusCondition(&coop.Status.Conditions, cond(ConditionConflict, metav1.ConditionFalse, ReasonNoConflict,
+		meta.SetStatusCondition(&coop.Status.Conditions, cond(loyaltyv1alpha1.ConditionConflict, metav1.ConditionFalse, loyaltyv1alpha1.ReasonNoConflict,
 			"No partner of this cooperation is settled by another cooperation of the program"))
 	} else {
 		var parts []string
@@ -142,26 +122,26 @@ func (r *PartnerCooperationReconciler) Reconcile(ctx context.Context, req ctrl.R
 		}) {
 			parts = append(parts, fmt.Sprintf("%s is settled by PartnerCooperation %s", p, conflicts[p]))
 		}
-		meta.SetStatusCondition(&coop.Status.Conditions, cond(ConditionConflict, metav1.ConditionTrue, ReasonPartnerConflict,
+		meta.SetStatusCondition(&coop.Status.Conditions, cond(loyaltyv1alpha1.ConditionConflict, metav1.ConditionTrue, loyaltyv1alpha1.ReasonPartnerConflict,
 			strings.Join(parts, "; ")+"; this cooperation's settlements leave them out; remove them from spec.members, or from the other cooperation"))
 	}
 	next, scheduleErr := nextRun(coop, r.now())
-	ready := cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionTrue, ReasonScheduled,
-		fmt.Sprintf("Settles %s periods by the schedule %q in %s", periodOf(coop), coop.Spec.Schedule.Cron, timeZoneOf(coop)))
+	ready := cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionTrue, loyaltyv1alpha1.ReasonScheduled,
+		fmt.Sprintf("Settles %s periods by the schedule %q in %s", strings.ToLower(string(coop.Spec.Schedule.PeriodLength())), coop.Spec.Schedule.Cron, coop.Spec.Schedule.TimeZoneName()))
 	switch {
 	case scheduleErr != nil:
-		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonInvalidSchedule,
+		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionFalse, loyaltyv1alpha1.ReasonInvalidSchedule,
 			fmt.Sprintf("spec.schedule: %v", scheduleErr))
 	case len(notAccepted) > 0:
-		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonPartnerNotAccepted,
+		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionFalse, loyaltyv1alpha1.ReasonPartnerNotAccepted,
 			"Some partners are not accepted by the program; see the PartnersAccepted condition")
-	case ptr.Deref(coop.Spec.Suspend, false):
-		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionTrue, ReasonSuspended,
+	case coop.Spec.Suspended():
+		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionTrue, loyaltyv1alpha1.ReasonSuspended,
 			"Suspended: no settlement runs until spec.suspend is false")
 	}
 	meta.SetStatusCondition(&coop.Status.Conditions, ready)
 	coop.Status.NextScheduleTime = nil
-	if scheduleErr == nil && !ptr.Deref(coop.Spec.Suspend, false) {
+	if scheduleErr == nil && !coop.Spec.Suspended() {
 		coop.Status.NextScheduleTime = &metav1.Time{Time: next}
 	}
 	if err := r.lastSettlement(ctx, coop); err != nil {
@@ -184,26 +164,12 @@ func (r *PartnerCooperationReconciler) now() time.Time {
 	return time.Now()
 }
 
-func timeZoneOf(coop *loyaltyv1alpha1.PartnerCooperation) string {
-	if coop.Spec.Schedule.TimeZone == "" {
-		return "UTC"
-	}
-	return string(coop.Spec.Schedule.TimeZone)
-}
-
-func periodOf(coop *loyaltyv1alpha1.PartnerCooperation) string {
-	if coop.Spec.Schedule.Period == "" {
-		return strings.ToLower(string(loyaltyv1alpha1.PeriodWeekly))
-	}
-	return strings.ToLower(string(coop.Spec.Schedule.Period))
-}
-
 // nextRun is when the CronJob runs next after now, as the CronJob controller
 // reads the schedule (robfig/cron, in the schedule's time zone).
 func nextRun(coop *loyaltyv1alpha1.PartnerCooperation, now time.Time) (time.Time, error) {
-	loc, err := time.LoadLocation(timeZoneOf(coop))
+	loc, err := coop.Spec.Schedule.Location()
 	if err != nil {
-		return time.Time{}, fmt.Errorf("time zone %q: %w", coop.Spec.Schedule.TimeZone, err)
+		return time.Time{}, err
 	}
 	sched, err := cron.ParseStandard(coop.Spec.Schedule.Cron)
 	if err != nil {
@@ -216,7 +182,7 @@ func nextRun(coop *loyaltyv1alpha1.PartnerCooperation, now time.Time) (time.Time
 func (r *PartnerCooperationReconciler) unaccepted(ctx context.Context, coop *loyaltyv1alpha1.PartnerCooperation) []string {
 	var out []string
 	for _, m := range coop.Spec.Members {
-		if why := partnerNotAccepted(ctx, r.Client, coop.MemberKey(m), coop.Namespace, coop.Spec.ProgramRef.Name); why != "" {
+		if why := partnerNotAccepted(ctx, r.Client, m.PartnerRef.Key(coop.Namespace), coop.Namespace, coop.Spec.ProgramRef.Name); why != "" {
 			out = append(out, why)
 		}
 	}
@@ -233,7 +199,7 @@ func (r *PartnerCooperationReconciler) conflicts(ctx context.Context, coop *loya
 	}
 	mine := map[string]bool{}
 	for _, m := range coop.Spec.Members {
-		mine[coop.MemberKey(m)] = true
+		mine[m.PartnerRef.Key(coop.Namespace)] = true
 	}
 	out := map[string]string{}
 	for i := range list.Items {
@@ -242,7 +208,7 @@ func (r *PartnerCooperationReconciler) conflicts(ctx context.Context, coop *loya
 			continue
 		}
 		for _, m := range other.Spec.Members {
-			key := other.MemberKey(m)
+			key := m.PartnerRef.Key(other.Namespace)
 			if mine[key] {
 				if first, ok := out[key]; !ok || other.Name < first {
 					out[key] = other.Name
@@ -265,7 +231,7 @@ func older(a, b *loyaltyv1alpha1.PartnerCooperation) bool {
 // lastSettlement points the status at the cooperation's latest Settlement.
 func (r *PartnerCooperationReconciler) lastSettlement(ctx context.Context, coop *loyaltyv1alpha1.PartnerCooperation) error {
 	list := &loyaltyv1alpha1.SettlementList{}
-	if err := r.List(ctx, list, client.InNamespace(coop.Namespace), client.MatchingLabels{labelCooperation: coop.Name}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(coop.Namespace), client.MatchingLabels{loyaltyv1alpha1.LabelCooperation: coop.Name}); err != nil {
 		return err
 	}
 	var last *loyaltyv1alpha1.Settlement

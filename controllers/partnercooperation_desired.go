@@ -33,11 +33,9 @@ import (
 )
 
 const (
-	labelAppName     = "app.kubernetes.io/name"
-	labelAppInstance = "app.kubernetes.io/instance"
-	kindSA           = "ServiceAccount"
-	kindSecret       = "Secret"
-	verbGet          = "get"
+	kindSA     = "ServiceAccount"
+	kindSecret = "Secret"
+	verbGet    = "get"
 	// settlementTokenKey is the key of the program's tokens Secret the job reads.
 	settlementTokenKey = "settlement-token"
 	settleContainer    = "settle"
@@ -60,16 +58,13 @@ func settleName(coop *loyaltyv1alpha1.PartnerCooperation) string {
 
 func cooperationLabels(coop *loyaltyv1alpha1.PartnerCooperation) map[string]string {
 	return map[string]string{
-		labelAppName:                  "treue-settle",
-		labelAppInstance:              coop.Name,
-		"app.kubernetes.io/component": "settlement",
-		labelManagedBy:                managedBy,
-		labelCooperation:              coop.Name,
+		loyaltyv1alpha1.LabelAppName:      "treue-settle",
+		loyaltyv1alpha1.LabelAppInstance:  coop.Name,
+		loyaltyv1alpha1.LabelAppComponent: "settlement",
+		loyaltyv1alpha1.LabelManagedBy:    loyaltyv1alpha1.ManagedByTreue,
+		loyaltyv1alpha1.LabelCooperation:  coop.Name,
 	}
 }
-
-// labelCooperation marks what belongs to a cooperation, Settlements included.
-const labelCooperation = "loyalty.treue.dev/cooperation"
 
 func cooperationMeta(coop *loyaltyv1alpha1.PartnerCooperation, name string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: coop.Namespace, Labels: cooperationLabels(coop)}
@@ -98,10 +93,6 @@ func desiredCooperationObjects(coop *loyaltyv1alpha1.PartnerCooperation, image s
 	excluded = slices.Sorted(slices.Values(excluded))
 	for _, p := range excluded {
 		args = append(args, "--exclude="+p)
-	}
-	tz := coop.Spec.Schedule.TimeZone
-	if tz == "" {
-		tz = "UTC"
 	}
 	objs := cooperationObjects{
 		ServiceAccount: &corev1.ServiceAccount{
@@ -157,9 +148,9 @@ func desiredCooperationObjects(coop *loyaltyv1alpha1.PartnerCooperation, image s
 		ObjectMeta: cooperationMeta(coop, name),
 		Spec: batchv1.CronJobSpec{
 			Schedule:                   coop.Spec.Schedule.Cron,
-			TimeZone:                   ptr.To(string(tz)),
+			TimeZone:                   ptr.To(coop.Spec.Schedule.TimeZoneName()),
 			ConcurrencyPolicy:          batchv1.ForbidConcurrent,
-			Suspend:                    ptr.To(ptr.Deref(coop.Spec.Suspend, false)),
+			Suspend:                    ptr.To(coop.Spec.Suspended()),
 			StartingDeadlineSeconds:    ptr.To[int64](3600),
 			SuccessfulJobsHistoryLimit: ptr.To[int32](3),
 			FailedJobsHistoryLimit:     ptr.To[int32](3),

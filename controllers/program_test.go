@@ -89,7 +89,7 @@ func partnerIDs(c accrual.Config) []string {
 func podHash(g Gomega, ctx SpecContext, p *loyaltyv1alpha1.LoyaltyProgram) string {
 	sts := &appsv1.StatefulSet{}
 	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: accrualName(p)}, sts)).To(Succeed())
-	return sts.Spec.Template.Annotations[configHashAnnotation]
+	return sts.Spec.Template.Annotations[loyaltyv1alpha1.AnnotationConfigHash]
 }
 
 var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
@@ -104,7 +104,7 @@ var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
 		eventually(ctx, func(g Gomega) {
 			c := accepted(g, ctx, partner)
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
-			g.Expect(c.Reason).To(Equal(ReasonNotAllowedByProgram))
+			g.Expect(c.Reason).To(Equal(loyaltyv1alpha1.ReasonNotAllowedByProgram))
 			g.Expect(c.Message).To(ContainSubstring("label namespace " + partnerNS))
 		}).Should(Succeed())
 
@@ -136,7 +136,7 @@ var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
 		delete(nsObj.Labels, "network")
 		Expect(k8sClient.Update(ctx, nsObj)).To(Succeed())
 		eventually(ctx, func(g Gomega) {
-			g.Expect(accepted(g, ctx, partner).Reason).To(Equal(ReasonNotAllowedByProgram))
+			g.Expect(accepted(g, ctx, partner).Reason).To(Equal(loyaltyv1alpha1.ReasonNotAllowedByProgram))
 			g.Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: partnerNS, Name: secretName}, &corev1.Secret{}))).To(BeTrue())
 			g.Expect(renderedConfig(g, ctx, program).Partners).To(BeEmpty())
 		}).Should(Succeed())
@@ -146,7 +146,7 @@ var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
 		Expect(k8sClient.Create(ctx, lost)).To(Succeed())
 		eventually(ctx, func(g Gomega) {
 			c := accepted(g, ctx, lost)
-			g.Expect(c.Reason).To(Equal(ReasonProgramNotFound))
+			g.Expect(c.Reason).To(Equal(loyaltyv1alpha1.ReasonProgramNotFound))
 			g.Expect(c.Message).To(ContainSubstring(programNS + "/nowhere"))
 		}).Should(Succeed())
 	})
@@ -171,7 +171,7 @@ var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(program), got)).To(Succeed())
 			g.Expect(got.Status.Partners).To(Equal(int32(1)))
 			g.Expect(got.Status.Endpoint).To(Equal("http://city-accrual." + ns + ".svc:8080"))
-			g.Expect(got.Status.ConfigHash).To(Equal(sts.Spec.Template.Annotations[configHashAnnotation]))
+			g.Expect(got.Status.ConfigHash).To(Equal(sts.Spec.Template.Annotations[loyaltyv1alpha1.AnnotationConfigHash]))
 			first = got.Status.ConfigHash
 		}).Should(Succeed())
 
@@ -228,7 +228,7 @@ var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: credentialsSecretName("shop", ns, "city")}, before)).To(Succeed())
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(partner), got)).To(Succeed())
 		rotate := client.MergeFrom(got.DeepCopy())
-		got.Annotations = map[string]string{RotateCredentialsAnnotation: "2026-11-23"}
+		got.Annotations = map[string]string{loyaltyv1alpha1.AnnotationRotateCredentials: "2026-11-23"}
 		Expect(k8sClient.Patch(ctx, got, rotate)).To(Succeed())
 		eventually(ctx, func(g Gomega) {
 			after := &corev1.Secret{}
@@ -247,7 +247,7 @@ var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
 			p := &loyaltyv1alpha1.LoyaltyProgram{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(program), p)).To(Succeed())
 			g.Expect(meta.IsStatusConditionTrue(p.Status.Conditions, loyaltyv1alpha1.ConditionReady)).To(BeTrue())
-			g.Expect(meta.IsStatusConditionFalse(p.Status.Conditions, ConditionProgressing)).To(BeTrue())
+			g.Expect(meta.IsStatusConditionFalse(p.Status.Conditions, loyaltyv1alpha1.ConditionProgressing)).To(BeTrue())
 		}).Should(Succeed())
 
 		// Deleting the partner takes it out of the configuration.
@@ -267,10 +267,10 @@ var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
 		eventually(ctx, func(g Gomega) {
 			p := &loyaltyv1alpha1.LoyaltyProgram{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(program), p)).To(Succeed())
-			d := meta.FindStatusCondition(p.Status.Conditions, ConditionDegraded)
+			d := meta.FindStatusCondition(p.Status.Conditions, loyaltyv1alpha1.ConditionDegraded)
 			g.Expect(d).NotTo(BeNil())
 			g.Expect(d.Status).To(Equal(metav1.ConditionTrue))
-			g.Expect(d.Reason).To(Equal(ReasonPostgreSQLSecret))
+			g.Expect(d.Reason).To(Equal(loyaltyv1alpha1.ReasonPostgreSQLSecret))
 			g.Expect(d.Message).To(ContainSubstring(ns + "/big-db"))
 			dep := &appsv1.Deployment{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "big-accrual"}, dep)).To(Succeed())
@@ -298,9 +298,9 @@ var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
 		eventually(ctx, func(g Gomega) {
 			p := &loyaltyv1alpha1.LoyaltyProgram{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(program), p)).To(Succeed())
-			d := meta.FindStatusCondition(p.Status.Conditions, ConditionDegraded)
+			d := meta.FindStatusCondition(p.Status.Conditions, loyaltyv1alpha1.ConditionDegraded)
 			g.Expect(d).NotTo(BeNil())
-			g.Expect(d.Reason).To(Equal(ReasonRolloutStuck), "the DSN is there now, but the rollout is stuck")
+			g.Expect(d.Reason).To(Equal(loyaltyv1alpha1.ReasonRolloutStuck), "the DSN is there now, but the rollout is stuck")
 			g.Expect(d.Message).To(ContainSubstring("timed out progressing"))
 		}).Should(Succeed())
 	})
@@ -314,12 +314,12 @@ var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
 		eventually(ctx, func(g Gomega) {
 			p := &loyaltyv1alpha1.LoyaltyProgram{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(program), p)).To(Succeed())
-			d := meta.FindStatusCondition(p.Status.Conditions, ConditionDegraded)
+			d := meta.FindStatusCondition(p.Status.Conditions, loyaltyv1alpha1.ConditionDegraded)
 			g.Expect(d).NotTo(BeNil())
-			g.Expect(d.Reason).To(Equal(ReasonRulesInvalid))
+			g.Expect(d.Reason).To(Equal(loyaltyv1alpha1.ReasonRulesInvalid))
 			g.Expect(d.Message).To(ContainSubstring("earning.minimumSpend"))
 			ready := meta.FindStatusCondition(p.Status.Conditions, loyaltyv1alpha1.ConditionReady)
-			g.Expect(ready.Reason).To(Equal(ReasonRulesInvalid))
+			g.Expect(ready.Reason).To(Equal(loyaltyv1alpha1.ReasonRulesInvalid))
 		}).Should(Succeed())
 		// Nothing that cannot run was rolled out.
 		Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "odd-accrual"}, &appsv1.StatefulSet{}))).To(BeTrue())

@@ -104,7 +104,7 @@ var _ = Describe("The ReferralDiscount controller", func() {
 		eventually(ctx, func(g Gomega) {
 			c, got := referralReady(g, ctx, rd)
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
-			g.Expect(c.Reason).To(Equal(ReasonReferralNotSettled))
+			g.Expect(c.Reason).To(Equal(loyaltyv1alpha1.ReasonReferralNotSettled))
 			g.Expect(c.Message).To(ContainSubstring("add both to one cooperation"))
 			g.Expect(got.Status.CodePrefix).To(Equal("AGENCY"))
 			g.Expect(renderedReferrals(g, ctx, ns)).To(BeEmpty())
@@ -115,7 +115,7 @@ var _ = Describe("The ReferralDiscount controller", func() {
 		eventually(ctx, func(g Gomega) {
 			c, _ := referralReady(g, ctx, rd)
 			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
-			g.Expect(c.Reason).To(Equal(ReasonReferralActive))
+			g.Expect(c.Reason).To(Equal(loyaltyv1alpha1.ReasonReferralActive))
 			g.Expect(c.Message).To(ContainSubstring("settled by PartnerCooperation city-weekly"))
 			g.Expect(renderedReferrals(g, ctx, ns)).To(Equal([]string{ns + "/agency-recommends-printer"}))
 		}).Should(Succeed())
@@ -138,8 +138,8 @@ var _ = Describe("The ReferralDiscount controller", func() {
 		eventually(ctx, func(g Gomega) {
 			c, _ := referralReady(g, ctx, other)
 			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
-			g.Expect(c.Reason).To(Equal(ReasonReferralNotAccepted))
-			g.Expect(c.Message).To(ContainSubstring(elsewhere + "/outsider is refused (" + ReasonNotAllowedByProgram + ")"))
+			g.Expect(c.Reason).To(Equal(loyaltyv1alpha1.ReasonPartnerNotAccepted))
+			g.Expect(c.Message).To(ContainSubstring(elsewhere + "/outsider is refused (" + loyaltyv1alpha1.ReasonNotAllowedByProgram + ")"))
 			g.Expect(renderedReferrals(g, ctx, ns)).To(Equal([]string{ns + "/agency-recommends-printer"}))
 		}).Should(Succeed())
 	})

@@ -39,12 +39,7 @@ import (
 	"github.com/treue-dev/treue/internal/ledger"
 )
 
-// Reasons of a ReferralDiscount's Ready condition.
 const (
-	ReasonReferralActive       = "Active"
-	ReasonReferralNotAccepted  = "PartnerNotAccepted"
-	ReasonReferralNotSettled   = "CommissionCannotBeSettled"
-	ReasonReferralSamePartner  = "SelfReferral"
 	defaultReferralCodePrefix  = "REF"
 	defaultReferralStatsPeriod = 5 * time.Minute
 )
@@ -56,11 +51,9 @@ const (
 // accepted, "" when it is.
 func referralVerdict(rd *loyaltyv1alpha1.ReferralDiscount, why func(key string) string,
 	coops []loyaltyv1alpha1.PartnerCooperation) (reason, message string) {
-	referrerNS, referrerName := ref(rd.Spec.Referrer, rd.Namespace)
-	refereeNS, refereeName := ref(rd.Spec.Referee, rd.Namespace)
-	referrer, referee := partnerID(referrerNS, referrerName), partnerID(refereeNS, refereeName)
+	referrer, referee := rd.Spec.Referrer.Key(rd.Namespace), rd.Spec.Referee.Key(rd.Namespace)
 	if referrer == referee {
-		return ReasonReferralSamePartner, fmt.Sprintf("%s cannot refer customers to itself; name another referee", referrer)
+		return loyaltyv1alpha1.ReasonReferralSamePartner, fmt.Sprintf("%s cannot refer customers to itself; name another referee", referrer)
 	}
 	var not []string
 	for _, key := range []string{referrer, referee} {
@@ -69,7 +62,7 @@ func referralVerdict(rd *loyaltyv1alpha1.ReferralDiscount, why func(key string) 
 		}
 	}
 	if len(not) > 0 {
-		return ReasonReferralNotAccepted, fmt.Sprintf("Not accepted by LoyaltyProgram %s: %s; no codes are issued until both are",
+		return loyaltyv1alpha1.ReasonPartnerNotAccepted, fmt.Sprintf("Not accepted by LoyaltyProgram %s: %s; no codes are issued until both are",
 			rd.Spec.ProgramRef.Name, strings.Join(not, "; "))
 	}
 	settledBy := func(key string) *loyaltyv1alpha1.PartnerCooperation {
@@ -80,7 +73,7 @@ func referralVerdict(rd *loyaltyv1alpha1.ReferralDiscount, why func(key string) 
 				continue
 			}
 			for _, m := range c.Spec.Members {
-				if c.MemberKey(m) == key && (first == nil || older(c, first)) {
+				if m.PartnerRef.Key(c.Namespace) == key && (first == nil || older(c, first)) {
 					first = c
 				}
 			}
@@ -90,10 +83,10 @@ func referralVerdict(rd *loyaltyv1alpha1.ReferralDiscount, why func(key string) 
 	a, b := settledBy(referrer), settledBy(referee)
 	switch {
 	case a == nil || b == nil:
-		return ReasonReferralNotSettled, fmt.Sprintf("No PartnerCooperation of LoyaltyProgram %s settles both %s and %s, so the commission "+
+		return loyaltyv1alpha1.ReasonReferralNotSettled, fmt.Sprintf("No PartnerCooperation of LoyaltyProgram %s settles both %s and %s, so the commission "+
 			"could not be paid; add both to one cooperation. No codes are issued until then", rd.Spec.ProgramRef.Name, referrer, referee)
 	case a.Name != b.Name:
-		return ReasonReferralNotSettled, fmt.Sprintf("%s is settled by PartnerCooperation %s and %s by %s, so the commission could not be "+
+		return loyaltyv1alpha1.ReasonReferralNotSettled, fmt.Sprintf("%s is settled by PartnerCooperation %s and %s by %s, so the commission could not be "+
 			"paid; settle both in one cooperation. No codes are issued until then", referrer, a.Name, referee, b.Name)
 	}
 	return "", fmt.Sprintf("Runs in LoyaltyProgram %s; commissions are settled by PartnerCooperation %s", rd.Spec.ProgramRef.Name, a.Name)
@@ -169,7 +162,7 @@ func (r *ReferralDiscountReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	err := r.Get(ctx, client.ObjectKey{Namespace: rd.Namespace, Name: rd.Spec.ProgramRef.Name}, program)
 	switch {
 	case apierrors.IsNotFound(err):
-		ready.Status, ready.Reason = metav1.ConditionFalse, ReasonProgramNotFound
+		ready.Status, ready.Reason = metav1.ConditionFalse, loyaltyv1alpha1.ReasonProgramNotFound
 		ready.Message = fmt.Sprintf("LoyaltyProgram %s/%s does not exist; create it, or fix spec.programRef", rd.Namespace, rd.Spec.ProgramRef.Name)
 		program = nil
 	case err != nil:
@@ -180,7 +173,7 @@ func (r *ReferralDiscountReconciler) Reconcile(ctx context.Context, req ctrl.Req
 			return ctrl.Result{}, err
 		}
 		reason, message := referralVerdict(rd, func(key string) string { return r.notAccepted(ctx, key, program) }, coops.Items)
-		ready.Reason, ready.Message = ReasonReferralActive, message
+		ready.Reason, ready.Message = loyaltyv1alpha1.ReasonReferralActive, message
 		if reason != "" {
 			ready.Status, ready.Reason = metav1.ConditionFalse, reason
 		}
@@ -233,7 +226,7 @@ func (r *ReferralDiscountReconciler) refreshStats(ctx context.Context, rd *loyal
 		ctrl.LoggerFrom(ctx).V(1).Info("Could not read the program's referral counts", "err", err.Error())
 		return
 	}
-	counts := st.Referrals[partnerID(rd.Namespace, rd.Name)]
+	counts := st.Referrals[loyaltyv1alpha1.ObjectKey(rd.Namespace, rd.Name)]
 	s := &rd.Status
 	if s.CodesIssued == counts.CodesIssued && s.DiscountsGiven == counts.DiscountsGiven &&
 		s.CommissionsPending == counts.CommissionsPending && s.CommissionsConfirmed == counts.CommissionsConfirmed {
@@ -291,7 +284,7 @@ func (r *ReferralDiscountReconciler) SetupWithManager(ctx context.Context, mgr c
 			return list(o.GetNamespace(), indexReferralProgram, o.GetName())
 		})).
 		Watches(&loyaltyv1alpha1.Partner{}, handlerFunc(func(_ context.Context, o client.Object) []ctrl.Request {
-			return list("", indexReferralPartners, partnerID(o.GetNamespace(), o.GetName()))
+			return list("", indexReferralPartners, loyaltyv1alpha1.ObjectKey(o.GetNamespace(), o.GetName()))
 		})).
 		Watches(&loyaltyv1alpha1.PartnerCooperation{}, handlerFunc(func(_ context.Context, o client.Object) []ctrl.Request {
 			return list(o.GetNamespace(), indexReferralProgram, o.(*loyaltyv1alpha1.PartnerCooperation).Spec.ProgramRef.Name)

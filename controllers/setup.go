@@ -35,6 +35,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 )
 
 // Options tune every controller of the manager.
@@ -57,7 +59,7 @@ type Options struct {
 // being cluster-scoped, are still read cluster-wide for partner admission).
 func CacheOptions(watchNamespaces ...string) cache.Options {
 	o := cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{labelManagedBy: managedBy})},
+		&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{loyaltyv1alpha1.LabelManagedBy: loyaltyv1alpha1.ManagedByTreue})},
 	}}
 	if len(watchNamespaces) > 0 {
 		o.DefaultNamespaces = map[string]cache.Config{}

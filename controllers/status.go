@@ -47,7 +47,7 @@ type statusObject interface {
 func patchStatus(ctx context.Context, c client.Client, rec events.EventRecorder, before, obj statusObject, action string) error {
 	was := meta.FindStatusCondition(before.GetConditions(), loyaltyv1alpha1.ConditionReady)
 	now := meta.FindStatusCondition(obj.GetConditions(), loyaltyv1alpha1.ConditionReady)
-	starting := was == nil && now != nil && now.Reason == ReasonWorkloadUnavailable
+	starting := was == nil && now != nil && now.Reason == loyaltyv1alpha1.ReasonWorkloadUnavailable
 	if patched, err := statusPatch(ctx, c, before, obj); !patched {
 		return err
 	}

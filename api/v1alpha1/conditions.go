@@ -18,16 +18,125 @@ package v1alpha1
 
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-// Condition types shared by the kinds of this group.
+// The API's condition types and reasons: every condition treue sets, and every
+// reason it gives, is defined here once, with when it is set. A reason says what
+// happened (CamelCase); the condition's message says what to do about it.
+
+// Condition types.
 const (
-	// ConditionReady summarises whether the object does what its spec asks.
+	// ConditionReady summarises whether the object does what its spec asks. Every
+	// kind but Settlement has it.
 	ConditionReady = "Ready"
-	// ConditionAccepted is a program's answer to a partner that joins it.
+	// ConditionAccepted is a program's answer to a partner that joins it: one per
+	// program in a Partner's status.programs, True when the program admits the
+	// Partner's namespace.
 	ConditionAccepted = "Accepted"
-	// ConditionCompleted says a settlement run finished.
+	// ConditionCompleted says a settlement run finished: False while it marks the
+	// settled entries, True once the whole period is settled.
 	ConditionCompleted = "Completed"
 	// ConditionFailed says a settlement run failed, with the reason.
 	ConditionFailed = "Failed"
+	// ConditionAvailable says a program's accrual service has ready replicas.
+	ConditionAvailable = "Available"
+	// ConditionProgressing says a program's accrual service is rolling out a
+	// change (of rules, partners or credentials).
+	ConditionProgressing = "Progressing"
+	// ConditionDegraded says something keeps a program from running as declared:
+	// invalid rules, a missing PostgreSQL Secret, a stuck rollout.
+	ConditionDegraded = "Degraded"
+	// ConditionPartnersAccepted says whether the program accepted every member of a
+	// cooperation.
+	ConditionPartnersAccepted = "PartnersAccepted"
+	// ConditionConflict says a member of a cooperation is also settled by an older
+	// cooperation of the same program, which keeps it.
+	ConditionConflict = "Conflict"
+)
+
+// Reasons of a program's answer to a partner (Accepted, and a Partner's Ready).
+const (
+	// ReasonAccepted: the program admits the partner's namespace.
+	ReasonAccepted = "Accepted"
+	// ReasonProgramNotFound: the referenced LoyaltyProgram does not exist. Also the
+	// Ready reason of a cooperation or referral whose program does not exist.
+	ReasonProgramNotFound = "ProgramNotFound"
+	// ReasonNotAllowedByProgram: the program's spec.partners.allowedNamespaces does
+	// not admit the partner's namespace.
+	ReasonNotAllowedByProgram = "NotAllowedByProgram"
+)
+
+// Reasons of a LoyaltyProgram's Ready, Available, Progressing and Degraded.
+const (
+	// ReasonWorkloadAvailable: the accrual service has ready replicas (Ready and
+	// Available True).
+	ReasonWorkloadAvailable = "WorkloadAvailable"
+	// ReasonWorkloadUnavailable: no replica of the accrual service is ready yet.
+	ReasonWorkloadUnavailable = "WorkloadUnavailable"
+	// ReasonRollingOut: pods with the new configuration are replacing the old ones.
+	ReasonRollingOut = "RollingOut"
+	// ReasonRolloutComplete: every pod runs the current configuration.
+	ReasonRolloutComplete = "RolloutComplete"
+	// ReasonAsExpected: Degraded is False, nothing is wrong.
+	ReasonAsExpected = "AsExpected"
+	// ReasonPostgreSQLSecret: the Secret (or key) with the PostgreSQL DSN is
+	// missing; the service keeps its last configuration.
+	ReasonPostgreSQLSecret = "PostgreSQLSecretMissing"
+	// ReasonRulesInvalid: the rules do not compile (a rule the API server cannot
+	// check, such as a time zone that does not load); the service keeps its last
+	// configuration.
+	ReasonRulesInvalid = "RulesInvalid"
+	// ReasonRolloutStuck: the rollout passed its progress deadline.
+	ReasonRolloutStuck = "RolloutStuck"
+)
+
+// Reasons of a PartnerCooperation's Ready, PartnersAccepted and Conflict.
+const (
+	// ReasonScheduled: the settlement CronJob runs by the schedule.
+	ReasonScheduled = "Scheduled"
+	// ReasonSuspended: spec.suspend stops new settlement runs.
+	ReasonSuspended = "Suspended"
+	// ReasonPartnerNotAccepted: a partner the object names is not accepted by the
+	// program, so the object cannot take effect for it: a cooperation's member
+	// (PartnersAccepted, and Ready), or a referral's referrer or referee (Ready).
+	ReasonPartnerNotAccepted = "PartnerNotAccepted"
+	// ReasonAllAccepted: the program accepted every member.
+	ReasonAllAccepted = "AllAccepted"
+	// ReasonPartnerConflict: a member is settled by an older cooperation of the
+	// same program; this one leaves it out.
+	ReasonPartnerConflict = "PartnerSettledElsewhere"
+	// ReasonNoConflict: no other cooperation settles a member of this one.
+	ReasonNoConflict = "NoConflict"
+	// ReasonInvalidSchedule: the cron schedule or time zone does not parse or load.
+	ReasonInvalidSchedule = "InvalidSchedule"
+)
+
+// Reasons of a ReferralDiscount's Ready (and ReasonPartnerNotAccepted above).
+const (
+	// ReasonReferralActive: codes are issued and the referee's till applies them.
+	ReasonReferralActive = "Active"
+	// ReasonReferralNotSettled: no one cooperation settles both partners, so the
+	// commission could not be paid.
+	ReasonReferralNotSettled = "CommissionCannotBeSettled"
+	// ReasonReferralSamePartner: the referrer and the referee are one partner.
+	ReasonReferralSamePartner = "SelfReferral"
+)
+
+// Reasons of a Settlement's Completed and Failed, set by the settlement job.
+const (
+	// ReasonSettled: the period is settled and its entries marked (Completed True).
+	ReasonSettled = "Settled"
+	// ReasonMarking: statements are computed and the settled entries are being
+	// marked in the ledger (Completed False).
+	ReasonMarking = "MarkingEntries"
+	// ReasonChecksumMismatch: a re-run computed other figures than the recorded
+	// ones; the ledger changed under a settled period.
+	ReasonChecksumMismatch = "ChecksumMismatch"
+	// ReasonReadFailed: the accrual service's export could not be read.
+	ReasonReadFailed = "ReadFailed"
+	// ReasonMarkFailed: the settled entries could not be marked.
+	ReasonMarkFailed = "MarkFailed"
+	// ReasonInvalidInput: the cooperation, program or period cannot be settled as
+	// declared (an unknown time zone, a price that does not parse, an open period).
+	ReasonInvalidInput = "InvalidInput"
 )
 
 // Conditioned is implemented by every kind of this group: it lets one status

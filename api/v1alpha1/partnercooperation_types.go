@@ -214,13 +214,3 @@ type PartnerCooperationList struct {
 func init() {
 	SchemeBuilder.Register(&PartnerCooperation{}, &PartnerCooperationList{})
 }
-
-// MemberKey names a member's partner as "namespace/name", the namespace
-// defaulting to the cooperation's: the key partners have in programs' services.
-func (c *PartnerCooperation) MemberKey(m CooperationMember) string {
-	ns := m.PartnerRef.Namespace
-	if ns == "" {
-		ns = c.Namespace
-	}
-	return ns + "/" + m.PartnerRef.Name
-}

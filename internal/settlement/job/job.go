@@ -54,17 +54,6 @@ import (
 	"github.com/treue-dev/treue/internal/settlement"
 )
 
-// Reasons of the Completed and Failed conditions.
-const (
-	ReasonSettled          = "Settled"
-	ReasonVerified         = "Verified"
-	ReasonMarking          = "MarkingEntries"
-	ReasonChecksumMismatch = "ChecksumMismatch"
-	ReasonReadFailed       = "ReadFailed"
-	ReasonMarkFailed       = "MarkFailed"
-	ReasonInvalidInput     = "InvalidInput"
-)
-
 // Options configure one run.
 type Options struct {
 	// Cooperation to settle.
@@ -137,7 +126,7 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 	}
 	completed := meta.IsStatusConditionTrue(record.Status.Conditions, loyaltyv1alpha1.ConditionCompleted)
 	fail := func(reason string, cause error) (*Outcome, error) {
-		if completed && reason != ReasonChecksumMismatch {
+		if completed && reason != loyaltyv1alpha1.ReasonChecksumMismatch {
 			// A completed settlement stays valid when a re-run cannot read the
 			// ledger for a moment (a rolling accrual pod, say); only a mismatch
 			// says something about it.
@@ -152,27 +141,27 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 	// The amounts each partner carried out of the period before.
 	acc, err := settlement.New(terms)
 	if err != nil {
-		return fail(ReasonInvalidInput, err)
+		return fail(loyaltyv1alpha1.ReasonInvalidInput, err)
 	}
 	if err := carryIn(ctx, c, acc, coop, prevWindow, terms.Currency); err != nil {
-		return fail(ReasonReadFailed, err)
+		return fail(loyaltyv1alpha1.ReasonReadFailed, err)
 	}
 	svc := &service{endpoint: strings.TrimSuffix(o.Endpoint, "/"), token: o.Token, http: o.HTTP, pageSize: o.PageSize}
 	var entryIDs, commissionIDs []int64
 	for _, m := range coop.Spec.Members {
-		partner := coop.MemberKey(m)
+		partner := m.PartnerRef.Key(coop.Namespace)
 		if _, ok := terms.Partners[partner]; !ok {
 			continue // excluded
 		}
 		ids, cids, err := svc.read(ctx, acc, partner, out.Name, window, terms.Partners)
 		if err != nil {
-			return fail(ReasonReadFailed, err)
+			return fail(loyaltyv1alpha1.ReasonReadFailed, err)
 		}
 		entryIDs, commissionIDs = append(entryIDs, ids...), append(commissionIDs, cids...)
 	}
 	res, err := acc.Settle()
 	if err != nil {
-		return fail(ReasonInvalidInput, err)
+		return fail(loyaltyv1alpha1.ReasonInvalidInput, err)
 	}
 	out.Result = res
 
@@ -181,7 +170,7 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 			cause := fmt.Errorf("settlement %s was completed with checksum %s, but the ledger now gives %s: "+
 				"nothing was paid again; compare the ledger's entries of %s with the recorded statements",
 				out.Name, record.Status.Checksum, res.Checksum, window.ID)
-			return fail(ReasonChecksumMismatch, cause)
+			return fail(loyaltyv1alpha1.ReasonChecksumMismatch, cause)
 		}
 		out.Verified = true
 		log.Info("Settlement already completed; the ledger still gives its checksum", "checksum", res.Checksum)
@@ -192,18 +181,18 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 	// Settlement that the next run completes with the same numbers.
 	status, err := statusOf(res)
 	if err != nil {
-		return fail(ReasonInvalidInput, err)
+		return fail(loyaltyv1alpha1.ReasonInvalidInput, err)
 	}
 	status.Conditions = record.Status.Conditions
 	meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: loyaltyv1alpha1.ConditionCompleted, Status: metav1.ConditionFalse,
-		Reason: ReasonMarking, Message: "Statements computed; marking the settled entries in the ledger", ObservedGeneration: record.Generation})
+		Reason: loyaltyv1alpha1.ReasonMarking, Message: "Statements computed; marking the settled entries in the ledger", ObservedGeneration: record.Generation})
 	record.Status = *status
 	if err := c.Status().Update(ctx, record); err != nil {
 		return nil, fmt.Errorf("recording Settlement %s/%s: %w", record.Namespace, record.Name, err)
 	}
 	marked, err := svc.mark(ctx, out.Name, entryIDs, commissionIDs)
 	if err != nil {
-		return fail(ReasonMarkFailed, err)
+		return fail(loyaltyv1alpha1.ReasonMarkFailed, err)
 	}
 	out.EntriesMarked = marked
 	record.Status.EntriesSettled = int64(len(entryIDs) + len(commissionIDs))
@@ -211,7 +200,7 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 	record.Status.CompletedAt = &now
 	meta.RemoveStatusCondition(&record.Status.Conditions, loyaltyv1alpha1.ConditionFailed)
 	meta.SetStatusCondition(&record.Status.Conditions, metav1.Condition{Type: loyaltyv1alpha1.ConditionCompleted, Status: metav1.ConditionTrue,
-		Reason: ReasonSettled, Message: fmt.Sprintf("%d partners, %d transfers, net volume %s %s", len(res.Statements), len(res.Transfers),
+		Reason: loyaltyv1alpha1.ReasonSettled, Message: fmt.Sprintf("%d partners, %d transfers, net volume %s %s", len(res.Statements), len(res.Transfers),
 			res.Currency.Format(res.Totals.NetVolume), res.Currency.Code), ObservedGeneration: record.Generation})
 	if err := c.Status().Update(ctx, record); err != nil {
 		return nil, fmt.Errorf("completing Settlement %s/%s: %w", record.Namespace, record.Name, err)
@@ -238,14 +227,11 @@ func (o *Options) defaults() {
 // windowsOf is the period to settle, by the cooperation's schedule, and the one
 // before it.
 func windowsOf(coop *loyaltyv1alpha1.PartnerCooperation, o Options) (window, prev settlement.Window, err error) {
-	loc, err := time.LoadLocation(string(coop.Spec.Schedule.TimeZone))
-	if err != nil || coop.Spec.Schedule.TimeZone == "" {
-		loc = time.UTC
+	loc, err := coop.Spec.Schedule.Location()
+	if err != nil {
+		return window, prev, err
 	}
-	length := string(coop.Spec.Schedule.Period)
-	if length == "" {
-		length = settlement.Weekly
-	}
+	length := string(coop.Spec.Schedule.PeriodLength())
 	if o.Period == "" {
 		window, err = settlement.LastClosed(length, loc, o.Now())
 	} else {
@@ -266,14 +252,8 @@ func termsOf(coop *loyaltyv1alpha1.PartnerCooperation, program *loyaltyv1alpha1.
 	if err != nil {
 		return settlement.Terms{}, err
 	}
-	rounding := money.RoundingMode(coop.Spec.Rounding)
-	if rounding == "" {
-		rounding = money.HalfEven
-	}
-	netting := settlement.Netting(coop.Spec.Netting)
-	if netting == "" {
-		netting = settlement.Multilateral
-	}
+	rounding := money.RoundingMode(coop.Spec.RoundingMode())
+	netting := settlement.Netting(coop.Spec.NettingMode())
 	minimum := int64(0)
 	if coop.Spec.MinimumTransfer != "" {
 		if minimum, err = cur.ParseAmount(string(coop.Spec.MinimumTransfer)); err != nil {
@@ -282,7 +262,7 @@ func termsOf(coop *loyaltyv1alpha1.PartnerCooperation, program *loyaltyv1alpha1.
 	}
 	terms := settlement.Terms{Currency: cur, Rounding: rounding, Netting: netting, MinimumTransfer: minimum, Partners: map[string]settlement.Prices{}}
 	for i, m := range coop.Spec.Members {
-		if slices.Contains(exclude, coop.MemberKey(m)) {
+		if slices.Contains(exclude, m.PartnerRef.Key(coop.Namespace)) {
 			continue
 		}
 		issuance, err1 := money.ParseDecimal(string(m.IssuancePrice))
@@ -290,7 +270,7 @@ func termsOf(coop *loyaltyv1alpha1.PartnerCooperation, program *loyaltyv1alpha1.
 		if err := errors.Join(err1, err2); err != nil {
 			return settlement.Terms{}, fmt.Errorf("spec.members[%d]: %w", i, err)
 		}
-		terms.Partners[coop.MemberKey(m)] = settlement.Prices{Issuance: issuance, Redemption: redemption}
+		terms.Partners[m.PartnerRef.Key(coop.Namespace)] = settlement.Prices{Issuance: issuance, Redemption: redemption}
 	}
 	return terms, nil
 }
@@ -309,7 +289,7 @@ func ensureSettlement(ctx context.Context, c client.Client, coop *loyaltyv1alpha
 	}
 	record = &loyaltyv1alpha1.Settlement{
 		ObjectMeta: metav1.ObjectMeta{Namespace: coop.Namespace, Name: name,
-			Labels: map[string]string{"loyalty.treue.dev/cooperation": coop.Name}},
+			Labels: map[string]string{loyaltyv1alpha1.LabelCooperation: coop.Name}},
 		Spec: loyaltyv1alpha1.SettlementSpec{
 			CooperationRef: loyaltyv1alpha1.LocalObjectReference{Name: coop.Name},
 			Period:         loyaltyv1alpha1.SettlementPeriod{ID: w.ID, Start: metav1.NewTime(w.Start), End: metav1.NewTime(w.End)},
@@ -355,7 +335,7 @@ func carryIn(ctx context.Context, c client.Client, acc *settlement.Accumulator, 
 		if err != nil {
 			return fmt.Errorf("%s: carried out of %s/%s: %w", record.Name, s.Partner.Namespace, s.Partner.Name, err)
 		}
-		key := s.Partner.Namespace + "/" + s.Partner.Name
+		key := loyaltyv1alpha1.ObjectKey(s.Partner.Namespace, s.Partner.Name)
 		if err := acc.CarryIn(key, v); err != nil {
 			return fmt.Errorf("%s carried %s out of %s, but it is no longer a member of the cooperation: %w", key, s.CarriedOut, record.Name, err)
 		}

@@ -342,7 +342,7 @@ func checkReruns(t *testing.T, c client.Client, o Options, svc *accrualService, 
 		t.Fatal(err)
 	}
 	failed := meta.FindStatusCondition(after.Status.Conditions, loyaltyv1alpha1.ConditionFailed)
-	if failed == nil || failed.Reason != ReasonChecksumMismatch || after.Status.Checksum != out.Result.Checksum {
+	if failed == nil || failed.Reason != loyaltyv1alpha1.ReasonChecksumMismatch || after.Status.Checksum != out.Result.Checksum {
 		t.Errorf("after the mismatch: %+v, checksum %s", after.Status.Conditions, after.Status.Checksum)
 	}
 	late := svc.call(t, "GET", "/v1/settlement/entries?partner="+baecker+"&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", "settlement", "", nil)
@@ -401,7 +401,7 @@ func TestAFailedRunIsCompletedByTheNext(t *testing.T) {
 		t.Fatal(err)
 	}
 	failed := meta.FindStatusCondition(record.Status.Conditions, loyaltyv1alpha1.ConditionFailed)
-	if failed == nil || failed.Status != metav1.ConditionTrue || failed.Reason != ReasonMarkFailed ||
+	if failed == nil || failed.Status != metav1.ConditionTrue || failed.Reason != loyaltyv1alpha1.ReasonMarkFailed ||
 		meta.IsStatusConditionTrue(record.Status.Conditions, loyaltyv1alpha1.ConditionCompleted) {
 		t.Fatalf("after the failed run: %+v", record.Status.Conditions)
 	}
@@ -445,5 +445,30 @@ func TestExcludedPartnersAreLeftOut(t *testing.T) {
 	}
 	if terms.Netting != "Multilateral" || terms.Rounding != "HalfEven" || terms.MinimumTransfer != 0 {
 		t.Errorf("defaults: %+v", terms)
+	}
+}
+
+// A time zone that passes the API server's pattern but does not load is an
+// error, as the cooperation's controller reports it, never a silent UTC: periods
+// cut in UTC would settle other days than the contract says.
+func TestAScheduleTimeZoneThatDoesNotLoadIsRefused(t *testing.T) {
+	now := func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }
+	for _, tc := range []struct {
+		tz      loyaltyv1alpha1.TimeZone
+		wantErr bool
+	}{{"", false}, {"UTC", false}, {"Europe/Berlin", false}, {"Mars/Olympus_Mons", true}} {
+		coop := &loyaltyv1alpha1.PartnerCooperation{Spec: loyaltyv1alpha1.PartnerCooperationSpec{
+			Schedule: loyaltyv1alpha1.SettlementSchedule{Cron: "@weekly", TimeZone: tc.tz}}}
+		window, _, err := windowsOf(coop, Options{Now: now})
+		if (err != nil) != tc.wantErr {
+			t.Errorf("time zone %q: got error %v, want an error: %v", tc.tz, err, tc.wantErr)
+			continue
+		}
+		if err == nil && window.ID != "2026-W47" {
+			t.Errorf("time zone %q: settled %s, want 2026-W47", tc.tz, window.ID)
+		}
+		if err != nil && !strings.Contains(err.Error(), "Mars/Olympus_Mons") {
+			t.Errorf("time zone %q: the error %q does not name it", tc.tz, err)
+		}
 	}
 }
