@@ -36,6 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
@@ -162,7 +163,7 @@ func (r *LoyaltyProgramReconciler) acceptedPartners(ctx context.Context, program
 		if err != nil {
 			return nil, nil, err
 		}
-		hashes[partnerKeyHashFile(p.Namespace, p.Name)] = keyHash(secret.Data["apiKey"])
+		hashes[accrualapi.PartnerKeyHashFile(p.Namespace, p.Name)] = keyHash(secret.Data["apiKey"])
 		accepted = append(accepted, p)
 	}
 	slices.SortFunc(accepted, func(a, b loyaltyv1alpha1.Partner) int {

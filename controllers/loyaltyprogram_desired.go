@@ -32,7 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
-	"github.com/treue-dev/treue/internal/accrual"
+	"github.com/treue-dev/treue/internal/accrualapi"
 )
 
 // Ports of the accrual service.
@@ -252,8 +252,8 @@ func tokensSecret(program *loyaltyv1alpha1.LoyaltyProgram, admin, settlement str
 // tokenHashes are the hashes of a program's tokens, by the service's file names.
 func tokenHashes(secret *corev1.Secret) map[string][]byte {
 	return map[string][]byte{
-		accrual.AdminTokenHashFile:      keyHash(secret.Data["admin-token"]),
-		accrual.SettlementTokenHashFile: keyHash(secret.Data[settlementTokenKey]),
+		accrualapi.AdminTokenHashFile:      keyHash(secret.Data["admin-token"]),
+		accrualapi.SettlementTokenHashFile: keyHash(secret.Data[settlementTokenKey]),
 	}
 }
 
@@ -272,7 +272,7 @@ func desiredPodTemplate(program *loyaltyv1alpha1.LoyaltyProgram, hash, image str
 	if pg := program.Spec.Ledger.PostgreSQL; pg != nil {
 		secrets = append(secrets, corev1.VolumeProjection{Secret: &corev1.SecretProjection{
 			LocalObjectReference: corev1.LocalObjectReference{Name: pg.DSNSecretRef.Name},
-			Items:                []corev1.KeyToPath{{Key: pg.DSNSecretRef.Key, Path: ledgerDSNFile}},
+			Items:                []corev1.KeyToPath{{Key: pg.DSNSecretRef.Key, Path: accrualapi.LedgerDSNFile}},
 		}})
 	}
 	mounts := []corev1.VolumeMount{

@@ -23,56 +23,45 @@ import (
 	"strings"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
-	"github.com/treue-dev/treue/internal/accrual"
-	"github.com/treue-dev/treue/internal/ledger"
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
-// Paths inside an accrual pod.
-const (
-	// embeddedLedgerPath is the SQLite file on the pod's volume.
-	embeddedLedgerPath = "/var/lib/treue/ledger.db"
-	// ledgerDSNFile is the file, in the secrets directory, with the PostgreSQL DSN.
-	ledgerDSNFile = "ledger-dsn"
-)
-
-// partnerKeyHashFile is the secrets file with a partner's key hash.
-func partnerKeyHashFile(namespace, name string) string {
-	return "partner-" + namespace + "." + name + ".sha256"
-}
+// embeddedLedgerPath is the SQLite file on an accrual pod's volume.
+const embeddedLedgerPath = "/var/lib/treue/ledger.db"
 
 // renderAccrualConfig renders the configuration file of a program's accrual
 // service from the program, the partners it accepted and the referral discounts
 // that name it. It is a pure function: the same objects give the same bytes, in
 // any order, so that its hash changes only when the configuration does.
 func renderAccrualConfig(program *loyaltyv1alpha1.LoyaltyProgram, accepted []loyaltyv1alpha1.Partner,
-	referrals []loyaltyv1alpha1.ReferralDiscount) (accrual.Config, error) {
+	referrals []loyaltyv1alpha1.ReferralDiscount) (accrualapi.Config, error) {
 	spec := program.Spec
-	c := accrual.Config{
-		APIVersion: accrual.ConfigVersion,
+	c := accrualapi.Config{
+		APIVersion: accrualapi.ConfigVersion,
 		Program:    loyaltyv1alpha1.ObjectKey(program.Namespace, program.Name),
 		Rules:      renderRules(spec),
 	}
 	for _, p := range accepted {
-		c.Partners = append(c.Partners, accrual.PartnerConfig{
+		c.Partners = append(c.Partners, accrualapi.PartnerConfig{
 			ID:              loyaltyv1alpha1.ObjectKey(p.Namespace, p.Name),
 			DefaultCategory: string(p.Spec.DefaultCategory),
-			KeyHashFile:     partnerKeyHashFile(p.Namespace, p.Name),
+			KeyHashFile:     accrualapi.PartnerKeyHashFile(p.Namespace, p.Name),
 		})
 	}
-	slices.SortFunc(c.Partners, func(a, b accrual.PartnerConfig) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(c.Partners, func(a, b accrualapi.PartnerConfig) int { return strings.Compare(a.ID, b.ID) })
 	for _, r := range referrals {
 		if r.Namespace != program.Namespace || r.Spec.ProgramRef.Name != program.Name {
-			return accrual.Config{}, fmt.Errorf("referral discount %s/%s does not name program %s/%s", r.Namespace, r.Name, program.Namespace, program.Name)
+			return accrualapi.Config{}, fmt.Errorf("referral discount %s/%s does not name program %s/%s", r.Namespace, r.Name, program.Namespace, program.Name)
 		}
 		c.Referrals = append(c.Referrals, renderReferral(r))
 	}
 	slices.SortFunc(c.Referrals, func(a, b rules.ReferralConfig) int { return strings.Compare(a.ID, b.ID) })
 	switch spec.Ledger.Type {
 	case loyaltyv1alpha1.LedgerPostgreSQL:
-		c.Ledger = accrual.LedgerConfig{Backend: ledger.PostgreSQL, DSNFile: ledgerDSNFile}
+		c.Ledger = accrualapi.LedgerConfig{Backend: accrualapi.PostgreSQL, DSNFile: accrualapi.LedgerDSNFile}
 	default:
-		c.Ledger = accrual.LedgerConfig{Backend: ledger.SQLite, Path: embeddedLedgerPath}
+		c.Ledger = accrualapi.LedgerConfig{Backend: accrualapi.SQLite, Path: embeddedLedgerPath}
 	}
 	return c, nil
 }
@@ -159,7 +148,7 @@ func renderReferral(r loyaltyv1alpha1.ReferralDiscount) rules.ReferralConfig {
 
 // configFile is the configuration file the pods read, and the hash of it and of
 // the secrets they run with.
-func configFile(config accrual.Config, secrets map[string][]byte) ([]byte, string, error) {
+func configFile(config accrualapi.Config, secrets map[string][]byte) ([]byte, string, error) {
 	raw, err := json.MarshalIndent(config, "", "  ")
 	if err != nil {
 		return nil, "", err

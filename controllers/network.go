@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
+	"github.com/treue-dev/treue/internal/accrualapi"
 )
 
 // NetworkObjects are the objects the operator ends with for an embedded-ledger
@@ -48,7 +49,7 @@ func NetworkObjects(scheme *runtime.Scheme, program *loyaltyv1alpha1.LoyaltyProg
 		if err := controllerutil.SetControllerReference(&partners[i], secret, scheme); err != nil {
 			return nil, err
 		}
-		hashes[partnerKeyHashFile(partners[i].Namespace, partners[i].Name)] = keyHash([]byte(key))
+		hashes[accrualapi.PartnerKeyHashFile(partners[i].Namespace, partners[i].Name)] = keyHash([]byte(key))
 		objs = append(objs, secret)
 	}
 	admin, err := newAPIKey()

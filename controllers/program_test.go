@@ -32,7 +32,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
-	"github.com/treue-dev/treue/internal/accrual"
+	"github.com/treue-dev/treue/internal/accrualapi"
 )
 
 func newProgram(ns, name string, from loyaltyv1alpha1.NamespacesFrom, selector map[string]string) *loyaltyv1alpha1.LoyaltyProgram {
@@ -70,15 +70,15 @@ func accepted(g Gomega, ctx SpecContext, p *loyaltyv1alpha1.Partner) *metav1.Con
 }
 
 // renderedConfig reads the configuration the program's pods get.
-func renderedConfig(g Gomega, ctx SpecContext, p *loyaltyv1alpha1.LoyaltyProgram) accrual.Config {
+func renderedConfig(g Gomega, ctx SpecContext, p *loyaltyv1alpha1.LoyaltyProgram) accrualapi.Config {
 	cm := &corev1.ConfigMap{}
 	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: accrualName(p)}, cm)).To(Succeed())
-	var c accrual.Config
+	var c accrualapi.Config
 	g.Expect(json.Unmarshal([]byte(cm.Data["accrual.json"]), &c)).To(Succeed())
 	return c
 }
 
-func partnerIDs(c accrual.Config) []string {
+func partnerIDs(c accrualapi.Config) []string {
 	ids := make([]string, 0, len(c.Partners))
 	for _, p := range c.Partners {
 		ids = append(ids, p.ID)
@@ -127,8 +127,8 @@ var _ = Describe("The LoyaltyProgram and Partner controllers", func() {
 			g.Expect(partnerIDs(renderedConfig(g, ctx, program))).To(ConsistOf(partnerNS + "/shop"))
 			hashes := &corev1.Secret{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: programNS, Name: accrualSecretsName(program)}, hashes)).To(Succeed())
-			g.Expect(hashes.Data[partnerKeyHashFile(partnerNS, "shop")]).To(Equal(keyHash(creds.Data["apiKey"])))
-			g.Expect(string(hashes.Data[partnerKeyHashFile(partnerNS, "shop")])).NotTo(ContainSubstring(string(creds.Data["apiKey"])))
+			g.Expect(hashes.Data[accrualapi.PartnerKeyHashFile(partnerNS, "shop")]).To(Equal(keyHash(creds.Data["apiKey"])))
+			g.Expect(string(hashes.Data[accrualapi.PartnerKeyHashFile(partnerNS, "shop")])).NotTo(ContainSubstring(string(creds.Data["apiKey"])))
 		}).Should(Succeed())
 
 		// The label goes: refused again, the credentials revoked, the partner out of the configuration.

@@ -27,29 +27,29 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
-	"github.com/treue-dev/treue/internal/ledger"
+	"github.com/treue-dev/treue/internal/accrualapi"
 )
 
 // fakeStats stands in for the programs' accrual services, which envtest cannot
 // run: it answers the counts a spec sets.
 type fakeStats struct {
 	mu     sync.Mutex
-	counts map[string]ledger.ReferralStats
+	counts map[string]accrualapi.ReferralStats
 }
 
-var testStats = &fakeStats{counts: map[string]ledger.ReferralStats{}}
+var testStats = &fakeStats{counts: map[string]accrualapi.ReferralStats{}}
 
-func (f *fakeStats) ReadStats(_ context.Context, _ *loyaltyv1alpha1.LoyaltyProgram) (ledger.Stats, error) {
+func (f *fakeStats) ReadStats(_ context.Context, _ *loyaltyv1alpha1.LoyaltyProgram) (accrualapi.Stats, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	st := ledger.Stats{Referrals: map[string]ledger.ReferralStats{}}
+	st := accrualapi.Stats{Referrals: map[string]accrualapi.ReferralStats{}}
 	for k, v := range f.counts {
 		st.Referrals[k] = v
 	}
 	return st, nil
 }
 
-func (f *fakeStats) set(key string, v ledger.ReferralStats) {
+func (f *fakeStats) set(key string, v accrualapi.ReferralStats) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.counts[key] = v
@@ -121,7 +121,7 @@ var _ = Describe("The ReferralDiscount controller", func() {
 		}).Should(Succeed())
 
 		// Counts come from the program's service.
-		testStats.set(ns+"/agency-recommends-printer", ledger.ReferralStats{CodesIssued: 4, DiscountsGiven: 3, CommissionsPending: 2, CommissionsConfirmed: 1})
+		testStats.set(ns+"/agency-recommends-printer", accrualapi.ReferralStats{CodesIssued: 4, DiscountsGiven: 3, CommissionsPending: 2, CommissionsConfirmed: 1})
 		eventually(ctx, func(g Gomega) {
 			_, got := referralReady(g, ctx, rd)
 			g.Expect(got.Status.CodesIssued).To(Equal(int64(4)))

@@ -24,7 +24,6 @@ import (
 	"sync"
 	"time"
 
-	"encoding/json"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -36,7 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
-	"github.com/treue-dev/treue/internal/ledger"
+	"github.com/treue-dev/treue/internal/accrualapi"
 )
 
 const (
@@ -94,7 +93,7 @@ func referralVerdict(rd *loyaltyv1alpha1.ReferralDiscount, why func(key string) 
 
 // ReferralStatsReader reads a program's referral counts from its accrual service.
 type ReferralStatsReader interface {
-	ReadStats(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (ledger.Stats, error)
+	ReadStats(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (accrualapi.Stats, error)
 }
 
 // httpStats reads /v1/stats with the program's settlement token.
@@ -103,29 +102,16 @@ type httpStats struct {
 	http *http.Client
 }
 
-func (h httpStats) ReadStats(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (ledger.Stats, error) {
-	var st ledger.Stats
+func (h httpStats) ReadStats(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (accrualapi.Stats, error) {
 	if program.Status.Endpoint == "" {
-		return st, fmt.Errorf("program %s/%s has no endpoint yet", program.Namespace, program.Name)
+		return accrualapi.Stats{}, fmt.Errorf("program %s/%s has no endpoint yet", program.Namespace, program.Name)
 	}
 	secret := &corev1.Secret{}
 	if err := h.c.Get(ctx, client.ObjectKey{Namespace: program.Namespace, Name: tokensSecretName(program.Name)}, secret); err != nil {
-		return st, err
+		return accrualapi.Stats{}, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(program.Status.Endpoint, "/")+"/v1/stats", nil)
-	if err != nil {
-		return st, err
-	}
-	req.Header.Set("Authorization", "Bearer "+string(secret.Data[settlementTokenKey]))
-	res, err := h.http.Do(req)
-	if err != nil {
-		return st, err
-	}
-	defer func() { _ = res.Body.Close() }()
-	if res.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("GET /v1/stats: %s", res.Status)
-	}
-	return st, json.NewDecoder(res.Body).Decode(&st)
+	api := &accrualapi.Client{Endpoint: program.Status.Endpoint, Token: string(secret.Data[settlementTokenKey]), HTTP: h.http}
+	return api.Stats(ctx)
 }
 
 // ReferralDiscountReconciler validates referral agreements (the program

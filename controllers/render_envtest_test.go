@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/accrual"
 )
 
@@ -44,7 +45,7 @@ func readSample(file string, into client.Object) {
 
 // loadRendered writes a rendered configuration with a credential for every
 // partner and the two tokens, and loads it as the accrual service would.
-func loadRendered(c accrual.Config) error {
+func loadRendered(c accrualapi.Config) error {
 	dir := GinkgoT().TempDir()
 	hash := func(file, secret string) {
 		sum := sha256.Sum256([]byte(secret))
@@ -53,8 +54,8 @@ func loadRendered(c accrual.Config) error {
 	for _, p := range c.Partners {
 		hash(p.KeyHashFile, "key-of-"+p.ID)
 	}
-	hash(accrual.AdminTokenHashFile, "admin")
-	hash(accrual.SettlementTokenHashFile, "settlement")
+	hash(accrualapi.AdminTokenHashFile, "admin")
+	hash(accrualapi.SettlementTokenHashFile, "settlement")
 	if c.Ledger.DSNFile != "" {
 		Expect(os.WriteFile(filepath.Join(dir, c.Ledger.DSNFile), []byte("postgres://u:p@db:5432/ledger"), 0o600)).To(Succeed())
 	}
@@ -121,7 +122,7 @@ var _ = Describe("Rendering a program for its accrual service", func() {
 		Expect(k8sClient.Create(ctx, pg)).To(Succeed())
 		c, err = renderAccrualConfig(pg, nil, nil)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(c.Ledger.DSNFile).To(Equal(ledgerDSNFile))
+		Expect(c.Ledger.DSNFile).To(Equal(accrualapi.LedgerDSNFile))
 		Expect(loadRendered(c)).To(Succeed())
 	})
 })

@@ -29,7 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
-	"github.com/treue-dev/treue/internal/ledger"
+	"github.com/treue-dev/treue/internal/accrualapi"
 )
 
 // The operator reads referral counts with the program's settlement token.
@@ -39,7 +39,7 @@ func TestHTTPStatsUsesTheSettlementToken(t *testing.T) {
 			http.Error(w, "no", http.StatusUnauthorized)
 			return
 		}
-		_ = json.NewEncoder(w).Encode(ledger.Stats{Referrals: map[string]ledger.ReferralStats{"city/r": {CodesIssued: 7}}})
+		_ = json.NewEncoder(w).Encode(accrualapi.Stats{Referrals: map[string]accrualapi.ReferralStats{"city/r": {CodesIssued: 7}}})
 	}))
 	defer srv.Close()
 	program := &loyaltyv1alpha1.LoyaltyProgram{ObjectMeta: metav1.ObjectMeta{Namespace: "city", Name: "city"},
@@ -65,9 +65,9 @@ func TestHTTPStatsUsesTheSettlementToken(t *testing.T) {
 // countingStats counts reads.
 type countingStats struct{ reads int }
 
-func (c *countingStats) ReadStats(context.Context, *loyaltyv1alpha1.LoyaltyProgram) (ledger.Stats, error) {
+func (c *countingStats) ReadStats(context.Context, *loyaltyv1alpha1.LoyaltyProgram) (accrualapi.Stats, error) {
 	c.reads++
-	return ledger.Stats{Referrals: map[string]ledger.ReferralStats{"city/r": {CodesIssued: int64(c.reads)}}}, nil
+	return accrualapi.Stats{Referrals: map[string]accrualapi.ReferralStats{"city/r": {CodesIssued: int64(c.reads)}}}, nil
 }
 
 // However often an agreement reconciles, its counts are read at most once per

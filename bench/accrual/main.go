@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/treue-dev/treue/bench/internal/load"
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/accrual"
 	"github.com/treue-dev/treue/internal/ledger"
 	"github.com/treue-dev/treue/internal/pgtest"
@@ -225,7 +226,7 @@ func measureService(o options, backend ledger.Backend) (result, error) {
 		return result{}, err
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	lc := accrual.LedgerConfig{Backend: backend, Path: filepath.Join(dir, "ledger.db")}
+	lc := accrualapi.LedgerConfig{Backend: backend, Path: filepath.Join(dir, "ledger.db")}
 	if backend == ledger.PostgreSQL {
 		dsn, cleanup, err := pgtest.Schema(o.postgresDSN, "bench")
 		if err != nil {
@@ -235,10 +236,10 @@ func measureService(o options, backend ledger.Backend) (result, error) {
 		if err := os.WriteFile(filepath.Join(dir, "ledger-dsn"), []byte(dsn), 0o600); err != nil {
 			return result{}, err
 		}
-		lc = accrual.LedgerConfig{Backend: backend, DSNFile: "ledger-dsn"}
+		lc = accrualapi.LedgerConfig{Backend: backend, DSNFile: "ledger-dsn"}
 	}
 	keys := map[string]string{}
-	for who, file := range map[string]string{"partner": "partner.sha256", "admin": accrual.AdminTokenHashFile, "settlement": accrual.SettlementTokenHashFile} {
+	for who, file := range map[string]string{"partner": "partner.sha256", "admin": accrualapi.AdminTokenHashFile, "settlement": accrualapi.SettlementTokenHashFile} {
 		b := make([]byte, 24)
 		_, _ = rand.Read(b)
 		keys[who] = hex.EncodeToString(b)
@@ -247,8 +248,8 @@ func measureService(o options, backend ledger.Backend) (result, error) {
 			return result{}, err
 		}
 	}
-	cfg := accrual.Config{
-		APIVersion: accrual.ConfigVersion, Program: "stadtbonus/stadtbonus",
+	cfg := accrualapi.Config{
+		APIVersion: accrualapi.ConfigVersion, Program: "stadtbonus/stadtbonus",
 		// The sample program's rules, with points spendable at once so that the
 		// redemptions in the mix find points.
 		Rules: rules.Config{
@@ -261,7 +262,7 @@ func measureService(o options, backend ledger.Backend) (result, error) {
 			Expiry:     rules.ExpiryConfig{Policy: "Rolling", After: "P36M"},
 			Redemption: rules.RedemptionConfig{PointValue: "0.01"},
 		},
-		Partners: []accrual.PartnerConfig{{ID: partner, KeyHashFile: "partner.sha256"}},
+		Partners: []accrualapi.PartnerConfig{{ID: partner, KeyHashFile: "partner.sha256"}},
 		Ledger:   lc,
 	}
 	raw, _ := json.Marshal(cfg)

@@ -29,12 +29,15 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/ledger"
 	"github.com/treue-dev/treue/internal/rules"
 )
@@ -47,9 +50,9 @@ const (
 )
 
 // testConfig is the StadtBonus program with its three partners and referral.
-func testConfig(ledgerPath string) Config {
-	return Config{
-		APIVersion: ConfigVersion,
+func testConfig(ledgerPath string) accrualapi.Config {
+	return accrualapi.Config{
+		APIVersion: accrualapi.ConfigVersion,
 		Program:    "stadtbonus/stadtbonus",
 		Rules: rules.Config{
 			Currency: "EUR", TimeZone: "Europe/Berlin",
@@ -58,7 +61,7 @@ func testConfig(ledgerPath string) Config {
 			Expiry:        rules.ExpiryConfig{Policy: "Rolling", After: "P36M"},
 			Redemption:    rules.RedemptionConfig{PointValue: "0.01"},
 		},
-		Partners: []PartnerConfig{
+		Partners: []accrualapi.PartnerConfig{
 			{ID: baecker, KeyHashFile: "partner-baeckerei.sha256", DefaultCategory: "bakery"},
 			{ID: drucker, KeyHashFile: "partner-druckerei.sha256"},
 			{ID: grafik, KeyHashFile: "partner-grafik.sha256"},
@@ -68,7 +71,7 @@ func testConfig(ledgerPath string) Config {
 			Discount: rules.DiscountConfig{Type: "Percent", Percent: "5"}, Commission: rules.CommissionConfig{Type: "Percent", Percent: "3"},
 			HoldingPeriod: "P14D", CodePrefix: "GRAFIK",
 		}},
-		Ledger: LedgerConfig{Backend: ledger.SQLite, Path: ledgerPath},
+		Ledger: accrualapi.LedgerConfig{Backend: ledger.SQLite, Path: ledgerPath},
 	}
 }
 
@@ -102,7 +105,7 @@ func newKey() (key, hash string) {
 }
 
 // writeSecrets writes a fresh credential for each partner and the two tokens.
-func writeSecrets(t *testing.T, dir string, c Config) map[string]string {
+func writeSecrets(t *testing.T, dir string, c accrualapi.Config) map[string]string {
 	t.Helper()
 	keys := map[string]string{}
 	put := func(who, file string) {
@@ -115,8 +118,8 @@ func writeSecrets(t *testing.T, dir string, c Config) map[string]string {
 	for _, p := range c.Partners {
 		put(p.ID, p.KeyHashFile)
 	}
-	put("admin", AdminTokenHashFile)
-	put("settlement", SettlementTokenHashFile)
+	put("admin", accrualapi.AdminTokenHashFile)
+	put("settlement", accrualapi.SettlementTokenHashFile)
 	return keys
 }
 
@@ -209,26 +212,30 @@ func num(r response, field string) int64 {
 func TestConfigErrorsNameTheField(t *testing.T) {
 	tests := []struct {
 		field  string
-		mutate func(c *Config, dir string)
+		mutate func(c *accrualapi.Config, dir string)
 	}{
-		{"apiVersion", func(c *Config, _ string) { c.APIVersion = "accrual.treue.dev/v0" }},
-		{"program", func(c *Config, _ string) { c.Program = "" }},
-		{"rules: earning.baseRate.per", func(c *Config, _ string) { c.Rules.Earning.BaseRate.Per = "0" }},
-		{"partners[1].id", func(c *Config, _ string) { c.Partners[1].ID = "Druckerei Blau" }},
-		{"partners[2].id", func(c *Config, _ string) { c.Partners[2].ID = baecker }},
-		{"partners[0].keyHashFile", func(c *Config, _ string) { c.Partners[0].KeyHashFile = "../etc/passwd" }},
-		{"partners[0].keyHashFile", func(c *Config, dir string) {
+		{"apiVersion", func(c *accrualapi.Config, _ string) { c.APIVersion = "accrual.treue.dev/v0" }},
+		{"program", func(c *accrualapi.Config, _ string) { c.Program = "" }},
+		{"rules: earning.baseRate.per", func(c *accrualapi.Config, _ string) { c.Rules.Earning.BaseRate.Per = "0" }},
+		{"partners[1].id", func(c *accrualapi.Config, _ string) { c.Partners[1].ID = "Druckerei Blau" }},
+		{"partners[2].id", func(c *accrualapi.Config, _ string) { c.Partners[2].ID = baecker }},
+		{"partners[0].keyHashFile", func(c *accrualapi.Config, _ string) { c.Partners[0].KeyHashFile = "../etc/passwd" }},
+		{"partners[0].keyHashFile", func(c *accrualapi.Config, dir string) {
 			_ = os.WriteFile(filepath.Join(dir, c.Partners[0].KeyHashFile), []byte("not-a-hash"), 0o600)
 		}},
-		{"partners[1].keyHashFile", func(c *Config, dir string) {
+		{"partners[1].keyHashFile", func(c *accrualapi.Config, dir string) {
 			b, _ := os.ReadFile(filepath.Join(dir, c.Partners[0].KeyHashFile))
 			_ = os.WriteFile(filepath.Join(dir, c.Partners[1].KeyHashFile), b, 0o600)
 		}},
-		{"secrets: reading secret admin-token.sha256", func(_ *Config, dir string) { _ = os.Remove(filepath.Join(dir, AdminTokenHashFile)) }},
-		{"referrals[0]", func(c *Config, _ string) { c.Referrals[0].Referee = grafik }},
-		{"ledger.backend", func(c *Config, _ string) { c.Ledger.Backend = "mysql" }},
-		{"ledger.path", func(c *Config, _ string) { c.Ledger.Path = "" }},
-		{"ledger.dsnFile", func(c *Config, _ string) { c.Ledger = LedgerConfig{Backend: ledger.PostgreSQL, DSNFile: "ledger-dsn"} }},
+		{"secrets: reading secret admin-token.sha256", func(_ *accrualapi.Config, dir string) {
+			_ = os.Remove(filepath.Join(dir, accrualapi.AdminTokenHashFile))
+		}},
+		{"referrals[0]", func(c *accrualapi.Config, _ string) { c.Referrals[0].Referee = grafik }},
+		{"ledger.backend", func(c *accrualapi.Config, _ string) { c.Ledger.Backend = "mysql" }},
+		{"ledger.path", func(c *accrualapi.Config, _ string) { c.Ledger.Path = "" }},
+		{"ledger.dsnFile", func(c *accrualapi.Config, _ string) {
+			c.Ledger = accrualapi.LedgerConfig{Backend: ledger.PostgreSQL, DSNFile: "ledger-dsn"}
+		}},
 	}
 	for _, tt := range tests {
 		dir := t.TempDir()
@@ -455,6 +462,115 @@ func TestRoutesMatchTheOpenAPIDocument(t *testing.T) {
 	}
 }
 
+// Every route's body and answer, as the OpenAPI document describes them, have
+// exactly the fields of their accrualapi types, nested objects and lists
+// included, with the JSON types those fields encode as.
+func TestTheOpenAPIDocumentDescribesTheWireTypes(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			RequestBody struct {
+				Content map[string]struct{ Schema schema } `json:"content"`
+			} `json:"requestBody"`
+			Responses map[string]struct {
+				Content map[string]struct{ Schema schema } `json:"content"`
+			} `json:"responses"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]schema `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
+		t.Fatal(err)
+	}
+	check := &schemaCheck{t: t, schemas: doc.Components.Schemas}
+	for _, rt := range routes {
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		op := doc.Paths[path][strings.ToLower(method)]
+		body := op.RequestBody.Content["application/json"].Schema
+		switch {
+		case rt.body == nil && body.Ref+body.Type != "":
+			t.Errorf("%s: the document describes a body, the route takes none", rt.pattern)
+		case rt.body != nil:
+			check.match(rt.pattern+" body", reflect.TypeOf(rt.body), body)
+		}
+		check.match(rt.pattern+" answer", reflect.TypeOf(rt.answer), op.Responses["200"].Content["application/json"].Schema)
+	}
+}
+
+// schema is as much of an OpenAPI schema as the wire types need.
+type schema struct {
+	Ref                  string            `json:"$ref"`
+	Type                 string            `json:"type"`
+	Format               string            `json:"format"`
+	Properties           map[string]schema `json:"properties"`
+	Items                *schema           `json:"items"`
+	AdditionalProperties json.RawMessage   `json:"additionalProperties"`
+}
+
+type schemaCheck struct {
+	t       *testing.T
+	schemas map[string]schema
+}
+
+// match reports where the schema s does not describe how Go type typ encodes.
+func (c *schemaCheck) match(at string, typ reflect.Type, s schema) {
+	c.t.Helper()
+	for s.Ref != "" {
+		s = c.schemas[strings.TrimPrefix(s.Ref, "#/components/schemas/")]
+	}
+	for typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	want := map[reflect.Kind]string{reflect.String: "string", reflect.Bool: "boolean", reflect.Int: "integer", reflect.Int64: "integer",
+		reflect.Slice: "array", reflect.Map: "object", reflect.Struct: "object"}[typ.Kind()]
+	if typ == reflect.TypeFor[time.Time]() {
+		want = "string"
+		if s.Format != "date-time" {
+			c.t.Errorf("%s: a time, documented with format %q", at, s.Format)
+		}
+	}
+	if s.Type != want {
+		c.t.Errorf("%s: %s encodes as %q, documented as %q", at, typ, want, s.Type)
+		return
+	}
+	switch {
+	case typ.Kind() == reflect.Slice:
+		if s.Items == nil {
+			c.t.Errorf("%s: a list without items", at)
+			return
+		}
+		c.match(at+"[]", typ.Elem(), *s.Items)
+	case typ.Kind() == reflect.Map:
+		var values schema
+		if err := json.Unmarshal(s.AdditionalProperties, &values); err != nil {
+			c.t.Errorf("%s: a map without additionalProperties: %v", at, err)
+			return
+		}
+		c.match(at+"{}", typ.Elem(), values)
+	case want == "object":
+		fields := map[string]reflect.Type{}
+		for f := range typ.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name != "-" && f.IsExported() {
+				fields[name] = f.Type
+			}
+		}
+		for name, ft := range fields {
+			p, ok := s.Properties[name]
+			if !ok {
+				c.t.Errorf("%s: field %q of %s is not documented", at, name, typ)
+				continue
+			}
+			c.match(at+"."+name, ft, p)
+		}
+		for name := range s.Properties {
+			if _, ok := fields[name]; !ok {
+				c.t.Errorf("%s: %q is documented, but %s has no such field", at, name, typ)
+			}
+		}
+	}
+}
+
 func TestKeysNeverReachTheLogs(t *testing.T) {
 	f := newFixture(t)
 	f.call("POST", "/v1/members", baecker, "e1", map[string]any{"member": "anna"})
@@ -512,7 +628,7 @@ func FuzzDecodeEarn(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var req earnRequest
+		var req accrualapi.EarnRequest
 		if err := decodeJSON(bytes.NewReader(data), &req); err != nil {
 			if classify(err).status >= 500 {
 				t.Fatalf("a decoding error classified as %d: %v", classify(err).status, err)
@@ -520,7 +636,7 @@ func FuzzDecodeEarn(f *testing.F) {
 			return
 		}
 		again, _ := json.Marshal(req)
-		var back earnRequest
+		var back accrualapi.EarnRequest
 		if err := decodeJSON(bytes.NewReader(again), &back); err != nil {
 			t.Fatalf("re-decoding %s: %v", again, err)
 		}
@@ -547,7 +663,7 @@ func TestREADMEConfigurationExampleLoads(t *testing.T) {
 	if !ok || !ok2 {
 		t.Fatal("the accrual section has no JSON example")
 	}
-	var c Config
+	var c accrualapi.Config
 	if err := json.Unmarshal([]byte(block), &c); err != nil {
 		t.Fatalf("the README's example is not JSON: %v", err)
 	}
@@ -574,8 +690,8 @@ func FuzzDecodeRequests(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, kind byte, data []byte) {
 		targets := []func() any{
-			func() any { return &enrollRequest{} }, func() any { return &redeemRequest{} }, func() any { return &reverseRequest{} },
-			func() any { return &adjustRequest{} }, func() any { return &issueCodeRequest{} }, func() any { return &markRequest{} },
+			func() any { return &accrualapi.EnrollRequest{} }, func() any { return &accrualapi.RedeemRequest{} }, func() any { return &accrualapi.ReverseRequest{} },
+			func() any { return &accrualapi.AdjustRequest{} }, func() any { return &accrualapi.IssueCodeRequest{} }, func() any { return &accrualapi.MarkRequest{} },
 		}
 		into := targets[int(kind)%len(targets)]()
 		if err := decodeJSON(bytes.NewReader(data), into); err != nil && classify(err).status >= 500 {

@@ -26,62 +26,19 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/treue-dev/treue/internal/ledger"
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/rules"
-)
-
-// ConfigVersion is the version of the configuration file this build reads.
-const ConfigVersion = "accrual.treue.dev/v1"
-
-// Config is the service's configuration file, rendered by the operator from a
-// LoyaltyProgram, its accepted Partners and its ReferralDiscounts. Rule changes
-// arrive as a new file and a rolling restart: the operator puts the file's hash on
-// the pod template, so pods with the old rules drain while new ones start. The
-// service never reloads in place.
-type Config struct {
-	APIVersion string                 `json:"apiVersion"`
-	Program    string                 `json:"program"`
-	Rules      rules.Config           `json:"rules"`
-	Partners   []PartnerConfig        `json:"partners"`
-	Referrals  []rules.ReferralConfig `json:"referrals,omitempty"`
-	Ledger     LedgerConfig           `json:"ledger"`
-}
-
-// PartnerConfig is one accepted partner.
-type PartnerConfig struct {
-	// ID is "namespace/name" of the Partner.
-	ID string `json:"id"`
-	// DefaultCategory applies to purchase lines without one.
-	DefaultCategory string `json:"defaultCategory,omitempty"`
-	// KeyHashFile names the file in the secrets directory that holds the SHA-256
-	// (hex) of the partner's API key. The service never sees the key itself.
-	KeyHashFile string `json:"keyHashFile"`
-}
-
-// LedgerConfig says where the ledger is.
-type LedgerConfig struct {
-	Backend ledger.Backend `json:"backend"`
-	// Path of the SQLite file (Backend sqlite).
-	Path string `json:"path,omitempty"`
-	// DSNFile names the file in the secrets directory with the PostgreSQL DSN.
-	DSNFile string `json:"dsnFile,omitempty"`
-}
-
-// Files in the secrets directory besides the partners' and the ledger's.
-const (
-	AdminTokenHashFile      = "admin-token.sha256"
-	SettlementTokenHashFile = "settlement-token.sha256"
 )
 
 // Loaded is a checked configuration with its secrets read.
 type Loaded struct {
-	Config    Config
+	Config    accrualapi.Config
 	Program   *rules.Program
 	Referrals map[string]*rules.Referral
 	// Keys maps the SHA-256 of every credential to who holds it.
 	Keys map[[32]byte]Principal
 	// Partners by ID.
-	Partners map[string]PartnerConfig
+	Partners map[string]accrualapi.PartnerConfig
 	// LedgerDSN is the SQLite path or the PostgreSQL DSN.
 	LedgerDSN string
 }
@@ -100,25 +57,25 @@ func LoadConfig(path, secretsDir string) (*Loaded, error) {
 	}
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.DisallowUnknownFields()
-	var c Config
+	var c accrualapi.Config
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return c.load(secretsDir)
+	return load(c, secretsDir)
 }
 
-func (c Config) load(secretsDir string) (*Loaded, error) {
+func load(c accrualapi.Config, secretsDir string) (*Loaded, error) {
 	var errs []error
 	fail := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
 	}
-	if c.APIVersion != ConfigVersion {
-		fail("apiVersion", "%q: this build reads %q", c.APIVersion, ConfigVersion)
+	if c.APIVersion != accrualapi.ConfigVersion {
+		fail("apiVersion", "%q: this build reads %q", c.APIVersion, accrualapi.ConfigVersion)
 	}
 	if c.Program == "" {
 		fail("program", "is empty: want the program's namespace/name")
 	}
-	l := &Loaded{Config: c, Referrals: map[string]*rules.Referral{}, Keys: map[[32]byte]Principal{}, Partners: map[string]PartnerConfig{}}
+	l := &Loaded{Config: c, Referrals: map[string]*rules.Referral{}, Keys: map[[32]byte]Principal{}, Partners: map[string]accrualapi.PartnerConfig{}}
 	program, err := rules.Compile(c.Rules)
 	if err != nil {
 		fail("rules", "%v", err)
@@ -159,8 +116,8 @@ func (c Config) load(secretsDir string) (*Loaded, error) {
 		l.Partners[p.ID] = p
 		readHash(field+".keyHashFile", p.KeyHashFile, Principal{Role: RolePartner, Partner: p.ID})
 	}
-	readHash("secrets", AdminTokenHashFile, Principal{Role: RoleAdmin})
-	readHash("secrets", SettlementTokenHashFile, Principal{Role: RoleSettlement})
+	readHash("secrets", accrualapi.AdminTokenHashFile, Principal{Role: RoleAdmin})
+	readHash("secrets", accrualapi.SettlementTokenHashFile, Principal{Role: RoleSettlement})
 	if program != nil {
 		for i, rc := range c.Referrals {
 			r, err := rules.CompileReferral(program.Currency, rc)
@@ -172,12 +129,12 @@ func (c Config) load(secretsDir string) (*Loaded, error) {
 		}
 	}
 	switch c.Ledger.Backend {
-	case ledger.SQLite:
+	case accrualapi.SQLite:
 		if c.Ledger.Path == "" {
 			fail("ledger.path", "the sqlite ledger needs the path of its file")
 		}
 		l.LedgerDSN = c.Ledger.Path
-	case ledger.PostgreSQL:
+	case accrualapi.PostgreSQL:
 		if !fileName.MatchString(c.Ledger.DSNFile) {
 			fail("ledger.dsnFile", "%q is not a file name in the secrets directory", c.Ledger.DSNFile)
 			break

@@ -33,6 +33,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/ledger"
 	"github.com/treue-dev/treue/internal/pgtest"
 	"github.com/treue-dev/treue/internal/testbin"
@@ -117,16 +118,16 @@ func (s *service) stop() int {
 
 // crashLedger sets the ledger up for a backend and returns its config and the
 // DSN the test reads it through afterwards.
-func crashLedger(t *testing.T, backend ledger.Backend, dir string) (LedgerConfig, string) {
+func crashLedger(t *testing.T, backend ledger.Backend, dir string) (accrualapi.LedgerConfig, string) {
 	if backend == ledger.SQLite {
 		path := filepath.Join(dir, "ledger.db")
-		return LedgerConfig{Backend: ledger.SQLite, Path: path}, path
+		return accrualapi.LedgerConfig{Backend: ledger.SQLite, Path: path}, path
 	}
 	dsn := pgtest.ForTest(t, "crash")
 	if err := os.WriteFile(filepath.Join(dir, "ledger-dsn"), []byte(dsn), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return LedgerConfig{Backend: ledger.PostgreSQL, DSNFile: "ledger-dsn"}, dsn
+	return accrualapi.LedgerConfig{Backend: ledger.PostgreSQL, DSNFile: "ledger-dsn"}, dsn
 }
 
 func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
@@ -304,7 +305,7 @@ func TestRulesChangeByRestart(t *testing.T) {
 	dir := t.TempDir()
 	c := testConfig(filepath.Join(dir, "ledger.db"))
 	keys := writeSecrets(t, dir, c)
-	write := func(c Config) {
+	write := func(c accrualapi.Config) {
 		raw, _ := json.Marshal(c)
 		if err := os.WriteFile(filepath.Join(dir, "accrual.json"), raw, 0o600); err != nil {
 			t.Fatal(err)

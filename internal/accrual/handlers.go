@@ -21,77 +21,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/ledger"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
-// The request bodies of the API. Amounts are integers in minor units of the
-// program's currency (cents), points are integers.
-
-type enrollRequest struct {
-	Member string `json:"member"`
-	// Birthday is "MM-DD".
-	Birthday string `json:"birthday,omitempty"`
-}
-
-type lineRequest struct {
-	Amount   int64  `json:"amount"`
-	Category string `json:"category,omitempty"`
-}
-
-type earnRequest struct {
-	Member       string        `json:"member"`
-	Amount       int64         `json:"amount"`
-	Currency     string        `json:"currency"`
-	Lines        []lineRequest `json:"lines,omitempty"`
-	ReferralCode string        `json:"referralCode,omitempty"`
-}
-
-type redeemRequest struct {
-	Member string `json:"member"`
-	Points int64  `json:"points"`
-}
-
-type reverseRequest struct {
-	EarnID int64 `json:"earnId"`
-	Amount int64 `json:"amount"`
-}
-
-type adjustRequest struct {
-	Member string `json:"member"`
-	Points int64  `json:"points"`
-	Reason string `json:"reason"`
-}
-
-type issueCodeRequest struct {
-	Referral string `json:"referral"`
-	Member   string `json:"member"`
-}
-
-type markRequest struct {
-	Settlement string  `json:"settlement"`
-	EntryIDs   []int64 `json:"entryIds"`
-}
-
-type markCommissionsRequest struct {
-	Settlement    string  `json:"settlement"`
-	CommissionIDs []int64 `json:"commissionIds"`
-}
-
-// memberResponse is a member's balance and tier.
-type memberResponse struct {
-	Member  string         `json:"member"`
-	Balance ledger.Balance `json:"balance"`
-	Tier    tierResponse   `json:"tier"`
-}
-
-type tierResponse struct {
-	Name       string `json:"name,omitempty"`
-	Qualifying int64  `json:"qualifying"`
-	Next       string `json:"next,omitempty"`
-	ToNext     int64  `json:"toNext"`
-	Pinned     bool   `json:"pinned"`
-}
+// The bodies of the API are accrualapi's types; the handlers map them to the
+// ledger's requests and the ledger's answers back to them, here and nowhere else.
 
 func meta(who Principal, key string) ledger.Meta {
 	return ledger.Meta{Actor: who.String(), Key: key}
@@ -109,7 +45,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request, who Principal) e
 	if err != nil {
 		return err
 	}
-	var req enrollRequest
+	var req accrualapi.EnrollRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -125,7 +61,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request, who Principal) e
 	if err != nil {
 		return err
 	}
-	return respond(w, res, res.Replayed)
+	return respond(w, res.EnrollResult, res.Replayed)
 }
 
 func (s *Server) member(w http.ResponseWriter, r *http.Request, _ Principal) error {
@@ -146,11 +82,12 @@ func (s *Server) member(w http.ResponseWriter, r *http.Request, _ Principal) err
 	if err != nil {
 		return err
 	}
-	tier := tierResponse{Name: st.Name, Qualifying: st.Qualifying, ToNext: st.ToNext, Pinned: st.Pinned}
+	tier := accrualapi.Tier{Name: st.Name, Qualifying: st.Qualifying, ToNext: st.ToNext, Pinned: st.Pinned}
 	if st.Next >= 0 {
 		tier.Next = s.cfg.Program.Tiers[st.Next].Name
 	}
-	return respond(w, memberResponse{Member: member, Balance: b, Tier: tier}, false)
+	balance := accrualapi.Balance{Available: b.Available, Pending: b.Pending, Expiring: b.Expiring, ExpiringBy: b.ExpiringBy}
+	return respond(w, accrualapi.Member{Member: member, Balance: balance, Tier: tier}, false)
 }
 
 func (s *Server) history(w http.ResponseWriter, r *http.Request, _ Principal) error {
@@ -162,7 +99,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, _ Principal) er
 	if err != nil {
 		return err
 	}
-	return respond(w, map[string]any{"entries": nonNil(entries), nextCursor: next}, false)
+	return respond(w, accrualapi.HistoryPage{Entries: wireEntries(entries), Next: next}, false)
 }
 
 func (s *Server) earn(w http.ResponseWriter, r *http.Request, who Principal) error {
@@ -170,7 +107,7 @@ func (s *Server) earn(w http.ResponseWriter, r *http.Request, who Principal) err
 	if err != nil {
 		return err
 	}
-	var req earnRequest
+	var req accrualapi.EarnRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -194,7 +131,7 @@ func (s *Server) earn(w http.ResponseWriter, r *http.Request, who Principal) err
 	if !res.Replayed {
 		s.metrics.pointsEarned.Add(float64(res.Points))
 	}
-	return respond(w, res, res.Replayed)
+	return respond(w, res.EarnResult, res.Replayed)
 }
 
 func (s *Server) redeem(w http.ResponseWriter, r *http.Request, who Principal) error {
@@ -202,7 +139,7 @@ func (s *Server) redeem(w http.ResponseWriter, r *http.Request, who Principal) e
 	if err != nil {
 		return err
 	}
-	var req redeemRequest
+	var req accrualapi.RedeemRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -216,7 +153,7 @@ func (s *Server) redeem(w http.ResponseWriter, r *http.Request, who Principal) e
 	if !res.Replayed {
 		s.metrics.pointsRedeem.Add(float64(res.Points))
 	}
-	return respond(w, res, res.Replayed)
+	return respond(w, res.RedeemResult, res.Replayed)
 }
 
 func (s *Server) reverse(w http.ResponseWriter, r *http.Request, who Principal) error {
@@ -224,7 +161,7 @@ func (s *Server) reverse(w http.ResponseWriter, r *http.Request, who Principal) 
 	if err != nil {
 		return err
 	}
-	var req reverseRequest
+	var req accrualapi.ReverseRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -235,7 +172,7 @@ func (s *Server) reverse(w http.ResponseWriter, r *http.Request, who Principal) 
 	if err != nil {
 		return err
 	}
-	return respond(w, res, res.Replayed)
+	return respond(w, res.ReverseResult, res.Replayed)
 }
 
 func (s *Server) adjust(w http.ResponseWriter, r *http.Request, who Principal) error {
@@ -243,7 +180,7 @@ func (s *Server) adjust(w http.ResponseWriter, r *http.Request, who Principal) e
 	if err != nil {
 		return err
 	}
-	var req adjustRequest
+	var req accrualapi.AdjustRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -251,7 +188,7 @@ func (s *Server) adjust(w http.ResponseWriter, r *http.Request, who Principal) e
 	if err != nil {
 		return err
 	}
-	return respond(w, res, res.Replayed)
+	return respond(w, res.AdjustResult, res.Replayed)
 }
 
 func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, who Principal) error {
@@ -259,7 +196,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, who Principal
 	if err != nil {
 		return err
 	}
-	var req issueCodeRequest
+	var req accrualapi.IssueCodeRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
@@ -271,7 +208,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, who Principal
 	if err != nil {
 		return err
 	}
-	return respond(w, res, res.Replayed)
+	return respond(w, res.ReferralCode, res.Replayed)
 }
 
 func (s *Server) lookupCode(w http.ResponseWriter, r *http.Request, _ Principal) error {
@@ -279,11 +216,8 @@ func (s *Server) lookupCode(w http.ResponseWriter, r *http.Request, _ Principal)
 	if err != nil {
 		return err
 	}
-	return respond(w, res, false)
+	return respond(w, res.ReferralCode, false)
 }
-
-// nextCursor names the cursor of the next page in paged answers.
-const nextCursor = "next"
 
 // periodQuery reads the partner, period and page of a settlement export.
 func (s *Server) periodQuery(r *http.Request) (partner string, from, to time.Time, after int64, limit int, err error) {
@@ -311,7 +245,7 @@ func (s *Server) settlementEntries(w http.ResponseWriter, r *http.Request, _ Pri
 	if err != nil {
 		return err
 	}
-	return respond(w, map[string]any{"entries": nonNil(entries), nextCursor: next}, false)
+	return respond(w, accrualapi.EntriesPage{Entries: wireEntries(entries), Next: next}, false)
 }
 
 func (s *Server) settlementCommissions(w http.ResponseWriter, r *http.Request, _ Principal) error {
@@ -323,37 +257,37 @@ func (s *Server) settlementCommissions(w http.ResponseWriter, r *http.Request, _
 	if err != nil {
 		return err
 	}
-	return respond(w, map[string]any{"commissions": nonNil(commissions), nextCursor: next}, false)
+	return respond(w, accrualapi.CommissionsPage{Commissions: wireCommissions(commissions), Next: next}, false)
 }
 
 func (s *Server) markSettled(w http.ResponseWriter, r *http.Request, _ Principal) error {
-	var req markRequest
+	var req accrualapi.MarkRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if req.Settlement == "" || len(req.EntryIDs) == 0 || len(req.EntryIDs) > 10000 {
+	if req.Settlement == "" || len(req.EntryIDs) == 0 || len(req.EntryIDs) > accrualapi.MaxMark {
 		return badRequest("send a settlement id and 1 to 10000 entry ids")
 	}
 	n, err := s.ledger.MarkSettled(r.Context(), req.Settlement, req.EntryIDs)
 	if err != nil {
 		return err
 	}
-	return respond(w, map[string]int{"marked": n}, false)
+	return respond(w, accrualapi.MarkResult{Marked: n}, false)
 }
 
 func (s *Server) markCommissionsSettled(w http.ResponseWriter, r *http.Request, _ Principal) error {
-	var req markCommissionsRequest
+	var req accrualapi.MarkCommissionsRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if req.Settlement == "" || len(req.CommissionIDs) == 0 || len(req.CommissionIDs) > 10000 {
+	if req.Settlement == "" || len(req.CommissionIDs) == 0 || len(req.CommissionIDs) > accrualapi.MaxMark {
 		return badRequest("send a settlement id and 1 to 10000 commission ids")
 	}
 	n, err := s.ledger.MarkCommissionsSettled(r.Context(), req.Settlement, req.CommissionIDs)
 	if err != nil {
 		return err
 	}
-	return respond(w, map[string]int{"marked": n}, false)
+	return respond(w, accrualapi.MarkResult{Marked: n}, false)
 }
 
 func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ Principal) error {
@@ -361,7 +295,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ Principal) erro
 	if err != nil {
 		return err
 	}
-	return respond(w, st, false)
+	return respond(w, wireStats(st), false)
 }
 
 func paging(r *http.Request, cursor string) (int64, int, error) {
@@ -385,9 +319,33 @@ func paging(r *http.Request, cursor string) (int64, int, error) {
 	return c, limit, nil
 }
 
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
+// wireEntries maps the ledger's entries to the API's; an empty page is [].
+func wireEntries(entries []ledger.Entry) []accrualapi.Entry {
+	out := make([]accrualapi.Entry, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, accrualapi.Entry{ID: e.ID, Kind: e.Kind, Member: e.Member, Partner: e.Partner, CreatedAt: e.CreatedAt,
+			Points: e.Points, Amount: e.Amount, RelatedID: e.RelatedID, Reason: e.Reason, Settlement: e.Settlement})
 	}
-	return s
+	return out
+}
+
+// wireCommissions maps the ledger's commissions to the API's.
+func wireCommissions(commissions []ledger.Commission) []accrualapi.Commission {
+	out := make([]accrualapi.Commission, 0, len(commissions))
+	for _, c := range commissions {
+		out = append(out, accrualapi.Commission{ID: c.ID, Kind: c.Kind, Referral: c.Referral, Referrer: c.Referrer, Referee: c.Referee,
+			Micros: c.Micros, DueAt: c.DueAt, EarnID: c.EarnID, Settlement: c.Settlement})
+	}
+	return out
+}
+
+// wireStats maps the ledger's counts to the API's.
+func wireStats(st ledger.Stats) accrualapi.Stats {
+	out := accrualapi.Stats{Members: st.Members, PointsOutstanding: st.PointsOutstanding, At: st.At,
+		Referrals: make(map[string]accrualapi.ReferralStats, len(st.Referrals))}
+	for id, r := range st.Referrals {
+		out.Referrals[id] = accrualapi.ReferralStats{CodesIssued: r.CodesIssued, DiscountsGiven: r.DiscountsGiven,
+			CommissionsPending: r.CommissionsPending, CommissionsConfirmed: r.CommissionsConfirmed}
+	}
+	return out
 }

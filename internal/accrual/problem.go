@@ -24,22 +24,13 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/ledger"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
 // MaxBodyBytes bounds a request body; a purchase with many lines stays far below.
 const MaxBodyBytes = 64 << 10
-
-// Problem is an RFC 9457 problem detail, the body of every error response.
-type Problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail,omitempty"`
-	// RequestID lets a partner's support quote the failed request.
-	RequestID string `json:"requestId,omitempty"`
-}
 
 // problemError is an error with the status and type it answers with.
 type problemError struct {
@@ -98,7 +89,7 @@ func classify(err error) *problemError {
 }
 
 func writeProblem(w http.ResponseWriter, requestID string, pe *problemError) {
-	p := Problem{Type: "https://treue.dev/problems/" + pe.slug, Title: pe.title, Status: pe.status, RequestID: requestID}
+	p := accrualapi.Problem{Type: "https://treue.dev/problems/" + pe.slug, Title: pe.title, Status: pe.status, RequestID: requestID}
 	if pe.status < 500 {
 		p.Detail = pe.err.Error()
 	} else {

@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/ledger"
 )
 
@@ -46,29 +47,33 @@ type Server struct {
 	api     *http.ServeMux
 }
 
-// route is one operation of the API: who may call it and what it does.
+// route is one operation of the API: who may call it, what it does, and the
+// accrualapi types of its body and its answer (nil for none), which the OpenAPI
+// document describes; a test checks.
 type route struct {
-	pattern string
-	roles   []Role
-	handle  func(s *Server, w http.ResponseWriter, r *http.Request, who Principal) error
+	pattern      string
+	roles        []Role
+	handle       func(s *Server, w http.ResponseWriter, r *http.Request, who Principal) error
+	body, answer any
 }
 
 // routes are the /v1 API. The OpenAPI document lists exactly these; a test checks.
 var routes = []route{
-	{"POST /v1/members", []Role{RolePartner, RoleAdmin}, (*Server).enroll},
-	{"GET /v1/members/{member}", []Role{RolePartner, RoleAdmin}, (*Server).member},
-	{"GET /v1/members/{member}/history", []Role{RolePartner, RoleAdmin}, (*Server).history},
-	{"POST /v1/earn", []Role{RolePartner}, (*Server).earn},
-	{"POST /v1/redeem", []Role{RolePartner}, (*Server).redeem},
-	{"POST /v1/reverse", []Role{RolePartner}, (*Server).reverse},
-	{"POST /v1/adjust", []Role{RoleAdmin}, (*Server).adjust},
-	{"POST /v1/referral-codes", []Role{RolePartner}, (*Server).issueCode},
-	{"GET /v1/referral-codes/{code}", []Role{RolePartner, RoleAdmin}, (*Server).lookupCode},
-	{"GET /v1/settlement/entries", []Role{RoleSettlement}, (*Server).settlementEntries},
-	{"POST /v1/settlement/mark", []Role{RoleSettlement}, (*Server).markSettled},
-	{"GET /v1/settlement/commissions", []Role{RoleSettlement}, (*Server).settlementCommissions},
-	{"POST /v1/settlement/commissions/mark", []Role{RoleSettlement}, (*Server).markCommissionsSettled},
-	{"GET /v1/stats", []Role{RoleAdmin, RoleSettlement}, (*Server).stats},
+	{"POST /v1/members", []Role{RolePartner, RoleAdmin}, (*Server).enroll, accrualapi.EnrollRequest{}, accrualapi.EnrollResult{}},
+	{"GET /v1/members/{member}", []Role{RolePartner, RoleAdmin}, (*Server).member, nil, accrualapi.Member{}},
+	{"GET /v1/members/{member}/history", []Role{RolePartner, RoleAdmin}, (*Server).history, nil, accrualapi.HistoryPage{}},
+	{"POST /v1/earn", []Role{RolePartner}, (*Server).earn, accrualapi.EarnRequest{}, accrualapi.EarnResult{}},
+	{"POST /v1/redeem", []Role{RolePartner}, (*Server).redeem, accrualapi.RedeemRequest{}, accrualapi.RedeemResult{}},
+	{"POST /v1/reverse", []Role{RolePartner}, (*Server).reverse, accrualapi.ReverseRequest{}, accrualapi.ReverseResult{}},
+	{"POST /v1/adjust", []Role{RoleAdmin}, (*Server).adjust, accrualapi.AdjustRequest{}, accrualapi.AdjustResult{}},
+	{"POST /v1/referral-codes", []Role{RolePartner}, (*Server).issueCode, accrualapi.IssueCodeRequest{}, accrualapi.ReferralCode{}},
+	{"GET /v1/referral-codes/{code}", []Role{RolePartner, RoleAdmin}, (*Server).lookupCode, nil, accrualapi.ReferralCode{}},
+	{"GET /v1/settlement/entries", []Role{RoleSettlement}, (*Server).settlementEntries, nil, accrualapi.EntriesPage{}},
+	{"POST /v1/settlement/mark", []Role{RoleSettlement}, (*Server).markSettled, accrualapi.MarkRequest{}, accrualapi.MarkResult{}},
+	{"GET /v1/settlement/commissions", []Role{RoleSettlement}, (*Server).settlementCommissions, nil, accrualapi.CommissionsPage{}},
+	{"POST /v1/settlement/commissions/mark", []Role{RoleSettlement}, (*Server).markCommissionsSettled,
+		accrualapi.MarkCommissionsRequest{}, accrualapi.MarkResult{}},
+	{"GET /v1/stats", []Role{RoleAdmin, RoleSettlement}, (*Server).stats, nil, accrualapi.Stats{}},
 }
 
 // NewServer builds the service around an open ledger.

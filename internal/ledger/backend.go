@@ -29,17 +29,19 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/treue-dev/treue/internal/accrualapi"
 )
 
 // Backend names a store.
-type Backend string
+type Backend = accrualapi.Backend
 
 // The backends.
 const (
 	// SQLite is the embedded default: one file on the pod's volume, one writer.
-	SQLite Backend = "sqlite"
+	SQLite = accrualapi.SQLite
 	// PostgreSQL is the production store: several replicas, one database.
-	PostgreSQL Backend = "postgres"
+	PostgreSQL = accrualapi.PostgreSQL
 )
 
 // dialect is what differs between the backends. Everything else, every query and

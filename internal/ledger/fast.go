@@ -27,6 +27,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
@@ -300,7 +301,7 @@ func (l *Ledger) planRedeem(fw *fastWrite, m *fastMember, now time.Time, ids *id
 		}
 		return nil, plannedEntry{}, fmt.Errorf("%w: %q has fewer than the %d points to redeem", ErrInsufficientPoints, req.Member, req.Points)
 	}
-	res := RedeemResult{EntryID: ids.next(), Points: req.Points, Value: fw.value}
+	res := RedeemResult{RedeemResult: accrualapi.RedeemResult{EntryID: ids.next(), Points: req.Points, Value: fw.value}}
 	left := req.Points
 	for _, lt := range m.lots {
 		if left == 0 {

@@ -18,14 +18,13 @@ package ledger
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
@@ -231,17 +230,6 @@ func (l *Ledger) tryTx(ctx context.Context, fn func(tx) error) error {
 	return err
 }
 
-// requestHash fingerprints a request's content (not its Meta), so that a replay
-// can be told from a different request under the same key.
-func requestHash(kind string, req any) (string, error) {
-	b, err := json.Marshal(req)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(append([]byte(kind+"\x00"), b...))
-	return hex.EncodeToString(sum[:]), nil
-}
-
 // replay looks up an earlier write under the same actor and key. It returns true
 // with out filled from the stored result when the request is the same, and
 // ErrIdempotencyConflict when it is not.
@@ -272,24 +260,26 @@ func storedAnswer(m Meta, hash, storedHash, result string, out any) error {
 	return nil
 }
 
-// write runs one idempotent write: a replay returns the stored result; otherwise
+// write runs one idempotent write, fingerprinted by its record (see accrualapi's
+// idempotency.go, which defines the records and stored results of the API's
+// writes): a replay returns the stored result; otherwise
 // fn does the work in the same transaction and returns the entry to record. With
 // group commit on, the write waits for the batch it joins to commit. The work runs
 // on a context the caller cannot cancel halfway: a client that gives up may find
 // its write committed, and gets it back by retrying with the same key.
-func write[R any](ctx context.Context, l *Ledger, kind, member string, m Meta, req any, res *R, replayed *bool,
+func write[R any](ctx context.Context, l *Ledger, kind, member string, m Meta, record any, res *R, replayed *bool,
 	fn func(ctx context.Context, t tx, now time.Time) (*newEntry, error)) error {
-	return writeWith(ctx, l, kind, member, m, req, res, replayed, nil, fn)
+	return writeWith(ctx, l, kind, member, m, record, res, replayed, nil, fn)
 }
 
 // writeWith is write with the write as the batched path plans it (fast.go), when
 // it can take that path.
-func writeWith[R any](ctx context.Context, l *Ledger, kind, member string, m Meta, req any, res *R, replayed *bool,
+func writeWith[R any](ctx context.Context, l *Ledger, kind, member string, m Meta, record any, res *R, replayed *bool,
 	fast *fastWrite, fn func(ctx context.Context, t tx, now time.Time) (*newEntry, error)) error {
 	if m.Actor == "" || m.Key == "" || len(m.Key) > 255 {
 		return fmt.Errorf("%w: every write needs an actor and an idempotency key of at most 255 characters", ErrInvalid)
 	}
-	hash, err := requestHash(kind, req)
+	hash, err := accrualapi.Fingerprint(kind, record)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"math/bits"
 	"time"
 
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
@@ -45,7 +46,7 @@ func (l *Ledger) Enroll(ctx context.Context, req EnrollRequest) (EnrollResult, e
 		}
 		month, day = int(b.Month), b.Day
 	}
-	err := write(ctx, l, KindSignupBonus, req.Member, req.Meta, req, &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
+	err := write(ctx, l, KindSignupBonus, req.Member, req.Meta, req.record(), &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		var m, d int
 		err := t.queryRow(ctx, `SELECT birthday_month, birthday_day FROM members WHERE id = $1`, req.Member).Scan(&m, &d)
 		switch {
@@ -92,7 +93,7 @@ func (l *Ledger) Earn(ctx context.Context, req EarnRequest) (EarnResult, error) 
 	if l.fastEarn(req) {
 		fast = &fastWrite{earn: &req}
 	}
-	err := writeWith(ctx, l, KindEarn, req.Member, req.Meta, req, &res, &res.Replayed, fast, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
+	err := writeWith(ctx, l, KindEarn, req.Member, req.Meta, req.record(), &res, &res.Replayed, fast, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
@@ -149,11 +150,11 @@ func (l *Ledger) Earn(ctx context.Context, req EarnRequest) (EarnResult, error) 
 
 // earnResult is what an earning answers, but for its entry id and commission.
 func (l *Ledger) earnResult(req EarnRequest, purchase rules.Purchase, earned rules.Earned, terms rules.LotTerms, now time.Time) EarnResult {
-	res := EarnResult{
+	res := EarnResult{EarnResult: accrualapi.EarnResult{
 		Points: earned.Points, Capped: earned.Capped,
 		Discount: purchase.Discount, AmountDue: req.Amount - purchase.Discount,
 		PendingUntil: terms.PendingUntil, ExpiresAt: terms.ExpiresAt,
-	}
+	}}
 	if terms.ExpiresOnInactivity {
 		at, _ := l.program.InactivityExpiry(now)
 		res.ExpiresAt = &at
@@ -179,7 +180,7 @@ func (l *Ledger) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, e
 	if l.fastRedeem() {
 		fast = &fastWrite{redeem: &req, value: value}
 	}
-	err = writeWith(ctx, l, KindRedeem, req.Member, req.Meta, req, &res, &res.Replayed, fast, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
+	err = writeWith(ctx, l, KindRedeem, req.Member, req.Meta, req.record(), &res, &res.Replayed, fast, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
@@ -218,7 +219,7 @@ func (l *Ledger) Reverse(ctx context.Context, req ReverseRequest) (ReverseResult
 	if req.Amount <= 0 {
 		return res, fmt.Errorf("%w: the amount returned must be more than zero minor units", ErrInvalid)
 	}
-	err := write(ctx, l, KindReverse, "", req.Meta, req, &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
+	err := write(ctx, l, KindReverse, "", req.Meta, req.record(), &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		var member, partner, kind string
 		var earnedPoints, paid int64
 		err := t.queryRow(ctx, `SELECT member_id, partner_id, kind, points, amount FROM entries WHERE id = $1`, req.EarnID).
@@ -330,7 +331,7 @@ func (l *Ledger) Adjust(ctx context.Context, req AdjustRequest) (AdjustResult, e
 	if req.Points == 0 || req.Reason == "" {
 		return res, fmt.Errorf("%w: an adjustment needs points other than zero and a reason", ErrInvalid)
 	}
-	err := write(ctx, l, KindAdjust, req.Member, req.Meta, req, &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
+	err := write(ctx, l, KindAdjust, req.Member, req.Meta, req.record(), &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}

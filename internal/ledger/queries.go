@@ -228,15 +228,15 @@ func (l *Ledger) markSettled(ctx context.Context, table string, unknown error, s
 // accrual, the cancel of one inside the holding period (due with it, so that the
 // two net out), or a clawback after it (due when written).
 type Commission struct {
-	ID         int64     `json:"id"`
-	Kind       string    `json:"kind"`
-	Referral   string    `json:"referral"`
-	Referrer   string    `json:"referrer"`
-	Referee    string    `json:"referee"`
-	Micros     int64     `json:"micros"`
-	DueAt      time.Time `json:"dueAt"`
-	EarnID     int64     `json:"earnId"`
-	Settlement string    `json:"settlement,omitempty"`
+	ID         int64
+	Kind       string
+	Referral   string
+	Referrer   string
+	Referee    string
+	Micros     int64
+	DueAt      time.Time
+	EarnID     int64
+	Settlement string
 }
 
 // PartnerCommissions pages through the commissions a referee owes that fall due

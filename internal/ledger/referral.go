@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
@@ -47,18 +48,18 @@ const KindReferralCode = "referral_code"
 // IssueCodeRequest issues a referral code to a referrer's customer.
 type IssueCodeRequest struct {
 	Meta
-	Referral string `json:"referral"`
-	Member   string `json:"member"`
+	Referral string
+	Member   string
+}
+
+func (r IssueCodeRequest) record() accrualapi.IssueCodeRecord {
+	return accrualapi.IssueCodeRecord{Referral: r.Referral, Member: r.Member}
 }
 
 // ReferralCode is an issued code.
 type ReferralCode struct {
-	Code     string    `json:"code"`
-	Referral string    `json:"referral"`
-	Owner    string    `json:"owner"`
-	IssuedAt time.Time `json:"issuedAt"`
-	Uses     int64     `json:"uses"`
-	Replayed bool      `json:"-"`
+	accrualapi.ReferralCode
+	Replayed bool `json:"-"`
 }
 
 var codeAlphabet = base32.NewEncoding("ABCDEFGHJKLMNPQRSTUVWXYZ23456789").WithPadding(base32.NoPadding)
@@ -70,7 +71,7 @@ func (l *Ledger) IssueCode(ctx context.Context, req IssueCodeRequest) (ReferralC
 	if !ok {
 		return res, fmt.Errorf("%w: no referral agreement %q in this program", ErrInvalid, req.Referral)
 	}
-	err := write(ctx, l, KindReferralCode, req.Member, req.Meta, req, &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
+	err := write(ctx, l, KindReferralCode, req.Member, req.Meta, req.record(), &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
@@ -82,7 +83,7 @@ func (l *Ledger) IssueCode(ctx context.Context, req IssueCodeRequest) (ReferralC
 		if prefix == "" {
 			prefix = "REF"
 		}
-		res = ReferralCode{Code: prefix + "-" + codeAlphabet.EncodeToString(random), Referral: req.Referral, Owner: req.Member, IssuedAt: now}
+		res = ReferralCode{ReferralCode: accrualapi.ReferralCode{Code: prefix + "-" + codeAlphabet.EncodeToString(random), Referral: req.Referral, Owner: req.Member, IssuedAt: now}}
 		return &newEntry{
 			member: req.Member, partner: ref.Referrer, createdAt: now, reason: res.Code,
 			after: func(ctx context.Context, t tx, _ int64) error {
@@ -97,7 +98,7 @@ func (l *Ledger) IssueCode(ctx context.Context, req IssueCodeRequest) (ReferralC
 
 // LookupCode reads a code and how often it was used.
 func (l *Ledger) LookupCode(ctx context.Context, code string) (ReferralCode, error) {
-	res := ReferralCode{Code: strings.ToUpper(code)}
+	res := ReferralCode{ReferralCode: accrualapi.ReferralCode{Code: strings.ToUpper(code)}}
 	var issued int64
 	err := l.db.QueryRowContext(ctx, l.d.rebind(`SELECT referral_id, owner_member, issued_at,
 		(SELECT COUNT(*) FROM commissions WHERE code = $1 AND kind = 'accrual') FROM referral_codes WHERE code = $1`), res.Code).

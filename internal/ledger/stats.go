@@ -23,18 +23,18 @@ import (
 
 // ReferralStats counts one referral agreement's activity.
 type ReferralStats struct {
-	CodesIssued          int64 `json:"codesIssued"`
-	DiscountsGiven       int64 `json:"discountsGiven"`
-	CommissionsPending   int64 `json:"commissionsPending"`
-	CommissionsConfirmed int64 `json:"commissionsConfirmed"`
+	CodesIssued          int64
+	DiscountsGiven       int64
+	CommissionsPending   int64
+	CommissionsConfirmed int64
 }
 
 // Stats is what the operator shows on a program's status.
 type Stats struct {
-	Members           int64                    `json:"members"`
-	PointsOutstanding int64                    `json:"pointsOutstanding"`
-	Referrals         map[string]ReferralStats `json:"referrals"`
-	At                time.Time                `json:"at"`
+	Members           int64
+	PointsOutstanding int64
+	Referrals         map[string]ReferralStats
+	At                time.Time
 }
 
 // Stats counts members, unexpired points and referral activity. A commission is

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
@@ -58,103 +59,115 @@ type Meta struct {
 	Key string `json:"-"`
 }
 
+// The requests of the API's writes are the ledger's own structs; each says, with
+// record, what its idempotency fingerprint covers. Their results are the answers
+// the API gives, defined in accrualapi, which the ledger also stores as the
+// write's replay, with whether this call replayed it.
+
 // EnrollRequest enrolls a member.
 type EnrollRequest struct {
 	Meta
-	Member   string          `json:"member"`
-	Birthday *rules.Birthday `json:"birthday,omitempty"`
+	Member   string
+	Birthday *rules.Birthday
+}
+
+func (r EnrollRequest) record() accrualapi.EnrollRecord {
+	rec := accrualapi.EnrollRecord{Member: r.Member}
+	if r.Birthday != nil {
+		rec.Birthday = &accrualapi.BirthdayRecord{Month: int(r.Birthday.Month), Day: r.Birthday.Day}
+	}
+	return rec
 }
 
 // EnrollResult is the outcome of Enroll.
 type EnrollResult struct {
-	EntryID     int64 `json:"entryId"`
-	Created     bool  `json:"created"`
-	SignupBonus int64 `json:"signupBonus"`
-	Replayed    bool  `json:"-"`
+	accrualapi.EnrollResult
+	Replayed bool `json:"-"`
 }
 
 // EarnRequest reports a purchase at a partner.
 type EarnRequest struct {
 	Meta
-	Member   string `json:"member"`
-	Partner  string `json:"partner"`
-	Amount   int64  `json:"amount"`
-	Currency string `json:"currency"`
+	Member   string
+	Partner  string
+	Amount   int64
+	Currency string
 	// Lines break the amount down by category; optional.
-	Lines []rules.Line `json:"lines,omitempty"`
+	Lines []rules.Line
 	// DefaultCategory is the partner's, from the service's configuration. It is
 	// not part of the request's fingerprint: a retry across a restart that
 	// changed it is still the same request.
-	DefaultCategory string `json:"-"`
-	ReferralCode    string `json:"referralCode,omitempty"`
+	DefaultCategory string
+	ReferralCode    string
+}
+
+func (r EarnRequest) record() accrualapi.EarnRecord {
+	rec := accrualapi.EarnRecord{Member: r.Member, Partner: r.Partner, Amount: r.Amount, Currency: r.Currency, ReferralCode: r.ReferralCode}
+	for _, l := range r.Lines {
+		rec.Lines = append(rec.Lines, accrualapi.LineRecord{Amount: l.Amount, Category: l.Category})
+	}
+	return rec
 }
 
 // EarnResult is the outcome of Earn.
 type EarnResult struct {
-	EntryID      int64      `json:"entryId"`
-	Points       int64      `json:"points"`
-	Discount     int64      `json:"discount"`
-	AmountDue    int64      `json:"amountDue"`
-	Capped       string     `json:"capped,omitempty"`
-	PendingUntil time.Time  `json:"pendingUntil"`
-	ExpiresAt    *time.Time `json:"expiresAt,omitempty"`
-	// CommissionMicros is the referral commission this purchase accrued.
-	CommissionMicros int64 `json:"commissionMicros,omitempty"`
-	Replayed         bool  `json:"-"`
+	accrualapi.EarnResult
+	Replayed bool `json:"-"`
 }
 
 // RedeemRequest spends points at a partner.
 type RedeemRequest struct {
 	Meta
-	Member  string `json:"member"`
-	Partner string `json:"partner"`
-	Points  int64  `json:"points"`
+	Member  string
+	Partner string
+	Points  int64
+}
+
+func (r RedeemRequest) record() accrualapi.RedeemRecord {
+	return accrualapi.RedeemRecord{Member: r.Member, Partner: r.Partner, Points: r.Points}
 }
 
 // RedeemResult is the outcome of Redeem.
 type RedeemResult struct {
-	EntryID int64 `json:"entryId"`
-	Points  int64 `json:"points"`
-	// Value of the points in minor units, rounded down.
-	Value    int64 `json:"value"`
-	Replayed bool  `json:"-"`
+	accrualapi.RedeemResult
+	Replayed bool `json:"-"`
 }
 
 // ReverseRequest returns all or part of a purchase.
 type ReverseRequest struct {
 	Meta
-	Partner string `json:"partner"`
-	EarnID  int64  `json:"earnId"`
+	Partner string
+	EarnID  int64
 	// Amount returned, in minor units of what was paid.
-	Amount int64 `json:"amount"`
+	Amount int64
+}
+
+func (r ReverseRequest) record() accrualapi.ReverseRecord {
+	return accrualapi.ReverseRecord{Partner: r.Partner, EarnID: r.EarnID, Amount: r.Amount}
 }
 
 // ReverseResult is the outcome of Reverse.
 type ReverseResult struct {
-	EntryID int64 `json:"entryId"`
-	// Points is what the return takes back: ClawedBack from the member's lots,
-	// and the Shortfall the member did not have (owed, or written off).
-	Points     int64 `json:"points"`
-	ClawedBack int64 `json:"clawedBack"`
-	Shortfall  int64 `json:"shortfall"`
-	// CommissionMicros is the commission cancelled or clawed back (negative).
-	CommissionMicros int64 `json:"commissionMicros,omitempty"`
-	Replayed         bool  `json:"-"`
+	accrualapi.ReverseResult
+	Replayed bool `json:"-"`
 }
 
 // AdjustRequest corrects a member's points by hand.
 type AdjustRequest struct {
 	Meta
-	Member string `json:"member"`
-	Points int64  `json:"points"`
-	Reason string `json:"reason"`
+	Member string
+	Points int64
+	Reason string
+}
+
+func (r AdjustRequest) record() accrualapi.AdjustRecord {
+	return accrualapi.AdjustRecord{Member: r.Member, Points: r.Points, Reason: r.Reason}
 }
 
 // AdjustResult is the outcome of Adjust.
 type AdjustResult struct {
-	EntryID  int64 `json:"entryId"`
-	Points   int64 `json:"points"`
-	Replayed bool  `json:"-"`
+	accrualapi.AdjustResult
+	Replayed bool `json:"-"`
 }
 
 // MembershipFeeRequest records a paid membership fee.
@@ -174,38 +187,38 @@ type MembershipResult struct {
 // Balance is a member's points at a time.
 type Balance struct {
 	// Available points can be spent now; Pending ones after their return window.
-	Available int64 `json:"available"`
-	Pending   int64 `json:"pending"`
+	Available int64
+	Pending   int64
 	// Expiring is the part of Available and Pending that expires before ExpiringBy.
-	Expiring   int64     `json:"expiring"`
-	ExpiringBy time.Time `json:"expiringBy"`
+	Expiring   int64
+	ExpiringBy time.Time
 }
 
 // Entry is one journal entry as history and settlement see it.
 type Entry struct {
-	ID        int64     `json:"id"`
-	Kind      string    `json:"kind"`
-	Member    string    `json:"member"`
-	Partner   string    `json:"partner,omitempty"`
-	CreatedAt time.Time `json:"createdAt"`
+	ID        int64
+	Kind      string
+	Member    string
+	Partner   string
+	CreatedAt time.Time
 	// Points is the change to the member's points (negative for debits).
-	Points int64 `json:"points"`
+	Points int64
 	// Amount in minor units: purchase paid, redemption value, amount returned, fee.
-	Amount     int64  `json:"amount"`
-	RelatedID  int64  `json:"relatedId,omitempty"`
-	Reason     string `json:"reason,omitempty"`
-	Settlement string `json:"settlement,omitempty"`
+	Amount     int64
+	RelatedID  int64
+	Reason     string
+	Settlement string
 }
 
-// Entry kinds.
+// Entry kinds, as stored and as the API names them.
 const (
-	KindSignupBonus   = "signup_bonus"
-	KindBirthdayBonus = "birthday_bonus"
-	KindEarn          = "earn"
-	KindRedeem        = "redeem"
-	KindReverse       = "reverse"
-	KindAdjust        = "adjust"
-	KindExpire        = "expire"
-	KindMembershipFee = "membership_fee"
-	KindMembershipEnd = "membership_lapse"
+	KindSignupBonus   = accrualapi.KindSignupBonus
+	KindBirthdayBonus = accrualapi.KindBirthdayBonus
+	KindEarn          = accrualapi.KindEarn
+	KindRedeem        = accrualapi.KindRedeem
+	KindReverse       = accrualapi.KindReverse
+	KindAdjust        = accrualapi.KindAdjust
+	KindExpire        = accrualapi.KindExpire
+	KindMembershipFee = accrualapi.KindMembershipFee
+	KindMembershipEnd = accrualapi.KindMembershipEnd
 )

@@ -48,6 +48,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/settlement"
 	"github.com/treue-dev/treue/internal/settlement/job"
 )
@@ -135,6 +136,55 @@ func call(method, url, key, idem string, body any) (int, map[string]any) {
 
 // callClient keeps connections alive between calls, as a till does.
 var callClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
+
+// tillOf is the typed client of a program's service with a partner's key (or a
+// token), sending as call does: a request that got no answer from the service,
+// or a 5xx, is sent again, with the same idempotency key, for up to 2 minutes.
+func tillOf(url, key string) *accrualapi.Client {
+	base := &http.Transport{}
+	return &accrualapi.Client{Endpoint: url, Token: key, HTTP: &http.Client{Timeout: 10 * time.Second, Transport: untilAnswered{base}}}
+}
+
+// untilAnswered sends a request until the service answers it with less than a 500.
+type untilAnswered struct{ base *http.Transport }
+
+func (u untilAnswered) RoundTrip(req *http.Request) (*http.Response, error) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		try := req.Clone(req.Context())
+		if req.GetBody != nil {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			try.Body = body
+		}
+		res, err := u.base.RoundTrip(try)
+		if err == nil && res.StatusCode < 500 && fromService(res) {
+			return res, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("%s from something other than the service, or a failure", res.Status)
+			_ = res.Body.Close()
+			u.base.CloseIdleConnections() // see fromService
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s %s got no answer for 2 minutes: %w", req.Method, req.URL.Path, err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// must is the answer of a typed call that must succeed; must2 of a write.
+func must[T any](v T, err error) T {
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	return v
+}
+
+func must2[T any](v T, _ accrualapi.Replay, err error) T {
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	return v
+}
 
 func serviceURL(ctx context.Context) string {
 	svc := &corev1.Service{}
@@ -282,34 +332,34 @@ var _ = Describe("The StadtBonus samples on a real node", Ordered, func() {
 			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: n.ns, Name: "cafe-recommends-shop"}, rd)).To(Succeed())
 			g.Expect(meta.IsStatusConditionTrue(rd.Status.Conditions, loyaltyv1alpha1.ConditionReady)).To(BeTrue(), "%+v", rd.Status.Conditions)
 		})
-		shop, cafe, url, ns := n.keys["shop"], n.keys["cafe"], n.url, n.ns
+		shop, cafe, ns := tillOf(n.url, n.keys["shop"]), tillOf(n.url, n.keys["cafe"]), n.ns
 		// Anna buys for 100.00 EUR at the shop (100 points), pays 30 points at the
 		// café (0.30 EUR), and returns 40.00 EUR of her purchase (40 points back).
-		ok(call("POST", url+"/v1/members", shop, "e-anna", map[string]any{"member": "anna"}))
-		earned := ok(call("POST", url+"/v1/earn", shop, "t1", map[string]any{"member": "anna", "amount": 10000, "currency": "EUR"}))
-		Expect(earned["points"]).To(BeNumerically("==", 100))
-		redeemed := ok(call("POST", url+"/v1/redeem", cafe, "t2", map[string]any{"member": "anna", "points": 30}))
-		Expect(redeemed["value"]).To(BeNumerically("==", 30))
-		returned := ok(call("POST", url+"/v1/reverse", shop, "t3", map[string]any{"earnId": earned["entryId"], "amount": 4000}))
-		Expect(returned["points"]).To(BeNumerically("==", 40))
-		balance := ok(call("GET", url+"/v1/members/anna", shop, "", nil))["balance"].(map[string]any)
-		Expect(balance["available"]).To(BeNumerically("==", 30))
+		must2(shop.Enroll(ctx, "e-anna", accrualapi.EnrollRequest{Member: "anna"}))
+		earned := must2(shop.Earn(ctx, "t1", accrualapi.EarnRequest{Member: "anna", Amount: 10000, Currency: "EUR"}))
+		Expect(earned.Points).To(BeNumerically("==", 100))
+		redeemed := must2(cafe.Redeem(ctx, "t2", accrualapi.RedeemRequest{Member: "anna", Points: 30}))
+		Expect(redeemed.Value).To(BeNumerically("==", 30))
+		returned := must2(shop.Reverse(ctx, "t3", accrualapi.ReverseRequest{EarnID: earned.EntryID, Amount: 4000}))
+		Expect(returned.Points).To(BeNumerically("==", 40))
+		Expect(must(shop.Member(ctx, "anna", 0)).Balance.Available).To(BeNumerically("==", 30))
 		// A retry of the purchase is answered from the ledger, not credited again.
-		again := ok(call("POST", url+"/v1/earn", shop, "t1", map[string]any{"member": "anna", "amount": 10000, "currency": "EUR"}))
-		Expect(again["entryId"]).To(Equal(earned["entryId"]))
-		balance = ok(call("GET", url+"/v1/members/anna", shop, "", nil))["balance"].(map[string]any)
-		Expect(balance["available"]).To(BeNumerically("==", 30))
+		again, replayed, err := shop.Earn(ctx, "t1", accrualapi.EarnRequest{Member: "anna", Amount: 10000, Currency: "EUR"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(again.EntryID).To(Equal(earned.EntryID))
+		Expect(replayed).To(BeTrue())
+		Expect(must(shop.Member(ctx, "anna", 0)).Balance.Available).To(BeNumerically("==", 30))
 
 		// The café gives Anna a code; Ben pays 50.00 EUR at the shop with it: 10 %
 		// off (45.00 EUR, 45 points), and the café earns 5 % of 45.00 = 2.25 EUR.
-		code := ok(call("POST", url+"/v1/referral-codes", cafe, "c1", map[string]any{"referral": ns + "/cafe-recommends-shop", "member": "anna"}))
-		Expect(code["code"]).To(HavePrefix("CAFE-"))
-		ok(call("POST", url+"/v1/members", shop, "e-ben", map[string]any{"member": "ben"}))
-		referred := ok(call("POST", url+"/v1/earn", shop, "t4", map[string]any{"member": "ben", "amount": 5000, "currency": "EUR", "referralCode": code["code"]}))
-		Expect(referred["discount"]).To(BeNumerically("==", 500))
-		Expect(referred["amountDue"]).To(BeNumerically("==", 4500))
-		Expect(referred["points"]).To(BeNumerically("==", 45))
-		Expect(referred["commissionMicros"]).To(BeNumerically("==", 225_000_000))
+		code := must2(cafe.IssueCode(ctx, "c1", accrualapi.IssueCodeRequest{Referral: ns + "/cafe-recommends-shop", Member: "anna"}))
+		Expect(code.Code).To(HavePrefix("CAFE-"))
+		must2(shop.Enroll(ctx, "e-ben", accrualapi.EnrollRequest{Member: "ben"}))
+		referred := must2(shop.Earn(ctx, "t4", accrualapi.EarnRequest{Member: "ben", Amount: 5000, Currency: "EUR", ReferralCode: code.Code}))
+		Expect(referred.Discount).To(BeNumerically("==", 500))
+		Expect(referred.AmountDue).To(BeNumerically("==", 4500))
+		Expect(referred.Points).To(BeNumerically("==", 45))
+		Expect(referred.CommissionMicros).To(BeNumerically("==", 225_000_000))
 	})
 
 	It("take access away from a partner whose namespace leaves the network", func(ctx SpecContext) {

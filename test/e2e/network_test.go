@@ -38,6 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
+	"github.com/treue-dev/treue/internal/accrualapi"
 )
 
 // network is a program of its own in a fresh namespace, whose points are
@@ -271,27 +272,26 @@ func (l *load) verify(key string) (entries, points int64) {
 			sum += p.points
 		}
 		got := map[int64]int64{}
-		var before int64
-		for {
-			page := ok(call("GET", fmt.Sprintf("%s/v1/members/%s/history?limit=1000&before=%d", l.url, member, before), key, "", nil))
-			for _, raw := range page["entries"].([]any) {
-				e := raw.(map[string]any)
-				if e["kind"] != "earn" {
+		api := tillOf(l.url, key)
+		for before := int64(0); ; {
+			page, err := api.History(context.Background(), member, before, 1000)
+			ExpectWithOffset(1, err).NotTo(HaveOccurred())
+			for _, e := range page.Entries {
+				if e.Kind != accrualapi.KindEarn {
 					continue
 				}
-				id := int64(e["id"].(float64))
-				ExpectWithOffset(1, got).NotTo(HaveKey(id), "entry %d listed twice", id)
-				got[id] = int64(e["points"].(float64))
+				ExpectWithOffset(1, got).NotTo(HaveKey(e.ID), "entry %d listed twice", e.ID)
+				got[e.ID] = e.Points
 			}
-			next, _ := page["next"].(float64)
-			if next == 0 {
+			if page.Next == 0 {
 				break
 			}
-			before = int64(next)
+			before = page.Next
 		}
 		ExpectWithOffset(1, got).To(Equal(want), "member %s: the ledger's purchases differ from the acknowledged ones", member)
-		balance := ok(call("GET", l.url+"/v1/members/"+member, key, "", nil))["balance"].(map[string]any)
-		ExpectWithOffset(1, balance["available"]).To(BeNumerically("==", sum), "member %s", member)
+		m, err := api.Member(context.Background(), member, 0)
+		ExpectWithOffset(1, err).NotTo(HaveOccurred())
+		ExpectWithOffset(1, m.Balance.Available).To(BeNumerically("==", sum), "member %s", member)
 		entries += int64(len(acked))
 		points += sum
 	}

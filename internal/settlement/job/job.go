@@ -30,15 +30,11 @@ package job
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -49,7 +45,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
-	"github.com/treue-dev/treue/internal/ledger"
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/money"
 	"github.com/treue-dev/treue/internal/settlement"
 )
@@ -146,7 +142,7 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 	if err := carryIn(ctx, c, acc, coop, prevWindow, terms.Currency); err != nil {
 		return fail(loyaltyv1alpha1.ReasonReadFailed, err)
 	}
-	svc := &service{endpoint: strings.TrimSuffix(o.Endpoint, "/"), token: o.Token, http: o.HTTP, pageSize: o.PageSize}
+	svc := &service{api: &accrualapi.Client{Endpoint: o.Endpoint, Token: o.Token, HTTP: o.HTTP}, pageSize: o.PageSize}
 	var entryIDs, commissionIDs []int64
 	for _, m := range coop.Spec.Members {
 		partner := m.PartnerRef.Key(coop.Namespace)
@@ -389,66 +385,18 @@ func statusOf(res *settlement.Result) (*loyaltyv1alpha1.SettlementStatus, error)
 
 // service reads and marks through the accrual service's settlement API.
 type service struct {
-	endpoint, token string
-	http            *http.Client
-	pageSize        int
-}
-
-func (s *service) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
-	u := s.endpoint + path
-	if query != nil {
-		u += "?" + query.Encode()
-	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = strings.NewReader(string(b))
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := s.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer func() { _ = res.Body.Close() }()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	if res.StatusCode != http.StatusOK {
-		var problem struct {
-			Title  string `json:"title"`
-			Detail string `json:"detail"`
-		}
-		_ = json.Unmarshal(b, &problem)
-		return fmt.Errorf("%s %s: the accrual service answered %d: %s %s", method, path, res.StatusCode, problem.Title, problem.Detail)
-	}
-	return json.Unmarshal(b, out)
+	api      *accrualapi.Client
+	pageSize int
 }
 
 // read adds a partner's entries and commissions of the window, leaving out those
 // settled by another settlement, and returns the ids to mark.
 func (s *service) read(ctx context.Context, acc *settlement.Accumulator, partner, name string, w settlement.Window,
 	members map[string]settlement.Prices) (entryIDs, commissionIDs []int64, err error) {
-	query := func(after int64) url.Values {
-		return url.Values{"partner": {partner}, "from": {w.Start.Format(time.RFC3339)}, "to": {w.End.Format(time.RFC3339)},
-			"after": {strconv.FormatInt(after, 10)}, "limit": {strconv.Itoa(s.pageSize)}}
-	}
-	for after := int64(0); ; {
-		var page struct {
-			Entries []ledger.Entry `json:"entries"`
-			Next    int64          `json:"next"`
-		}
-		if err := s.do(ctx, http.MethodGet, "/v1/settlement/entries", query(after), nil, &page); err != nil {
+	q := accrualapi.PeriodQuery{Partner: partner, From: w.Start, To: w.End, Limit: s.pageSize}
+	for q.After = 0; ; {
+		page, err := s.api.SettlementEntries(ctx, q)
+		if err != nil {
 			return nil, nil, err
 		}
 		for _, e := range page.Entries {
@@ -457,11 +405,11 @@ func (s *service) read(ctx context.Context, acc *settlement.Accumulator, partner
 			}
 			var se settlement.Entry
 			switch e.Kind {
-			case ledger.KindEarn:
+			case accrualapi.KindEarn:
 				se = settlement.Entry{Kind: settlement.Issued, Partner: partner, Points: e.Points}
-			case ledger.KindRedeem:
+			case accrualapi.KindRedeem:
 				se = settlement.Entry{Kind: settlement.Redeemed, Partner: partner, Points: -e.Points}
-			case ledger.KindReverse:
+			case accrualapi.KindReverse:
 				se = settlement.Entry{Kind: settlement.Returned, Partner: partner, Points: -e.Points}
 			default:
 				continue
@@ -474,14 +422,11 @@ func (s *service) read(ctx context.Context, acc *settlement.Accumulator, partner
 		if page.Next == 0 {
 			break
 		}
-		after = page.Next
+		q.After = page.Next
 	}
-	for after := int64(0); ; {
-		var page struct {
-			Commissions []ledger.Commission `json:"commissions"`
-			Next        int64               `json:"next"`
-		}
-		if err := s.do(ctx, http.MethodGet, "/v1/settlement/commissions", query(after), nil, &page); err != nil {
+	for q.After = 0; ; {
+		page, err := s.api.SettlementCommissions(ctx, q)
+		if err != nil {
 			return nil, nil, err
 		}
 		for _, c := range page.Commissions {
@@ -499,7 +444,7 @@ func (s *service) read(ctx context.Context, acc *settlement.Accumulator, partner
 		if page.Next == 0 {
 			break
 		}
-		after = page.Next
+		q.After = page.Next
 	}
 	return entryIDs, commissionIDs, nil
 }
@@ -508,20 +453,19 @@ func (s *service) read(ctx context.Context, acc *settlement.Accumulator, partner
 // takes; marking again is a no-op.
 func (s *service) mark(ctx context.Context, name string, entryIDs, commissionIDs []int64) (int, error) {
 	total := 0
-	for _, batch := range []struct {
-		path, field string
-		ids         []int64
-	}{{"/v1/settlement/mark", "entryIds", entryIDs}, {"/v1/settlement/commissions/mark", "commissionIds", commissionIDs}} {
-		for start := 0; start < len(batch.ids); start += 10000 {
-			chunk := batch.ids[start:min(start+10000, len(batch.ids))]
-			var res struct {
-				Marked int `json:"marked"`
-			}
-			if err := s.do(ctx, http.MethodPost, batch.path, nil, map[string]any{"settlement": name, batch.field: chunk}, &res); err != nil {
-				return total, err
-			}
-			total += res.Marked
+	for chunk := range slices.Chunk(entryIDs, accrualapi.MaxMark) {
+		res, err := s.api.MarkSettled(ctx, accrualapi.MarkRequest{Settlement: name, EntryIDs: chunk})
+		if err != nil {
+			return total, err
 		}
+		total += res.Marked
+	}
+	for chunk := range slices.Chunk(commissionIDs, accrualapi.MaxMark) {
+		res, err := s.api.MarkCommissionsSettled(ctx, accrualapi.MarkCommissionsRequest{Settlement: name, CommissionIDs: chunk})
+		if err != nil {
+			return total, err
+		}
+		total += res.Marked
 	}
 	return total, nil
 }

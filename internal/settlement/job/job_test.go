@@ -46,6 +46,7 @@ import (
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 	"github.com/treue-dev/treue/internal/accrual"
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/ledger"
 	"github.com/treue-dev/treue/internal/rules"
 )
@@ -102,20 +103,20 @@ type accrualService struct {
 func accrualConfig(t *testing.T, program string, partners []string, referrals bool) (dir string, keys map[string]string) {
 	t.Helper()
 	dir = t.TempDir()
-	c := accrual.Config{
-		APIVersion: accrual.ConfigVersion, Program: program,
+	c := accrualapi.Config{
+		APIVersion: accrualapi.ConfigVersion, Program: program,
 		Rules: rules.Config{
 			Currency: "EUR", TimeZone: "Europe/Berlin",
 			Earning:       rules.EarningConfig{BaseRate: rules.EarnRateConfig{Points: 1, Per: "2.00"}, SignupBonus: 50},
 			PendingPeriod: "P0D", Expiry: rules.ExpiryConfig{Policy: "Rolling", After: "P36M"},
 			Redemption: rules.RedemptionConfig{PointValue: "0.01"},
 		},
-		Ledger: accrual.LedgerConfig{Backend: ledger.SQLite, Path: filepath.Join(dir, "ledger.db")},
+		Ledger: accrualapi.LedgerConfig{Backend: ledger.SQLite, Path: filepath.Join(dir, "ledger.db")},
 	}
-	files := map[string]string{"admin": accrual.AdminTokenHashFile, "settlement": accrual.SettlementTokenHashFile}
+	files := map[string]string{"admin": accrualapi.AdminTokenHashFile, "settlement": accrualapi.SettlementTokenHashFile}
 	for i, p := range partners {
 		file := fmt.Sprintf("partner-%d.sha256", i)
-		c.Partners = append(c.Partners, accrual.PartnerConfig{ID: p, KeyHashFile: file})
+		c.Partners = append(c.Partners, accrualapi.PartnerConfig{ID: p, KeyHashFile: file})
 		files[p] = file
 	}
 	if referrals {

@@ -1,0 +1,82 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package accrualapi
+
+import "github.com/treue-dev/treue/internal/rules"
+
+// ConfigVersion is the version of the configuration file this build reads.
+const ConfigVersion = "accrual.treue.dev/v1"
+
+// Config is the service's configuration file, rendered by the operator from a
+// LoyaltyProgram, its accepted Partners and its ReferralDiscounts. Rule changes
+// arrive as a new file and a rolling restart: the operator puts the file's hash on
+// the pod template, so pods with the old rules drain while new ones start. The
+// service never reloads in place.
+type Config struct {
+	APIVersion string                 `json:"apiVersion"`
+	Program    string                 `json:"program"`
+	Rules      rules.Config           `json:"rules"`
+	Partners   []PartnerConfig        `json:"partners"`
+	Referrals  []rules.ReferralConfig `json:"referrals,omitempty"`
+	Ledger     LedgerConfig           `json:"ledger"`
+}
+
+// PartnerConfig is one accepted partner.
+type PartnerConfig struct {
+	// ID is "namespace/name" of the Partner.
+	ID string `json:"id"`
+	// DefaultCategory applies to purchase lines without one.
+	DefaultCategory string `json:"defaultCategory,omitempty"`
+	// KeyHashFile names the file in the secrets directory that holds the SHA-256
+	// (hex) of the partner's API key. The service never sees the key itself.
+	KeyHashFile string `json:"keyHashFile"`
+}
+
+// Backend names a ledger store.
+type Backend string
+
+// The ledger's stores.
+const (
+	// SQLite is the embedded store: a file on the pod's volume, one replica.
+	SQLite Backend = "sqlite"
+	// PostgreSQL is the shared store, for several replicas.
+	PostgreSQL Backend = "postgres"
+)
+
+// LedgerConfig says where the ledger is.
+type LedgerConfig struct {
+	Backend Backend `json:"backend"`
+	// Path of the SQLite file (Backend sqlite).
+	Path string `json:"path,omitempty"`
+	// DSNFile names the file in the secrets directory with the PostgreSQL DSN.
+	DSNFile string `json:"dsnFile,omitempty"`
+}
+
+// Files in the secrets directory.
+const (
+	// AdminTokenHashFile holds the SHA-256 (hex) of the program's admin token.
+	AdminTokenHashFile = "admin-token.sha256"
+	// SettlementTokenHashFile holds the SHA-256 (hex) of the settlement token.
+	SettlementTokenHashFile = "settlement-token.sha256"
+	// LedgerDSNFile holds the PostgreSQL DSN, when the ledger is there.
+	LedgerDSNFile = "ledger-dsn"
+)
+
+// PartnerKeyHashFile is the secrets file with the SHA-256 of a partner's key.
+func PartnerKeyHashFile(namespace, name string) string {
+	return "partner-" + namespace + "." + name + ".sha256"
+}
