@@ -23,7 +23,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // ErrClosed is returned for a write submitted after the ledger closed.
@@ -35,7 +34,7 @@ type job struct {
 	attempt  func(t tx) error
 	fallback func(t tx) error
 	// fast, when set, lets the committer plan the write with the other fast
-	// writes next to it in the batch (fast.go); attempt stays its way alone.
+	// writes next to it in the batch (batchplan.go); attempt stays its way alone.
 	fast *fastWrite
 	done chan error
 }
@@ -181,14 +180,7 @@ func (b *batcher) commit(batch []*job) {
 	ctx := context.Background()
 	errs := make([]error, len(batch))
 	outs := make([]fastOutcome, len(batch))
-	var err error
-	for attempt := 0; attempt < 20; attempt++ {
-		err = b.l.tryTx(ctx, func(t tx) error { return b.runBatch(ctx, t, batch, errs, outs) })
-		if err == nil || !isRetryable(err) {
-			break
-		}
-		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
-	}
+	err := b.l.inTx(ctx, func(t tx) error { return b.runBatch(ctx, t, batch, errs, outs) })
 	b.commits.Add(1)
 	b.writes.Add(int64(len(batch)))
 	for i, j := range batch {
@@ -204,7 +196,7 @@ func (b *batcher) commit(batch []*job) {
 }
 
 // runBatch runs a batch's writes in order: each run of fast writes together
-// (fast.go), every other write in a savepoint of its own. A fast run whose
+// (batchplan.go), every other write in a savepoint of its own. A fast run whose
 // statements fail runs again write by write.
 func (b *batcher) runBatch(ctx context.Context, t tx, batch []*job, errs []error, outs []fastOutcome) error {
 	broken := func(err error) bool { return isRetryable(err) || errors.Is(err, errBrokenTx) }
@@ -244,26 +236,43 @@ func (b *batcher) runBatch(ctx context.Context, t tx, batch []*job, errs []error
 
 var errBrokenTx = errors.New("the batch transaction broke")
 
+// runInSavepoint runs one write of a batch on its own. After a unique violation
+// another writer has committed the same key: its stored answer is the answer.
 func runInSavepoint(ctx context.Context, t tx, j *job) error {
-	if _, err := t.exec(ctx, "SAVEPOINT write"); err != nil {
+	return savepoint(ctx, t, "write", func() error { return j.attempt(t) }, func() error { return j.fallback(t) })
+}
+
+// savepoint runs fn in a savepoint of the batch's transaction, so that what it
+// wrote is rolled back when it fails and it fails alone; onUnique, when fn failed
+// with a unique violation, runs in its place after that rollback. A retryable
+// error is returned as it is, for the whole batch to run again; a savepoint that
+// cannot be set, rolled back or released breaks the transaction (errBrokenTx).
+func savepoint(ctx context.Context, t tx, name string, fn, onUnique func() error) error {
+	if _, err := t.exec(ctx, "SAVEPOINT "+name); err != nil {
 		return errors.Join(errBrokenTx, err)
 	}
-	err := j.attempt(t)
-	if err != nil && isUniqueViolation(err) {
-		if _, rbErr := t.exec(ctx, "ROLLBACK TO SAVEPOINT write"); rbErr != nil {
-			return errors.Join(errBrokenTx, rbErr)
+	rollback := func() error {
+		if _, err := t.exec(ctx, "ROLLBACK TO SAVEPOINT "+name); err != nil {
+			return errors.Join(errBrokenTx, err)
 		}
-		err = j.fallback(t)
+		return nil
+	}
+	err := fn()
+	if err != nil && onUnique != nil && isUniqueViolation(err) {
+		if rbErr := rollback(); rbErr != nil {
+			return rbErr
+		}
+		err = onUnique()
 	}
 	if err != nil {
 		if isRetryable(err) {
 			return err
 		}
-		if _, rbErr := t.exec(ctx, "ROLLBACK TO SAVEPOINT write"); rbErr != nil {
-			return errors.Join(errBrokenTx, rbErr)
+		if rbErr := rollback(); rbErr != nil {
+			return rbErr
 		}
 	}
-	if _, relErr := t.exec(ctx, "RELEASE SAVEPOINT write"); relErr != nil {
+	if _, relErr := t.exec(ctx, "RELEASE SAVEPOINT "+name); relErr != nil {
 		return errors.Join(errBrokenTx, relErr)
 	}
 	return err

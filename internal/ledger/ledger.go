@@ -52,15 +52,21 @@ type Options struct {
 	// writer at a time) and 8 on PostgreSQL.
 	Committers int
 
-	// noFastPath, in tests, runs every write of a batch on its own, so that the
-	// batched path (fast.go) can be compared with it.
-	noFastPath bool
-	// holdBatches, in tests, makes the committers wait for a value before each
-	// batch.
-	holdBatches chan struct{}
-	// breakFastRuns, in tests, fails every batched run after its writes, so that
-	// each falls back to single writes.
-	breakFastRuns bool
+	// seams is nil but in this package's tests (seams_test.go).
+	seams seams
+}
+
+// seams are where this package's tests reach inside a ledger: to compare the
+// batched path with single writes, to line a batch up, to break a batched run.
+// Their implementation is in a _test.go file; a ledger opened anywhere else has
+// none, and every call below is behind a nil check.
+type seams interface {
+	// singleWritesOnly runs every write of a batch on its own.
+	singleWritesOnly() bool
+	// holdBatches is a channel the committers wait on before each batch.
+	holdBatches() chan struct{}
+	// afterPlan runs after a batched run's writes; an error fails the run.
+	afterPlan() error
 }
 
 // Ledger is the store of record of one program.
@@ -74,8 +80,7 @@ type Ledger struct {
 	clock     Clock
 	// stmts and rstmts cache prepared statements of db and rdb; nil on PostgreSQL.
 	stmts, rstmts *stmtCache
-	noFastPath    bool
-	breakFastRuns bool
+	seams         seams
 }
 
 // Open connects to the store and applies the schema migrations it lacks.
@@ -104,7 +109,7 @@ func Open(ctx context.Context, o Options) (*Ledger, error) {
 		closeAll()
 		return nil, err
 	}
-	l := &Ledger{db: db, rdb: rdb, d: d, program: o.Program, referrals: o.Referrals, clock: o.Clock, noFastPath: o.noFastPath, breakFastRuns: o.breakFastRuns}
+	l := &Ledger{db: db, rdb: rdb, d: d, program: o.Program, referrals: o.Referrals, clock: o.Clock, seams: o.seams}
 	if d.backend == SQLite {
 		l.stmts, l.rstmts = newStmtCache(db), newStmtCache(rdb)
 	}
@@ -113,7 +118,11 @@ func Open(ctx context.Context, o Options) (*Ledger, error) {
 		if lanes <= 0 && d.backend == PostgreSQL {
 			lanes = 8
 		}
-		l.batch = newBatcher(l, o.MaxBatch, lanes, o.holdBatches)
+		var hold chan struct{}
+		if o.seams != nil {
+			hold = o.seams.holdBatches()
+		}
+		l.batch = newBatcher(l, o.MaxBatch, lanes, hold)
 	}
 	if l.clock == nil {
 		l.clock = SystemClock{}
@@ -272,7 +281,7 @@ func write[R any](ctx context.Context, l *Ledger, kind, member string, m Meta, r
 	return writeWith(ctx, l, kind, member, m, record, res, replayed, nil, fn)
 }
 
-// writeWith is write with the write as the batched path plans it (fast.go), when
+// writeWith is write with the write as the batched path plans it (batchplan.go), when
 // it can take that path.
 func writeWith[R any](ctx context.Context, l *Ledger, kind, member string, m Meta, record any, res *R, replayed *bool,
 	fast *fastWrite, fn func(ctx context.Context, t tx, now time.Time) (*newEntry, error)) error {

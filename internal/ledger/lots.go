@@ -106,29 +106,35 @@ func eachLot(ctx context.Context, t tx, where string, args []any, fn func(lot) b
 }
 
 // spendable reads the available lots a debit of points takes, in spending order,
-// stopping as soon as they cover it, and says whether they do. Debt the member owes
-// counts against them first.
-func (l *Ledger) spendable(ctx context.Context, t tx, member string, points int64, now time.Time) ([]lot, bool, error) {
-	need := points
+// stopping as soon as they cover it and the debt the member owes (zero or
+// negative), which counts against them first.
+func (l *Ledger) spendable(ctx context.Context, t tx, member string, points int64, now time.Time) (lots []lot, owed int64, err error) {
 	if l.program.AllowNegativeBalance {
-		var owed int64
 		if err := t.queryRow(ctx, `SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE member_id = $1 AND remaining <> 0 AND remaining < 0`, member).
 			Scan(&owed); err != nil {
-			return nil, false, err
+			return nil, 0, err
 		}
-		need -= owed
 	}
-	var lots []lot
+	need := points - owed
 	var have int64
 	// "remaining <> 0" repeats the partial index's condition, which SQLite's
 	// planner needs to see to use lots_spend for "remaining > 0".
-	err := eachLot(ctx, t, `WHERE member_id = $1 AND remaining <> 0 AND remaining > 0 AND pending_until <= $2 AND expires_at > $2`,
+	err = eachLot(ctx, t, `WHERE member_id = $1 AND remaining <> 0 AND remaining > 0 AND pending_until <= $2 AND expires_at > $2`,
 		[]any{member, micros(now)}, func(lt lot) bool {
 			lots = append(lots, lt)
 			have += lt.remaining
 			return have < need
 		})
-	return lots, have >= need, err
+	return lots, owed, err
+}
+
+// covers says whether lots, less the debt owed, hold points.
+func covers(lots []lot, owed, points int64) bool {
+	have := owed
+	for _, lt := range lots {
+		have += lt.remaining
+	}
+	return have >= points
 }
 
 // take consumes points from a lot for an entry.

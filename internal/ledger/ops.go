@@ -97,33 +97,30 @@ func (l *Ledger) Earn(ctx context.Context, req EarnRequest) (EarnResult, error) 
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
-		purchase := rules.Purchase{Amount: req.Amount, Lines: req.Lines, DefaultCategory: req.DefaultCategory}
+		var snap earnSnapshot
 		var ref *referralUse
 		if req.ReferralCode != "" {
 			var err error
 			if ref, err = l.applyReferral(ctx, t, req, now); err != nil {
 				return nil, err
 			}
-			purchase.Discount = ref.outcome.Discount
+			snap.discount = ref.outcome.Discount
 		}
-		activity, membership, err := l.tierInputs(ctx, t, req.Member)
-		if err != nil {
+		var err error
+		if snap.activity, snap.membership, err = l.tierInputs(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
-		tier := l.program.TierAt(now, activity, membership)
-		var today int64
 		if l.program.MaxPerMemberPerDay > 0 {
 			if err := t.queryRow(ctx, `SELECT COALESCE(SUM(points), 0) FROM entries WHERE member_id = $1 AND kind = $2 AND created_at >= $3`,
-				req.Member, KindEarn, micros(l.program.DayStart(now))).Scan(&today); err != nil {
+				req.Member, KindEarn, micros(l.program.DayStart(now))).Scan(&snap.earnedToday); err != nil {
 				return nil, err
 			}
 		}
-		earned, err := l.program.EarnPoints(purchase, tier.Level, today)
+		d, err := l.decideEarn(req, snap, now)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+			return nil, err
 		}
-		terms := l.program.LotTermsAt(now)
-		res = l.earnResult(req, purchase, earned, terms, now)
+		res = d.result
 		if ref != nil {
 			res.CommissionMicros = ref.outcome.CommissionMicros
 		}
@@ -132,15 +129,14 @@ func (l *Ledger) Earn(ctx context.Context, req EarnRequest) (EarnResult, error) 
 		}
 		return &newEntry{
 			member: req.Member, partner: req.Partner, createdAt: now,
-			points: earned.Points, amount: res.AmountDue,
-			postings: []posting{{memberAccount(req.Member), earned.Points}, {issuanceAccount(req.Partner), -earned.Points}},
+			points: d.points, amount: res.AmountDue, postings: d.postings,
 			after: func(ctx context.Context, t tx, id int64) error {
 				if ref != nil {
 					if err := ref.record(ctx, t, id, now); err != nil {
 						return err
 					}
 				}
-				return l.credit(ctx, t, id, req.Member, req.Partner, earned.Points, now, terms)
+				return l.credit(ctx, t, id, req.Member, req.Partner, d.points, now, d.terms)
 			},
 			setID: func(id int64) { res.EntryID = id },
 		}, nil
@@ -184,24 +180,29 @@ func (l *Ledger) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, e
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
-		lots, enough, err := l.spendable(ctx, t, req.Member, req.Points, now)
+		lots, owed, err := l.spendable(ctx, t, req.Member, req.Points, now)
 		if err != nil {
 			return nil, err
 		}
-		if !enough {
-			return nil, fmt.Errorf("%w: %q has fewer than the %d points to redeem", ErrInsufficientPoints, req.Member, req.Points)
+		holds := make([]int64, len(lots))
+		for i, lt := range lots {
+			holds[i] = lt.remaining
 		}
-		res.Points, res.Value = req.Points, value
+		d, err := decideRedeem(req, value, holds, owed)
+		if err != nil {
+			return nil, err
+		}
+		res = d.result
 		return &newEntry{
 			member: req.Member, partner: req.Partner, createdAt: now,
-			points: -req.Points, amount: value,
-			postings: []posting{{memberAccount(req.Member), -req.Points}, {redemptionAccount(req.Partner), req.Points}},
+			points: -req.Points, amount: value, postings: d.postings,
 			after: func(ctx context.Context, t tx, id int64) error {
-				taken, err := spend(ctx, t, id, lots, req.Points)
-				if err == nil && taken != req.Points {
-					err = fmt.Errorf("redeeming for %q: took %d of %d points", req.Member, taken, req.Points)
+				for i, lt := range lots {
+					if err := take(ctx, t, id, lt.id, d.takes[i]); err != nil {
+						return err
+					}
 				}
-				return err
+				return nil
 			},
 			setID: func(id int64) { res.EntryID = id },
 		}, nil
@@ -348,11 +349,11 @@ func (l *Ledger) Adjust(ctx context.Context, req AdjustRequest) (AdjustResult, e
 			}
 			return e, nil
 		}
-		lots, enough, err := l.spendable(ctx, t, req.Member, -req.Points, now)
+		lots, owed, err := l.spendable(ctx, t, req.Member, -req.Points, now)
 		if err != nil {
 			return nil, err
 		}
-		if !enough {
+		if !covers(lots, owed, -req.Points) {
 			return nil, fmt.Errorf("%w: %q has fewer than the %d points the adjustment takes", ErrInsufficientPoints, req.Member, -req.Points)
 		}
 		e.after = func(ctx context.Context, t tx, id int64) error {

@@ -33,7 +33,7 @@ import (
 	"github.com/treue-dev/treue/internal/rules"
 )
 
-// The batched path (fast.go) must be a shortcut, never a different answer: the
+// The batched path (batchplan.go) must be a shortcut, never a different answer: the
 // same batches, lined up write by write in the same order, go through a ledger
 // that plans runs of earnings and redemptions in memory and through one that
 // runs every write alone. Every answer and every row of both stores must agree
@@ -55,7 +55,7 @@ func openHeld(t *testing.T, backend Backend, program *rules.Program, fast, broke
 	clock := &testClock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	ctx := context.Background()
 	l, err := Open(ctx, Options{Backend: backend, DSN: dsn, Program: program, Clock: clock, GroupCommit: true,
-		Committers: 1, noFastPath: !fast, holdBatches: hold, breakFastRuns: broken})
+		Committers: 1, seams: testSeams{single: !fast, hold: hold, broken: broken}})
 	if err != nil {
 		t.Fatalf("opening the %s ledger: %v", backend, err)
 	}

@@ -1,0 +1,107 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package ledger
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/treue-dev/treue/internal/rules"
+)
+
+// The decisions of the two writes a till makes, earning and redeeming. Each is a
+// pure function over what the write reads of its member; the single-write path
+// (ops.go) and the batched path (batchplan.go) differ only in how they read that
+// and how they write what the decision says.
+
+// earnSnapshot is what an earning's decision reads of its member.
+type earnSnapshot struct {
+	// activity and membership are the member's tier inputs (tierInputs).
+	activity   []rules.Activity
+	membership rules.MembershipState
+	// earnedToday is what the member earned since the start of the day, when the
+	// program caps a day's points; 0 otherwise.
+	earnedToday int64
+	// discount is the referral discount of the code the purchase applies, in
+	// minor units; 0 without a code.
+	discount int64
+}
+
+// earnDecision is what an earning writes.
+type earnDecision struct {
+	// result is the answer, but for the entry id and the referral commission.
+	result EarnResult
+	// points are the points of the new lot, terms its dates.
+	points int64
+	terms  rules.LotTerms
+	// postings are the entry's: the member's account and the partner's issuance.
+	postings []posting
+}
+
+// decideEarn decides an earning: the member's tier at now, the points of the
+// purchase (after the referral discount, capped by the day's limit), and the
+// dates of the lot they make.
+func (l *Ledger) decideEarn(req EarnRequest, m earnSnapshot, now time.Time) (earnDecision, error) {
+	purchase := rules.Purchase{Amount: req.Amount, Lines: req.Lines, DefaultCategory: req.DefaultCategory, Discount: m.discount}
+	tier := l.program.TierAt(now, m.activity, m.membership)
+	earned, err := l.program.EarnPoints(purchase, tier.Level, m.earnedToday)
+	if err != nil {
+		return earnDecision{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	terms := l.program.LotTermsAt(now)
+	return earnDecision{
+		result: l.earnResult(req, purchase, earned, terms, now),
+		points: earned.Points, terms: terms,
+		postings: []posting{{memberAccount(req.Member), earned.Points}, {issuanceAccount(req.Partner), -earned.Points}},
+	}, nil
+}
+
+// redeemDecision is what a redemption writes.
+type redeemDecision struct {
+	// result is the answer, but for the entry id.
+	result RedeemResult
+	// takes are the points taken from each spendable lot, in the order given.
+	takes []int64
+	// postings are the entry's: the member's account and the partner's redemption.
+	postings []posting
+}
+
+// decideRedeem decides a redemption of req.Points worth value against the
+// member's spendable lots (what each holds, soonest expiring first) and the
+// debt the member owes (zero or negative): there must be enough, and the lots
+// are taken in order.
+func decideRedeem(req RedeemRequest, value int64, spendable []int64, owed int64) (redeemDecision, error) {
+	have := owed
+	for _, n := range spendable {
+		have += n
+	}
+	if have < req.Points {
+		return redeemDecision{}, fmt.Errorf("%w: %q has fewer than the %d points to redeem", ErrInsufficientPoints, req.Member, req.Points)
+	}
+	d := redeemDecision{takes: make([]int64, len(spendable)),
+		postings: []posting{{memberAccount(req.Member), -req.Points}, {redemptionAccount(req.Partner), req.Points}}}
+	d.result.Points, d.result.Value = req.Points, value
+	left := req.Points
+	for i, n := range spendable {
+		if left == 0 {
+			break
+		}
+		d.takes[i] = min(n, left)
+		left -= d.takes[i]
+	}
+	return d, nil
+}
