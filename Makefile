@@ -52,8 +52,13 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: lint
-lint: golangci-lint ## Run golangci-lint.
+lint: golangci-lint shellcheck ## Run golangci-lint (depguard keeps the packages' boundaries) and shellcheck over the scripts.
 	$(GOLANGCI_LINT) run ./...
+	shellcheck -x .ci/run hack/*.sh hack/cluster/*.sh
+
+.PHONY: shellcheck
+shellcheck: # Debian's shellcheck (`.ci/run` installs it when missing).
+	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install shellcheck (Debian), brew install shellcheck (macOS)" >&2; exit 1; }
 
 .PHONY: envtest
 envtest: ## Build etcd, kube-apiserver and kubectl from source (cached) for envtest.

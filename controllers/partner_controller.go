@@ -226,7 +226,8 @@ func credentialsSecret(partner *loyaltyv1alpha1.Partner, programNS, program, key
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: kindSecret},
 		ObjectMeta: metav1.ObjectMeta{
 			Name: credentialsSecretName(partner.Name, programNS, program), Namespace: partner.Namespace,
-			Labels:      map[string]string{loyaltyv1alpha1.LabelManagedBy: loyaltyv1alpha1.ManagedByTreue, loyaltyv1alpha1.LabelPartner: partner.Name, loyaltyv1alpha1.LabelProgram: program, loyaltyv1alpha1.LabelProgramNamespace: programNS},
+			Labels: map[string]string{loyaltyv1alpha1.LabelManagedBy: loyaltyv1alpha1.ManagedByTreue, loyaltyv1alpha1.LabelPartner: partner.Name,
+				loyaltyv1alpha1.LabelProgram: program, loyaltyv1alpha1.LabelProgramNamespace: programNS},
 			Annotations: map[string]string{loyaltyv1alpha1.AnnotationRotation: partner.Annotations[loyaltyv1alpha1.AnnotationRotateCredentials]},
 		},
 		Type:       corev1.SecretTypeOpaque,

@@ -105,7 +105,8 @@ func (r *PartnerCooperationReconciler) Reconcile(ctx context.Context, req ctrl.R
 		meta.SetStatusCondition(&coop.Status.Conditions, cond(loyaltyv1alpha1.ConditionPartnersAccepted, metav1.ConditionTrue, loyaltyv1alpha1.ReasonAllAccepted,
 			fmt.Sprintf("All %d partners are accepted by LoyaltyProgram %s", len(coop.Spec.Members), program.Name)))
 	} else {
-		meta.SetStatusCondition(&coop.Status.Conditions, cond(loyaltyv1alpha1.ConditionPartnersAccepted, metav1.ConditionFalse, loyaltyv1alpha1.ReasonPartnerNotAccepted,
+		meta.SetStatusCondition(&coop.Status.Conditions, cond(loyaltyv1alpha1.ConditionPartnersAccepted, metav1.ConditionFalse,
+			loyaltyv1alpha1.ReasonPartnerNotAccepted,
 			fmt.Sprintf("Not accepted by LoyaltyProgram %s: %s; see each Partner's status.programs", program.Name, strings.Join(notAccepted, "; "))))
 	}
 	if len(conflicts) == 0 {
@@ -127,7 +128,8 @@ func (r *PartnerCooperationReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 	next, scheduleErr := nextRun(coop, r.now())
 	ready := cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionTrue, loyaltyv1alpha1.ReasonScheduled,
-		fmt.Sprintf("Settles %s periods by the schedule %q in %s", strings.ToLower(string(coop.Spec.Schedule.PeriodLength())), coop.Spec.Schedule.Cron, coop.Spec.Schedule.TimeZoneName()))
+		fmt.Sprintf("Settles %s periods by the schedule %q in %s", strings.ToLower(string(coop.Spec.Schedule.PeriodLength())),
+			coop.Spec.Schedule.Cron, coop.Spec.Schedule.TimeZoneName()))
 	switch {
 	case scheduleErr != nil:
 		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionFalse, loyaltyv1alpha1.ReasonInvalidSchedule,

@@ -24,7 +24,6 @@ import (
 	"sync"
 	"time"
 
-
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"

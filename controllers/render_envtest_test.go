@@ -30,8 +30,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
-	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/accrual"
+	"github.com/treue-dev/treue/internal/accrualapi"
 )
 
 // readSample decodes the first document of a sample file.

@@ -35,7 +35,7 @@ fi
 
 cluster="$(pg_lsclusters --no-header | head -n 1)"
 if [ -z "$cluster" ]; then
-  ver="$(ls /usr/lib/postgresql | sort -V | tail -n 1)"
+  ver="$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n 1)"
   log "creating cluster ${ver}/main"
   pg_createcluster "$ver" main >&2
   cluster="$(pg_lsclusters --no-header | head -n 1)"

@@ -45,8 +45,8 @@ import (
 	"time"
 
 	"github.com/treue-dev/treue/bench/internal/load"
-	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/accrual"
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/ledger"
 	"github.com/treue-dev/treue/internal/pgtest"
 	"github.com/treue-dev/treue/internal/rules"
@@ -239,7 +239,8 @@ func measureService(o options, backend ledger.Backend) (result, error) {
 		lc = accrualapi.LedgerConfig{Backend: backend, DSNFile: "ledger-dsn"}
 	}
 	keys := map[string]string{}
-	for who, file := range map[string]string{"partner": "partner.sha256", "admin": accrualapi.AdminTokenHashFile, "settlement": accrualapi.SettlementTokenHashFile} {
+	files := map[string]string{"partner": "partner.sha256", "admin": accrualapi.AdminTokenHashFile, "settlement": accrualapi.SettlementTokenHashFile}
+	for who, file := range files {
 		b := make([]byte, 24)
 		_, _ = rand.Read(b)
 		keys[who] = hex.EncodeToString(b)

@@ -15,7 +15,8 @@ limitations under the License.
 */
 
 // Package accrual is the point-accrual HTTP service of one program: partner
-// authentication, the /v1 JSON API over the ledger, metrics and health. It knows
-// its configuration file and secrets directory, never the Kubernetes API, and must
-// not import Kubernetes packages.
+// authentication, the /v1 JSON API over the ledger, metrics and health. Its bodies
+// and its configuration file are internal/accrualapi's types, mapped to and from
+// the ledger's here. It knows its configuration file and secrets directory, never
+// the Kubernetes API, and must not import Kubernetes packages.
 package accrual

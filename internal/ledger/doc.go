@@ -17,5 +17,6 @@ limitations under the License.
 // Package ledger is the store of record of one program's points: lots with their
 // own pending and expiry dates, double-entry journal entries, idempotent writes
 // under client keys, on SQLite (embedded) or PostgreSQL. It asks internal/rules for
-// every number and must never import Kubernetes or HTTP packages.
+// every number, keeps its idempotency records in the format internal/accrualapi
+// defines, and must never import Kubernetes packages or serve or call HTTP.
 package ledger

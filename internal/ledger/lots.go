@@ -149,9 +149,8 @@ func take(ctx context.Context, t tx, entryID, lotID, points int64) error {
 	return err
 }
 
-// spend consumes up to points from the lots, in order, and returns how many it
-// took.
-func spend(ctx context.Context, t tx, entryID int64, lots []lot, points int64) (int64, error) {
+// spend consumes up to points from the lots, in order.
+func spend(ctx context.Context, t tx, entryID int64, lots []lot, points int64) error {
 	var taken int64
 	for _, lt := range lots {
 		if taken == points {
@@ -162,11 +161,11 @@ func spend(ctx context.Context, t tx, entryID int64, lots []lot, points int64) (
 			continue
 		}
 		if err := take(ctx, t, entryID, lt.id, n); err != nil {
-			return taken, err
+			return err
 		}
 		taken += n
 	}
-	return taken, nil
+	return nil
 }
 
 // credit writes a new lot of points for an entry. Debt the member owes (negative

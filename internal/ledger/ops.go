@@ -46,7 +46,8 @@ func (l *Ledger) Enroll(ctx context.Context, req EnrollRequest) (EnrollResult, e
 		}
 		month, day = int(b.Month), b.Day
 	}
-	err := write(ctx, l, KindSignupBonus, req.Member, req.Meta, req.record(), &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
+	rec := req.record()
+	err := write(ctx, l, KindSignupBonus, req.Member, req.Meta, rec, &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		var m, d int
 		err := t.queryRow(ctx, `SELECT birthday_month, birthday_day FROM members WHERE id = $1`, req.Member).Scan(&m, &d)
 		switch {
@@ -93,7 +94,8 @@ func (l *Ledger) Earn(ctx context.Context, req EarnRequest) (EarnResult, error) 
 	if l.fastEarn(req) {
 		fast = &fastWrite{earn: &req}
 	}
-	err := writeWith(ctx, l, KindEarn, req.Member, req.Meta, req.record(), &res, &res.Replayed, fast, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
+	rec := req.record()
+	err := writeWith(ctx, l, KindEarn, req.Member, req.Meta, rec, &res, &res.Replayed, fast, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
@@ -176,7 +178,8 @@ func (l *Ledger) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, e
 	if l.fastRedeem() {
 		fast = &fastWrite{redeem: &req, value: value}
 	}
-	err = writeWith(ctx, l, KindRedeem, req.Member, req.Meta, req.record(), &res, &res.Replayed, fast, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
+	rec := req.record()
+	err = writeWith(ctx, l, KindRedeem, req.Member, req.Meta, rec, &res, &res.Replayed, fast, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
@@ -277,7 +280,7 @@ func (l *Ledger) Reverse(ctx context.Context, req ReverseRequest) (ReverseResult
 			member: member, partner: partner, createdAt: now, relatedID: req.EarnID,
 			points: memberChange, amount: req.Amount, postings: postings,
 			after: func(ctx context.Context, t tx, id int64) error {
-				if _, err := spend(ctx, t, id, order, res.ClawedBack); err != nil {
+				if err := spend(ctx, t, id, order, res.ClawedBack); err != nil {
 					return err
 				}
 				if res.Shortfall > 0 && l.program.AllowNegativeBalance {
@@ -357,8 +360,7 @@ func (l *Ledger) Adjust(ctx context.Context, req AdjustRequest) (AdjustResult, e
 			return nil, fmt.Errorf("%w: %q has fewer than the %d points the adjustment takes", ErrInsufficientPoints, req.Member, -req.Points)
 		}
 		e.after = func(ctx context.Context, t tx, id int64) error {
-			_, err := spend(ctx, t, id, lots, -req.Points)
-			return err
+			return spend(ctx, t, id, lots, -req.Points)
 		}
 		return e, nil
 	})

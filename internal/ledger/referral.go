@@ -71,7 +71,8 @@ func (l *Ledger) IssueCode(ctx context.Context, req IssueCodeRequest) (ReferralC
 	if !ok {
 		return res, fmt.Errorf("%w: no referral agreement %q in this program", ErrInvalid, req.Referral)
 	}
-	err := write(ctx, l, KindReferralCode, req.Member, req.Meta, req.record(), &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
+	rec := req.record()
+	err := write(ctx, l, KindReferralCode, req.Member, req.Meta, rec, &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
@@ -83,7 +84,8 @@ func (l *Ledger) IssueCode(ctx context.Context, req IssueCodeRequest) (ReferralC
 		if prefix == "" {
 			prefix = "REF"
 		}
-		res = ReferralCode{ReferralCode: accrualapi.ReferralCode{Code: prefix + "-" + codeAlphabet.EncodeToString(random), Referral: req.Referral, Owner: req.Member, IssuedAt: now}}
+		code := prefix + "-" + codeAlphabet.EncodeToString(random)
+		res = ReferralCode{ReferralCode: accrualapi.ReferralCode{Code: code, Referral: req.Referral, Owner: req.Member, IssuedAt: now}}
 		return &newEntry{
 			member: req.Member, partner: ref.Referrer, createdAt: now, reason: res.Code,
 			after: func(ctx context.Context, t tx, _ int64) error {

@@ -16,7 +16,8 @@ limitations under the License.
 
 // Package job is `treue settle`: one settlement run for one cooperation and one
 // period. It reads the cooperation (and its program) from the API server, the
-// period's entries and commissions from the program's accrual service with the
+// period's entries and commissions from the program's accrual service (through
+// internal/accrualapi's client, never the ledger itself) with the
 // settlement token, settles them with package settlement, records the result as
 // a Settlement, and then marks what it settled in the ledger.
 //
