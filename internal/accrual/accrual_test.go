@@ -82,6 +82,8 @@ type fixture struct {
 	logs   *syncBuffer
 	reg    *prometheus.Registry
 	ledger *ledger.Ledger
+	// ledgerPath is the SQLite file of the ledger.
+	ledgerPath string
 }
 
 type syncBuffer struct {
@@ -123,7 +125,11 @@ func writeSecrets(t *testing.T, dir string, c accrualapi.Config) map[string]stri
 	return keys
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureAt(t, nil) }
+
+// newFixtureAt is a fixture whose ledger tells the time by clock (nil: the wall
+// clock).
+func newFixtureAt(t *testing.T, clock ledger.Clock) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	c := testConfig(filepath.Join(dir, "ledger.db"))
@@ -136,7 +142,8 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := ledger.Open(context.Background(), ledger.Options{Backend: ledger.SQLite, DSN: cfg.LedgerDSN, Program: cfg.Program, Referrals: cfg.Referrals})
+	l, err := ledger.Open(context.Background(), ledger.Options{Backend: ledger.SQLite, DSN: cfg.LedgerDSN, Program: cfg.Program,
+		Referrals: cfg.Referrals, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +152,7 @@ func newFixture(t *testing.T) *fixture {
 	reg := prometheus.NewRegistry()
 	srv := httptest.NewServer(NewServer(cfg, l, slog.New(slog.NewJSONHandler(logs, nil)), reg).Handler())
 	t.Cleanup(srv.Close)
-	return &fixture{t: t, url: srv.URL, keys: keys, logs: logs, reg: reg, ledger: l}
+	return &fixture{t: t, url: srv.URL, keys: keys, logs: logs, reg: reg, ledger: l, ledgerPath: cfg.LedgerDSN}
 }
 
 type response struct {

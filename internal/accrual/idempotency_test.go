@@ -17,20 +17,9 @@ limitations under the License.
 package accrual
 
 import (
-	"context"
 	"database/sql"
-	"encoding/json"
-	"io"
-	"log/slog"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/treue-dev/treue/internal/ledger"
 )
 
 type fixedClock struct{ t time.Time }
@@ -43,28 +32,7 @@ func (c fixedClock) Now() time.Time { return c.t }
 // This pins both, byte for byte, as the builds before the wire types had them:
 // a change here breaks every stored replay, and needs a migration, not an edit.
 func TestStoredIdempotencyRecordsArePinned(t *testing.T) {
-	dir := t.TempDir()
-	c := testConfig(filepath.Join(dir, "ledger.db"))
-	keys := writeSecrets(t, dir, c)
-	raw, _ := json.Marshal(c)
-	if err := os.WriteFile(filepath.Join(dir, "accrual.json"), raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := LoadConfig(filepath.Join(dir, "accrual.json"), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := fixedClock{time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)}
-	l, err := ledger.Open(context.Background(), ledger.Options{Backend: ledger.SQLite, DSN: cfg.LedgerDSN, Program: cfg.Program,
-		Referrals: cfg.Referrals, Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = l.Close() })
-	srv := httptest.NewServer(NewServer(cfg, l, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry()).Handler())
-	t.Cleanup(srv.Close)
-	f := &fixture{t: t, url: srv.URL, keys: keys, ledger: l}
-
+	f := newFixtureAt(t, fixedClock{time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)})
 	f.expect(f.call("POST", "/v1/members", baecker, "enroll-anna", map[string]any{"member": "anna", "birthday": "05-04"}), 200)
 	earn := f.expect(f.call("POST", "/v1/earn", baecker, "till-1", map[string]any{"member": "anna", "amount": 1500, "currency": "EUR",
 		"lines": []map[string]any{{"amount": 1000, "category": "bakery"}, {"amount": 500}}}), 200)
@@ -82,7 +50,7 @@ func TestStoredIdempotencyRecordsArePinned(t *testing.T) {
 			`{"entryId":4,"points":2,"clawedBack":2,"shortfall":0}`},
 		{"admin", "goodwill-1", "8af4713bde0d240b566473d8c9e454adc9d6d6dafb7acb9585182c0bd95d8309", `{"entryId":5,"points":7}`},
 	}
-	db, err := sql.Open("sqlite", cfg.LedgerDSN)
+	db, err := sql.Open("sqlite", f.ledgerPath)
 	if err != nil {
 		t.Fatal(err)
 	}
