@@ -40,6 +40,11 @@ import (
 	"github.com/treue-dev/treue/internal/rules"
 )
 
+// deploymentProgressDeadlineExceeded is the reason a Deployment's Progressing
+// condition gives when its rollout stopped making progress: the Deployment API's
+// vocabulary, not treue's (k8s.io/api names no constant for it).
+const deploymentProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+
 // LoyaltyProgramReconciler runs each program's accrual service.
 type LoyaltyProgramReconciler struct {
 	client.Client
@@ -327,7 +332,7 @@ func (r *LoyaltyProgramReconciler) workloadConditions(ctx context.Context, progr
 			ready, updated = d.Status.AvailableReplicas, d.Status.UpdatedReplicas
 			current = d.Status.ObservedGeneration >= d.Generation
 			for _, c := range d.Status.Conditions {
-				if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
+				if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == deploymentProgressDeadlineExceeded {
 					stuck = fmt.Sprintf("The rollout of Deployment %s stopped making progress: %s; see its pods' events", d.Name, c.Message)
 				}
 			}
