@@ -53,7 +53,7 @@ func (e *Error) Error() string {
 
 // Replay says whether a write's answer was the stored one of an earlier request
 // under the same key (the Idempotent-Replayed header).
-type Replay bool
+type Replay = bool
 
 // maxAnswer bounds what the client reads of one answer: a full page of a
 // thousand entries is far below.
@@ -105,7 +105,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if err := json.Unmarshal(b, out); err != nil {
 		return false, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
 	}
-	return Replay(res.Header.Get("Idempotent-Replayed") == "true"), nil
+	return res.Header.Get("Idempotent-Replayed") == "true", nil
 }
 
 // Enroll enrolls a member (POST /v1/members).
