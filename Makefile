@@ -7,6 +7,8 @@ GOLANGCI_LINT_VERSION    ?= v2.15.0
 HELM_VERSION             ?= v3.22.0
 KUBE_VERSION             ?= v1.37.2
 ETCD_VERSION             ?= v3.6.16
+# kube-api-linter has no releases yet: a pseudo-version of its module.
+KUBE_API_LINTER_VERSION  ?= v0.0.0-20260716143926-092fe0c72997
 
 export GOTOOLCHAIN := local
 export KUBE_VERSION ETCD_VERSION
@@ -14,6 +16,7 @@ export KUBE_VERSION ETCD_VERSION
 LOCALBIN       := $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT  := $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+KUBE_API_LINTER := $(LOCALBIN)/golangci-lint-kube-api-linter-$(KUBE_API_LINTER_VERSION)
 HELM           := $(LOCALBIN)/helm-$(HELM_VERSION)
 VERSION        ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS        := -X github.com/treue-dev/treue/internal/version.Version=$(VERSION)
@@ -52,8 +55,9 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: lint
-lint: golangci-lint shellcheck ## Run golangci-lint (depguard keeps the packages' boundaries) and shellcheck over the scripts.
+lint: golangci-lint kube-api-linter shellcheck ## Run golangci-lint (depguard keeps the packages' boundaries), kube-api-linter over api/ and shellcheck.
 	$(GOLANGCI_LINT) run ./...
+	$(KUBE_API_LINTER) run -c .golangci-kal.yml ./api/...
 	shellcheck -x .ci/run hack/*.sh hack/cluster/*.sh
 
 .PHONY: shellcheck
@@ -142,6 +146,14 @@ $(GOLANGCI_LINT):
 	mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(LOCALBIN)/golangci-lint $@
+
+# kube-api-linter ships as a golangci-lint with the linter built in.
+.PHONY: kube-api-linter
+kube-api-linter: $(KUBE_API_LINTER)
+$(KUBE_API_LINTER):
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kube-api-linter/cmd/golangci-lint-kube-api-linter@$(KUBE_API_LINTER_VERSION)
+	mv $(LOCALBIN)/golangci-lint-kube-api-linter $@
 
 .PHONY: helm
 helm: $(HELM)

@@ -536,7 +536,7 @@ type LoyaltyProgramStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, Available, Progressing and Degraded.
+	// conditions are Ready, Available, Progressing and Degraded.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -545,6 +545,7 @@ type LoyaltyProgramStatus struct {
 
 	// endpoint is the in-cluster URL of the program's accrual service.
 	// +optional
+	// +kubebuilder:validation:MaxLength=512
 	Endpoint string `json:"endpoint,omitempty"`
 
 	// partners is the number of accepted Partners.
@@ -553,6 +554,7 @@ type LoyaltyProgramStatus struct {
 
 	// configHash is the hash of the rendered service configuration the workload runs.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	ConfigHash string `json:"configHash,omitempty"`
 }
 

@@ -83,7 +83,7 @@ type PartnerProgramStatus struct {
 	// +required
 	ProgramRef NamespacedReference `json:"programRef"`
 
-	// conditions: Accepted.
+	// conditions are Accepted.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -102,7 +102,7 @@ type PartnerStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready.
+	// conditions are Ready.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -135,10 +135,12 @@ const (
 type SettlementSummary struct {
 	// name of the Settlement.
 	// +required
+	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
 
 	// period the settlement covers, such as "2026-W47".
 	// +required
+	// +kubebuilder:validation:MaxLength=32
 	Period string `json:"period"`
 
 	// completedAt is when the settlement completed.
@@ -147,6 +149,7 @@ type SettlementSummary struct {
 
 	// outcome of the run: Completed or Failed.
 	// +optional
+	// +kubebuilder:validation:MaxLength=32
 	Outcome string `json:"outcome,omitempty"`
 }
 
@@ -156,7 +159,7 @@ type PartnerCooperationStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, PartnersAccepted, Conflict.
+	// conditions are Ready, PartnersAccepted, Conflict.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -172,7 +172,7 @@ type ReferralDiscountStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, PartnersAccepted, Settled.
+	// conditions are Ready, PartnersAccepted, Settled.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -181,6 +181,7 @@ type ReferralDiscountStatus struct {
 
 	// codePrefix in use for this agreement's codes.
 	// +optional
+	// +kubebuilder:validation:MaxLength=12
 	CodePrefix string `json:"codePrefix,omitempty"`
 
 	// codesIssued so far.

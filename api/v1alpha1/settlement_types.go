@@ -162,7 +162,7 @@ type SettlementStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Completed, Failed.
+	// conditions are Completed, Failed.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
