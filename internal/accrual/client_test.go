@@ -31,8 +31,51 @@ import (
 func TestTheTypedClientSpeaksToTheService(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	as := func(who string) *accrualapi.Client { return &accrualapi.Client{Endpoint: f.url + "/", Token: f.keys[who]} }
-	bakery, printer, agency := as(baecker), as(drucker), as(grafik)
+	code := clientWrites(t, f)
+	bakery, printer := f.client(baecker), f.client(drucker)
+	if looked, err := printer.LookupCode(ctx, code); err != nil || looked.Referral != referral {
+		t.Fatalf("LookupCode: %+v, %v", looked, err)
+	}
+	member, err := bakery.Member(ctx, "anna", 7)
+	if err != nil || member.Member != "anna" || member.Balance.Available != 50-20+7 {
+		t.Fatalf("Member: %+v, %v", member, err)
+	}
+	page, err := bakery.History(ctx, "anna", 0, 2)
+	if err != nil || len(page.Entries) != 2 || page.Next == 0 || page.Entries[0].Kind != accrualapi.KindAdjust {
+		t.Fatalf("History: %+v, %v", page, err)
+	}
+	rest, err := bakery.History(ctx, "anna", page.Next, 100)
+	if err != nil || len(rest.Entries) != 3 || rest.Next != 0 {
+		t.Fatalf("History after %d: %+v, %v", page.Next, rest, err)
+	}
+	stats, err := f.client("admin").Stats(ctx)
+	if err != nil || stats.Members != 1 || stats.Referrals[referral].CodesIssued != 1 {
+		t.Fatalf("Stats: %+v, %v", stats, err)
+	}
+
+	// An error is the service's problem, typed.
+	_, _, err = printer.Redeem(ctx, "t4", accrualapi.RedeemRequest{Member: "nobody", Points: 20})
+	var apiErr *accrualapi.Error
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusNotFound || apiErr.Problem.Type == "" || apiErr.Problem.Detail == "" {
+		t.Fatalf("a redemption for nobody: %v", err)
+	}
+	if _, err := (&accrualapi.Client{Endpoint: f.url, Token: "wrong"}).Stats(ctx); !errors.As(err, &apiErr) || apiErr.Status != http.StatusUnauthorized {
+		t.Fatalf("a wrong token: %v", err)
+	}
+}
+
+// client is the typed client with who's credential (the endpoint with a
+// trailing slash, which the client must take as well).
+func (f *fixture) client(who string) *accrualapi.Client {
+	return &accrualapi.Client{Endpoint: f.url + "/", Token: f.keys[who]}
+}
+
+// clientWrites makes every write the client has, checks each answer, and
+// returns the referral code it issued.
+func clientWrites(t *testing.T, f *fixture) string {
+	t.Helper()
+	ctx := context.Background()
+	bakery, printer, agency := f.client(baecker), f.client(drucker), f.client(grafik)
 
 	enrolled, replayed, err := bakery.Enroll(ctx, "e-anna", accrualapi.EnrollRequest{Member: "anna", Birthday: "05-04"})
 	if err != nil || !enrolled.Created || enrolled.SignupBonus != 50 || replayed {
@@ -56,7 +99,7 @@ func TestTheTypedClientSpeaksToTheService(t *testing.T) {
 	if err != nil || returned.Points != 5 || returned.ClawedBack != 5 {
 		t.Fatalf("Reverse: %+v, %v", returned, err)
 	}
-	adjusted, _, err := as("admin").Adjust(ctx, "a1", accrualapi.AdjustRequest{Member: "anna", Points: 7, Reason: "goodwill"})
+	adjusted, _, err := f.client("admin").Adjust(ctx, "a1", accrualapi.AdjustRequest{Member: "anna", Points: 7, Reason: "goodwill"})
 	if err != nil || adjusted.Points != 7 {
 		t.Fatalf("Adjust: %+v, %v", adjusted, err)
 	}
@@ -64,33 +107,5 @@ func TestTheTypedClientSpeaksToTheService(t *testing.T) {
 	if err != nil || code.Owner != "anna" {
 		t.Fatalf("IssueCode: %+v, %v", code, err)
 	}
-	if looked, err := printer.LookupCode(ctx, code.Code); err != nil || looked.Referral != referral {
-		t.Fatalf("LookupCode: %+v, %v", looked, err)
-	}
-	member, err := bakery.Member(ctx, "anna", 7)
-	if err != nil || member.Member != "anna" || member.Balance.Available != 50-20+7 {
-		t.Fatalf("Member: %+v, %v", member, err)
-	}
-	page, err := bakery.History(ctx, "anna", 0, 2)
-	if err != nil || len(page.Entries) != 2 || page.Next == 0 || page.Entries[0].Kind != accrualapi.KindAdjust {
-		t.Fatalf("History: %+v, %v", page, err)
-	}
-	rest, err := bakery.History(ctx, "anna", page.Next, 100)
-	if err != nil || len(rest.Entries) != 3 || rest.Next != 0 {
-		t.Fatalf("History after %d: %+v, %v", page.Next, rest, err)
-	}
-	stats, err := as("admin").Stats(ctx)
-	if err != nil || stats.Members != 1 || stats.Referrals[referral].CodesIssued != 1 {
-		t.Fatalf("Stats: %+v, %v", stats, err)
-	}
-
-	// An error is the service's problem, typed.
-	_, _, err = printer.Redeem(ctx, "t4", accrualapi.RedeemRequest{Member: "nobody", Points: 20})
-	var apiErr *accrualapi.Error
-	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusNotFound || apiErr.Problem.Type == "" || apiErr.Problem.Detail == "" {
-		t.Fatalf("a redemption for nobody: %v", err)
-	}
-	if _, err := (&accrualapi.Client{Endpoint: f.url, Token: "wrong"}).Stats(ctx); !errors.As(err, &apiErr) || apiErr.Status != http.StatusUnauthorized {
-		t.Fatalf("a wrong token: %v", err)
-	}
+	return code.Code
 }
