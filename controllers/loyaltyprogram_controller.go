@@ -326,7 +326,7 @@ func (r *LoyaltyProgramReconciler) workloadConditions(ctx context.Context, progr
 	var current bool
 	key := client.ObjectKey{Namespace: program.Namespace, Name: accrualName(program)}
 	if program.Spec.Ledger.Type == loyaltyv1alpha1.LedgerPostgreSQL {
-		want = max(program.Spec.Service.Replicas, 1)
+		want = program.Spec.Service.ReplicaCount()
 		d := &appsv1.Deployment{}
 		if err := r.Get(ctx, key, d); err == nil {
 			ready, updated = d.Status.AvailableReplicas, d.Status.UpdatedReplicas

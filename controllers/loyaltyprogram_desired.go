@@ -145,7 +145,7 @@ func desiredProgramObjects(program *loyaltyv1alpha1.LoyaltyProgram, config []byt
 		NetworkPolicy: desiredNetworkPolicy(program, partnerNamespaces),
 	}
 	template := desiredPodTemplate(program, hash, image)
-	replicas := program.Spec.Service.Replicas
+	replicas := program.Spec.Service.ReplicaCount()
 	if program.Spec.Ledger.Type == loyaltyv1alpha1.LedgerPostgreSQL {
 		// A pod leaving a rollout keeps serving for a few seconds after it is taken
 		// out of the Service's endpoints, so requests routed to it before every

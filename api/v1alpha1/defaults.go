@@ -73,3 +73,9 @@ func (c PartnerCooperationSpec) RoundingMode() RoundingMode {
 func (c PartnerCooperationSpec) Suspended() bool {
 	return c.Suspend != nil && *c.Suspend
 }
+
+// ReplicaCount is how many replicas of the accrual service the spec asks for, 1
+// when unset.
+func (s ServiceSpec) ReplicaCount() int32 {
+	return max(s.Replicas, 1)
+}
