@@ -19,6 +19,7 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -277,6 +278,35 @@ func TestExpiryIsPerLot(t *testing.T) {
 		e.clock.AdvanceDays(80)
 		if b := e.balance(t, "anna"); b.Expiring != 100 {
 			t.Fatalf("%d points expiring within 30 days, want the 100 of the purchase lot", b.Expiring)
+		}
+		checkInvariants(t, e)
+	})
+}
+
+// A return near the bounds of int64 is refused, not wrapped: returned + asked
+// once overflowed, and a return of 9223372036854775807 after one of 1 cent passed
+// the check and clawed back the member's whole balance, other partners' points
+// included (issue 16).
+func TestAReturnBeyondInt64IsRefused(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open opener) {
+		e := open(t, mustProgram(t, stadtBonusConfig()), nil)
+		e.enroll(t, "anna")
+		e.earn(t, "elsewhere", drucker, 100000)   // 500 points another partner issued
+		small := e.earn(t, "small", baecker, 200) // 1 point
+		if _, err := e.Reverse(e.ctx, ReverseRequest{Meta: Meta{Actor: baecker, Key: "cent"}, Partner: baecker, EarnID: small.EntryID, Amount: 1}); err != nil {
+			t.Fatal(err)
+		}
+		before := e.balance(t, "anna")
+		res, err := e.Reverse(e.ctx, ReverseRequest{Meta: Meta{Actor: baecker, Key: "max"}, Partner: baecker, EarnID: small.EntryID, Amount: math.MaxInt64})
+		if !errors.Is(err, ErrReturnExceedsEarn) {
+			t.Fatalf("returning %d of a purchase of 200: %+v, %v", int64(math.MaxInt64), res, err)
+		}
+		if after := e.balance(t, "anna"); after != before {
+			t.Fatalf("the refused return changed the balance from %+v to %+v", before, after)
+		}
+		// The rest of the purchase can still be returned.
+		if _, err := e.Reverse(e.ctx, ReverseRequest{Meta: Meta{Actor: baecker, Key: "rest"}, Partner: baecker, EarnID: small.EntryID, Amount: 199}); err != nil {
+			t.Fatalf("returning the rest: %v", err)
 		}
 		checkInvariants(t, e)
 	})

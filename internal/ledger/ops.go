@@ -246,7 +246,9 @@ func (l *Ledger) Reverse(ctx context.Context, req ReverseRequest) (ReverseResult
 		if err != nil {
 			return nil, err
 		}
-		if returned+req.Amount > paid {
+		// Compared as what is left to return, never as a sum: returned+req.Amount
+		// can overflow int64, and a wrapped sum once let any return through.
+		if req.Amount > paid-returned {
 			return nil, fmt.Errorf("%w: earning %d paid %d, %d returned already, %d more asked", ErrReturnExceedsEarn, req.EarnID, paid, returned, req.Amount)
 		}
 		// Cumulative, so that the parts of a purchase returned piece by piece add up
