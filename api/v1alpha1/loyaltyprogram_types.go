@@ -349,6 +349,8 @@ type RedemptionRules struct {
 	PointValue PointPrice `json:"pointValue"`
 
 	// minimumPoints is the smallest number of points one redemption may spend.
+	// Together with pointValue it must be worth at least one minor unit of the
+	// currency: the operator refuses a program where it is not (RulesInvalid).
 	// +optional
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=1

@@ -147,6 +147,27 @@ func fieldErr(field string, format string, args ...any) error {
 	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
 }
 
+// checkSmallestRedemption refuses a program whose smallest redemption is worth
+// less than one minor unit: rounded down, a member would spend points for
+// nothing. Both fields can mend it, and the error names both.
+func (p *Program) checkSmallestRedemption(pointValue string, fail func(error)) {
+	if p.PointValue.Sign() == 0 {
+		fail(fieldErr("redemption.minimumPoints", "points at redemption.pointValue %q are worth nothing; set redemption.pointValue above zero", pointValue))
+		return
+	}
+	if v, err := p.RedemptionValueMinor(p.MinimumRedemption); err != nil || v >= 1 {
+		return
+	}
+	perMinor := new(big.Rat).Mul(p.PointValue, new(big.Rat).SetInt(pow10(p.Currency.Exponent)))
+	least, err := money.RoundInt64(new(big.Rat).Inv(perMinor), money.Ceiling)
+	if err != nil {
+		least = 0
+	}
+	fail(fieldErr("redemption.minimumPoints", "%d points at redemption.pointValue %q are worth less than one minor unit of %s, so a redemption "+
+		"could spend points for nothing; raise redemption.minimumPoints to at least %d, or redemption.pointValue",
+		p.MinimumRedemption, pointValue, p.Currency.Code, least))
+}
+
 // Compile checks a Config and compiles it. Every error names the field.
 func Compile(c Config) (*Program, error) {
 	p := &Program{}
@@ -180,6 +201,9 @@ func Compile(c Config) (*Program, error) {
 	p.MinimumRedemption = c.Redemption.MinimumPoints
 	if p.MinimumRedemption < 1 {
 		p.MinimumRedemption = 1
+	}
+	if p.PointValue != nil && p.PointValue.Sign() >= 0 {
+		p.checkSmallestRedemption(c.Redemption.PointValue, fail)
 	}
 
 	switch ClawbackOrder(c.Returns.ClawbackOrder) {

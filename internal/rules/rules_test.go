@@ -104,6 +104,10 @@ func TestCompileNamesTheField(t *testing.T) {
 		{"expiry.after", func(c *Config) { c.Expiry.After = "" }},
 		{"expiry.policy", func(c *Config) { c.Expiry.Policy = "Monthly" }},
 		{"redemption.pointValue", func(c *Config) { c.Redemption.PointValue = "1e-2" }},
+		// The smallest redemption must be worth a minor unit at least: 1 point at
+		// 0.008 EUR would spend a point for nothing (issue 16).
+		{"redemption.minimumPoints", func(c *Config) { c.Redemption.PointValue = "0.008"; c.Redemption.MinimumPoints = 1 }},
+		{"redemption.minimumPoints", func(c *Config) { c.Redemption.PointValue = "0" }},
 		{"returns.negativeBalance", func(c *Config) { c.Returns.NegativeBalance = "Maybe" }},
 		{"membership.fee", func(c *Config) { c.Membership = MembershipConfig{Type: "Paid", Period: "P1Y"} }},
 		{"membership.pinnedTier", func(c *Config) {
@@ -125,6 +129,12 @@ func TestCompileNamesTheField(t *testing.T) {
 	}
 	if _, err := Compile(stadtBonus()); err != nil {
 		t.Fatalf("the sample program does not compile: %v", err)
+	}
+	// 2 points at 0.008 EUR are 1.6 cents: the smallest redemption is worth one.
+	c := stadtBonus()
+	c.Redemption.PointValue, c.Redemption.MinimumPoints = "0.008", 2
+	if _, err := Compile(c); err != nil {
+		t.Fatalf("a smallest redemption of 2 points at 0.008: %v", err)
 	}
 }
 
