@@ -121,8 +121,13 @@ type referralUse struct {
 
 func (l *Ledger) applyReferral(ctx context.Context, t tx, req EarnRequest, now time.Time) (*referralUse, error) {
 	code := strings.ToUpper(req.ReferralCode)
+	// The code's row is locked before its uses are counted: the use limit is a
+	// counter shared by every member who uses the code, which no member's lock
+	// covers, and on PostgreSQL several transactions (and replicas) count at once.
+	// Under READ COMMITTED the count that follows the lock sees every use
+	// committed before it. SQLite serialises write transactions anyway.
 	var refID, owner string
-	err := t.queryRow(ctx, `SELECT referral_id, owner_member FROM referral_codes WHERE code = $1`, code).Scan(&refID, &owner)
+	err := t.queryRow(ctx, `SELECT referral_id, owner_member FROM referral_codes WHERE code = $1`+t.d.forUpdate, code).Scan(&refID, &owner)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w %q", ErrUnknownCode, req.ReferralCode)
 	}
