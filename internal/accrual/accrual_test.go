@@ -405,6 +405,8 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 		{"a negative line", "k11", map[string]any{"member": "anna", "amount": 500, "currency": "EUR", "lines": []any{map[string]any{"amount": -1}}}, 422, "lines[0].amount"},
 		{"lines that do not add up", "k12", map[string]any{"member": "anna", "amount": 500, "currency": "EUR", "lines": []any{map[string]any{"amount": 400}}}, 422, "add up"},
 		{"the wrong currency", "k13", map[string]any{"member": "anna", "amount": 500, "currency": "CHF"}, 422, "EUR"},
+		{"beyond the largest amount", "k17", map[string]any{"member": "anna", "amount": 100_000_000_001, "currency": "EUR"}, 422, "100000000000 minor units"},
+		{"int64's maximum", "k18", map[string]any{"member": "anna", "amount": int64(9223372036854775807), "currency": "EUR"}, 422, "largest amount"},
 		{"an unknown member", "k14", map[string]any{"member": "nobody", "amount": 500, "currency": "EUR"}, 404, "nobody"},
 		{"an unknown referral code", "k15", map[string]any{"member": "anna", "amount": 500, "currency": "EUR", "referralCode": "NOPE-1"}, 404, "NOPE-1"},
 		{"no Idempotency-Key", "", map[string]any{"member": "anna", "amount": 500, "currency": "EUR"}, 400, "Idempotency-Key"},

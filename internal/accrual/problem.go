@@ -78,6 +78,7 @@ func classify(err error) *problemError {
 		{ledger.ErrReturnExceedsEarn, http.StatusUnprocessableEntity, "return-exceeds-purchase", "The return is more than was paid"},
 		{ledger.ErrReferralRefused, http.StatusUnprocessableEntity, "referral-refused", "The referral code does not apply"},
 		{rules.ErrBadPurchase, http.StatusUnprocessableEntity, "bad-purchase", "The purchase cannot earn points"},
+		{ledger.ErrOutOfRange, http.StatusUnprocessableEntity, "out-of-range", "Beyond the bounds of one write"},
 		{ledger.ErrInvalid, http.StatusUnprocessableEntity, "invalid", "The request is invalid"},
 	}
 	for _, t := range table {

@@ -233,6 +233,22 @@ type MarkCommissionsRequest struct {
 	CommissionIDs []int64 `json:"commissionIds"`
 }
 
+// The bounds of one write. Points and money are int64 (points, minor units); these
+// bounds keep every sum the ledger, the settlement and the operator compute far
+// from int64's limits: a balance, a partner's period or the program's totals would
+// need more than nine billion writes at the bound to reach them (and each of those
+// sums is checked: it fails, it never wraps). A write beyond a bound is refused
+// with 422 out-of-range before anything is written.
+const (
+	// MaxPoints is the most points one write moves: an adjustment (either way), a
+	// redemption, and the points one purchase earns (a purchase that would earn
+	// more is refused, not capped).
+	MaxPoints = 1_000_000_000
+	// MaxAmount is the largest amount in minor units: a purchase (and each of its
+	// lines), a return, a membership fee. 100,000,000,000 is a billion euros.
+	MaxAmount = 100_000_000_000
+)
+
 // MaxMark is the most ids one mark request takes.
 const MaxMark = 10000
 

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
@@ -27,6 +28,22 @@ import (
 // pure function over what the write reads of its member; the single-write path
 // (ops.go) and the batched path (batchplan.go) differ only in how they read that
 // and how they write what the decision says.
+
+// checkPoints refuses a write of more points, either way, than one write may move.
+func checkPoints(points int64) error {
+	if points > accrualapi.MaxPoints || points < -accrualapi.MaxPoints {
+		return fmt.Errorf("%w: points: %d is beyond the %d one write may move", ErrOutOfRange, points, accrualapi.MaxPoints)
+	}
+	return nil
+}
+
+// checkAmount refuses an amount beyond the largest one write may carry.
+func checkAmount(field string, amount int64) error {
+	if amount > accrualapi.MaxAmount || amount < -accrualapi.MaxAmount {
+		return fmt.Errorf("%w: %s: %d is beyond the largest amount, %d minor units", ErrOutOfRange, field, amount, accrualapi.MaxAmount)
+	}
+	return nil
+}
 
 // earnSnapshot is what an earning's decision reads of its member.
 type earnSnapshot struct {
@@ -61,6 +78,9 @@ func (l *Ledger) decideEarn(req EarnRequest, m earnSnapshot, now time.Time) (ear
 	earned, err := l.program.EarnPoints(purchase, tier.Level, m.earnedToday)
 	if err != nil {
 		return earnDecision{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if earned.Points > accrualapi.MaxPoints {
+		return earnDecision{}, fmt.Errorf("%w: the purchase would earn %d points, more than the %d one write may move", ErrOutOfRange, earned.Points, accrualapi.MaxPoints)
 	}
 	terms := l.program.LotTermsAt(now)
 	return earnDecision{

@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/money"
 	"github.com/treue-dev/treue/internal/rules"
 )
@@ -297,9 +298,13 @@ func TestAReturnBeyondInt64IsRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := e.balance(t, "anna")
-		res, err := e.Reverse(e.ctx, ReverseRequest{Meta: Meta{Actor: baecker, Key: "max"}, Partner: baecker, EarnID: small.EntryID, Amount: math.MaxInt64})
-		if !errors.Is(err, ErrReturnExceedsEarn) {
-			t.Fatalf("returning %d of a purchase of 200: %+v, %v", int64(math.MaxInt64), res, err)
+		// Beyond the largest amount one write carries it is out of range; within it,
+		// more than is left.
+		for amount, want := range map[int64]error{math.MaxInt64: ErrOutOfRange, accrualapi.MaxAmount: ErrReturnExceedsEarn, 200: ErrReturnExceedsEarn} {
+			res, err := e.Reverse(e.ctx, ReverseRequest{Meta: Meta{Actor: baecker, Key: fmt.Sprint("ret-", amount)}, Partner: baecker, EarnID: small.EntryID, Amount: amount})
+			if !errors.Is(err, want) {
+				t.Fatalf("returning %d of a purchase of 200: %+v, %v; want %v", amount, res, err, want)
+			}
 		}
 		if after := e.balance(t, "anna"); after != before {
 			t.Fatalf("the refused return changed the balance from %+v to %+v", before, after)

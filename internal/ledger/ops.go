@@ -90,6 +90,9 @@ func (l *Ledger) Earn(ctx context.Context, req EarnRequest) (EarnResult, error) 
 	if req.Currency != l.program.Currency.Code {
 		return res, fmt.Errorf("%w: the program counts in %s, the purchase is in %q", ErrWrongCurrency, l.program.Currency.Code, req.Currency)
 	}
+	if err := checkAmount("amount", req.Amount); err != nil {
+		return res, err
+	}
 	var fast *fastWrite
 	if l.fastEarn(req) {
 		fast = &fastWrite{earn: &req}
@@ -167,6 +170,9 @@ func (l *Ledger) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, e
 	if req.Partner == "" {
 		return res, fmt.Errorf("%w: a redemption needs the partner", ErrInvalid)
 	}
+	if err := checkPoints(req.Points); err != nil {
+		return res, err
+	}
 	if req.Points < l.program.MinimumRedemption {
 		return res, fmt.Errorf("%w: %d points, the minimum is %d", ErrBelowMinimum, req.Points, l.program.MinimumRedemption)
 	}
@@ -222,6 +228,9 @@ func (l *Ledger) Reverse(ctx context.Context, req ReverseRequest) (ReverseResult
 	var res ReverseResult
 	if req.Amount <= 0 {
 		return res, fmt.Errorf("%w: the amount returned must be more than zero minor units", ErrInvalid)
+	}
+	if err := checkAmount("amount", req.Amount); err != nil {
+		return res, err
 	}
 	err := write(ctx, l, KindReverse, "", req.Meta, req.record(), &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		var member, partner, kind string
@@ -336,6 +345,9 @@ func (l *Ledger) Adjust(ctx context.Context, req AdjustRequest) (AdjustResult, e
 	var res AdjustResult
 	if req.Points == 0 || req.Reason == "" {
 		return res, fmt.Errorf("%w: an adjustment needs points other than zero and a reason", ErrInvalid)
+	}
+	if err := checkPoints(req.Points); err != nil {
+		return res, err
 	}
 	err := write(ctx, l, KindAdjust, req.Member, req.Meta, req.record(), &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {

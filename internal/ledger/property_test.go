@@ -19,12 +19,14 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
@@ -156,10 +158,42 @@ func TestPropertyLedgerAgreesWithModel(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open opener) {
 		for seed := uint64(1); seed <= 3; seed++ {
 			t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
-				runProperty(t, open, seed, 150)
+				runProperty(t, open, seed, 150, false)
 			})
 		}
 	})
+}
+
+// The same run with amounts and points drawn near the bounds of one write and of
+// int64 (issue 16): what is beyond accrualapi.MaxAmount or MaxPoints is refused
+// with ErrOutOfRange and changes nothing, what is within them is booked exactly,
+// and every balance and the program's totals keep reading.
+func TestPropertyNearTheBounds(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open opener) {
+		for seed := uint64(11); seed <= 12; seed++ {
+			t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
+				runProperty(t, open, seed, 120, true)
+			})
+		}
+	})
+}
+
+// near draws a value around bound: just below it, at it, just beyond it, near
+// int64's maximum, or small.
+func (r *propertyRun) near(bound int64) int64 {
+	k := r.rng.Int64N(1000)
+	switch r.rng.IntN(6) {
+	case 0:
+		return bound - k
+	case 1:
+		return bound
+	case 2:
+		return bound + 1 + k
+	case 3:
+		return math.MaxInt64 - k
+	default:
+		return 1 + k
+	}
 }
 
 // propertyRun is one random run: the ledger, the model, and what was sent.
@@ -174,6 +208,8 @@ type propertyRun struct {
 	replays  []func() (bool, error)
 	members  []string
 	partners []string
+	// nearBounds draws amounts and points near the bounds (near).
+	nearBounds bool
 }
 
 func (r *propertyRun) nextKey() string { r.key++; return fmt.Sprintf("k%d", r.key) }
@@ -183,13 +219,13 @@ func (r *propertyRun) fatalf(format string, args ...any) {
 	r.t.Fatalf("step %d: "+format, append([]any{r.step}, args...)...)
 }
 
-func runProperty(t *testing.T, open opener, seed uint64, steps int) {
+func runProperty(t *testing.T, open opener, seed uint64, steps int, nearBounds bool) {
 	program := propertyProgram(t)
 	r := &propertyRun{
 		t: t, e: open(t, program, nil), rng: rand.New(rand.NewPCG(seed, seed*7919)),
 		m:        &model{p: program, lots: map[string][]*modelLot{}, earns: map[int64]*modelEarn{}},
 		members:  []string{"m0", "m1", "m2"},
-		partners: []string{baecker, drucker, grafik},
+		partners: []string{baecker, drucker, grafik}, nearBounds: nearBounds,
 	}
 	for _, member := range r.members {
 		r.e.enroll(t, member)
@@ -226,8 +262,17 @@ func runProperty(t *testing.T, open opener, seed uint64, steps int) {
 func (r *propertyRun) earn(member, partner string) string {
 	now := r.e.clock.Now()
 	amount := 1 + r.rng.Int64N(60000)
+	if r.nearBounds {
+		amount = r.near(accrualapi.MaxAmount)
+	}
 	req := EarnRequest{Meta: Meta{Actor: partner, Key: r.nextKey()}, Member: member, Partner: partner, Amount: amount, Currency: "EUR"}
 	res, err := r.e.Earn(r.e.ctx, req)
+	if amount > accrualapi.MaxAmount {
+		if !errors.Is(err, ErrOutOfRange) {
+			r.fatalf("earn %d beyond the largest amount: %+v, %v", amount, res, err)
+		}
+		return fmt.Sprintf("earn %s %d (refused)", member, amount)
+	}
 	if err != nil {
 		r.fatalf("earn: %v", err)
 	}
@@ -246,8 +291,17 @@ func (r *propertyRun) earn(member, partner string) string {
 
 func (r *propertyRun) redeem(member, partner string) string {
 	points := 1 + r.rng.Int64N(400)
+	if r.nearBounds {
+		points = r.near(accrualapi.MaxPoints)
+	}
 	req := RedeemRequest{Meta: Meta{Actor: partner, Key: r.nextKey()}, Member: member, Partner: partner, Points: points}
 	res, err := r.e.Redeem(r.e.ctx, req)
+	if points > accrualapi.MaxPoints {
+		if !errors.Is(err, ErrOutOfRange) {
+			r.fatalf("redeem %d beyond the bound: %+v, %v", points, res, err)
+		}
+		return fmt.Sprintf("redeem %s %d (refused)", member, points)
+	}
 	ok := r.m.redeem(member, points, r.e.clock.Now())
 	switch {
 	case ok && err != nil:
@@ -268,9 +322,16 @@ func (r *propertyRun) reverse() string {
 	ea := r.m.earns[id]
 	left := ea.paid - ea.returned
 	amount := 1 + r.rng.Int64N(max(left, 1)+left/4) // sometimes more than is left
+	if r.nearBounds && r.rng.IntN(2) == 0 {
+		amount = r.near(accrualapi.MaxAmount)
+	}
 	req := ReverseRequest{Meta: Meta{Actor: ea.partner, Key: r.nextKey()}, Partner: ea.partner, EarnID: id, Amount: amount}
 	res, err := r.e.Reverse(r.e.ctx, req)
 	switch {
+	case amount > accrualapi.MaxAmount:
+		if !errors.Is(err, ErrOutOfRange) {
+			r.fatalf("returning %d, beyond the largest amount: %+v, %v", amount, res, err)
+		}
 	case amount > left:
 		if !errors.Is(err, ErrReturnExceedsEarn) {
 			r.fatalf("returning %d of %d left: %+v, %v", amount, left, res, err)
@@ -290,11 +351,21 @@ func (r *propertyRun) reverse() string {
 func (r *propertyRun) adjust(member string) string {
 	now := r.e.clock.Now()
 	points := r.rng.Int64N(200) - 60
+	if r.nearBounds {
+		points = r.near(accrualapi.MaxPoints)
+		if r.rng.IntN(3) == 0 {
+			points = -points
+		}
+	}
 	if points == 0 {
 		points = 1
 	}
 	_, err := r.e.Adjust(r.e.ctx, AdjustRequest{Meta: Meta{Actor: "admin", Key: r.nextKey()}, Member: member, Points: points, Reason: "property"})
 	switch avail, _ := r.m.balance(member, now); {
+	case points > accrualapi.MaxPoints || points < -accrualapi.MaxPoints:
+		if !errors.Is(err, ErrOutOfRange) {
+			r.fatalf("adjust %d beyond the bound: %v", points, err)
+		}
 	case points > 0:
 		if err != nil {
 			r.fatalf("adjust +%d: %v", points, err)
@@ -339,6 +410,19 @@ func (r *propertyRun) check(desc string) {
 		if b.Available < 0 {
 			r.fatalf("after %s: %s went negative under Forbid: %d", desc, member, b.Available)
 		}
+	}
+	// The program's totals: every unexpired point a member holds, pending or not.
+	var outstanding int64
+	for _, lots := range r.m.lots {
+		for _, lt := range lots {
+			if lt.remaining > 0 && now.Before(lt.expiresAt) {
+				outstanding += lt.remaining
+			}
+		}
+	}
+	st, err := r.e.Stats(r.e.ctx)
+	if err != nil || st.PointsOutstanding != outstanding {
+		r.fatalf("after %s: stats %+v, %v; the model says %d points outstanding", desc, st, err, outstanding)
 	}
 	checkInvariants(r.t, r.e)
 }

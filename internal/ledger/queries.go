@@ -21,24 +21,41 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/treue-dev/treue/internal/rules"
 )
 
 // balanceOf sums lots at now. Debt (negative lots) lowers what is available.
-func balanceOf(lots []lot, now time.Time) Balance {
+// Every sum is checked: with one write bounded by accrualapi.MaxPoints it takes
+// billions of writes to reach int64's bounds, and then the read fails rather than
+// show a wrapped balance.
+func balanceOf(lots []lot, now time.Time) (Balance, error) {
 	var b Balance
+	var ok bool
 	for _, lt := range lots {
 		switch {
 		case lt.expired(now):
+			continue
 		case lt.remaining < 0 || !lt.pending(now):
-			b.Available += lt.remaining
+			b.Available, ok = addInt64(b.Available, lt.remaining)
 		default:
-			b.Pending += lt.remaining
+			b.Pending, ok = addInt64(b.Pending, lt.remaining)
+		}
+		if !ok {
+			return b, fmt.Errorf("%w: the member's points do not fit in 64 bits", ErrOverflow)
 		}
 	}
-	return b
+	return b, nil
+}
+
+// addInt64 is a + b, and whether it fits in an int64.
+func addInt64(a, b int64) (int64, bool) {
+	if (b > 0 && a > math.MaxInt64-b) || (b < 0 && a < math.MinInt64-b) {
+		return 0, false
+	}
+	return a + b, true
 }
 
 // Balance reads a member's points now, and how many of them expire within the
@@ -55,11 +72,16 @@ func (l *Ledger) Balance(ctx context.Context, member string, expiringWithinDays 
 		if err != nil {
 			return err
 		}
-		b = balanceOf(lots, now)
+		if b, err = balanceOf(lots, now); err != nil {
+			return err
+		}
 		b.ExpiringBy = now.AddDate(0, 0, expiringWithinDays)
+		var ok bool
 		for _, lt := range lots {
 			if lt.remaining > 0 && !lt.expired(now) && lt.expiresAt != nil && lt.expiresAt.Before(b.ExpiringBy) {
-				b.Expiring += lt.remaining
+				if b.Expiring, ok = addInt64(b.Expiring, lt.remaining); !ok {
+					return fmt.Errorf("%w: the member's expiring points do not fit in 64 bits", ErrOverflow)
+				}
 			}
 		}
 		return nil

@@ -39,6 +39,11 @@ var (
 	ErrInvalid             = errors.New("invalid request")
 	ErrAlreadySettled      = errors.New("entry already settled by another settlement")
 	ErrUnknownCode         = errors.New("unknown referral code")
+	// ErrOutOfRange is a write beyond accrualapi.MaxPoints or MaxAmount.
+	ErrOutOfRange = errors.New("out of range")
+	// ErrOverflow is a sum that does not fit in an int64: a read fails with it
+	// rather than answer a wrapped number.
+	ErrOverflow = errors.New("a sum overflows int64")
 )
 
 // Clock tells the ledger the time; tests move it.

@@ -17,6 +17,7 @@ limitations under the License.
 package rules
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -135,6 +136,19 @@ func (e tierEvaluator) windowStart(s time.Time) (time.Time, bool) {
 	return e.p.Window.Period.SubtractFrom(s.In(e.p.Location)), false
 }
 
+// saturatingAdd adds without wrapping: the window's sum is only compared with
+// thresholds, and a sum held at int64's bounds compares with each of them as the
+// exact sum would.
+func saturatingAdd(a, b int64) int64 {
+	switch {
+	case b > 0 && a > math.MaxInt64-b:
+		return math.MaxInt64
+	case b < 0 && a < math.MinInt64-b:
+		return math.MinInt64
+	}
+	return a + b
+}
+
 // sum is the activity in the window ending at s.
 func (e tierEvaluator) sum(s time.Time) int64 {
 	start, inclusive := e.windowStart(s)
@@ -144,7 +158,7 @@ func (e tierEvaluator) sum(s time.Time) int64 {
 			break
 		}
 		if a.At.After(start) || (inclusive && a.At.Equal(start)) {
-			total += a.Amount
+			total = saturatingAdd(total, a.Amount)
 		}
 	}
 	return total
