@@ -260,7 +260,11 @@ func (s *Server) settlementCommissions(w http.ResponseWriter, r *http.Request, _
 	return respond(w, accrualapi.CommissionsPage{Commissions: wireCommissions(commissions), Next: next}, false)
 }
 
-func (s *Server) markSettled(w http.ResponseWriter, r *http.Request, _ Principal) error {
+func (s *Server) markSettled(w http.ResponseWriter, r *http.Request, who Principal) error {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
 	var req accrualapi.MarkRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
@@ -268,14 +272,18 @@ func (s *Server) markSettled(w http.ResponseWriter, r *http.Request, _ Principal
 	if req.Settlement == "" || len(req.EntryIDs) == 0 || len(req.EntryIDs) > accrualapi.MaxMark {
 		return badRequest("send a settlement id and 1 to 10000 entry ids")
 	}
-	n, err := s.ledger.MarkSettled(r.Context(), req.Settlement, req.EntryIDs)
+	res, err := s.ledger.MarkSettled(r.Context(), ledger.Meta{Actor: who.String(), Key: key}, req.Settlement, req.EntryIDs)
 	if err != nil {
 		return err
 	}
-	return respond(w, accrualapi.MarkResult{Marked: n}, false)
+	return respond(w, accrualapi.MarkResult{Marked: res.Marked}, res.Replayed)
 }
 
-func (s *Server) markCommissionsSettled(w http.ResponseWriter, r *http.Request, _ Principal) error {
+func (s *Server) markCommissionsSettled(w http.ResponseWriter, r *http.Request, who Principal) error {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
 	var req accrualapi.MarkCommissionsRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
@@ -283,11 +291,11 @@ func (s *Server) markCommissionsSettled(w http.ResponseWriter, r *http.Request, 
 	if req.Settlement == "" || len(req.CommissionIDs) == 0 || len(req.CommissionIDs) > accrualapi.MaxMark {
 		return badRequest("send a settlement id and 1 to 10000 commission ids")
 	}
-	n, err := s.ledger.MarkCommissionsSettled(r.Context(), req.Settlement, req.CommissionIDs)
+	res, err := s.ledger.MarkCommissionsSettled(r.Context(), ledger.Meta{Actor: who.String(), Key: key}, req.Settlement, req.CommissionIDs)
 	if err != nil {
 		return err
 	}
-	return respond(w, accrualapi.MarkResult{Marked: n}, false)
+	return respond(w, accrualapi.MarkResult{Marked: res.Marked}, res.Replayed)
 }
 
 func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ Principal) error {

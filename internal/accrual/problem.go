@@ -20,9 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 
 	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/ledger"
@@ -99,51 +97,4 @@ func writeProblem(w http.ResponseWriter, requestID string, pe *problemError) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(pe.status)
 	_ = json.NewEncoder(w).Encode(p)
-}
-
-// decode reads exactly one JSON object of the expected shape: a body over the
-// limit, unknown fields, a wrong type or trailing data are each a 400 that says
-// which.
-func decode(w http.ResponseWriter, r *http.Request, into any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return &problemError{http.StatusUnsupportedMediaType, "unsupported-media-type", "The body must be JSON",
-			fmt.Errorf("Content-Type %q: send application/json", ct)}
-	}
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	return decodeJSON(body, into)
-}
-
-// decodeJSON is decode without the HTTP parts; the fuzz targets drive it.
-func decodeJSON(body io.Reader, into any) error {
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(into); err != nil {
-		var tooBig *http.MaxBytesError
-		var syntax *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &tooBig):
-			return &problemError{http.StatusRequestEntityTooLarge, "body-too-large", "The body is too large",
-				fmt.Errorf("the body is over %d bytes", MaxBodyBytes)}
-		case errors.Is(err, io.EOF):
-			return badRequest("the body is empty: send a JSON object")
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			return badRequest("the body is not JSON: it ends before the object does")
-		case errors.As(err, &syntax):
-			return badRequest("the body is not JSON: %v at byte %d", syntax, syntax.Offset)
-		case errors.As(err, &typ):
-			return badRequest("field %q: want %s, got a JSON %s", typ.Field, typ.Type, typ.Value)
-		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return badRequest("%s: the API does not have it", strings.TrimPrefix(err.Error(), "json: "))
-		default:
-			return badRequest("the body is not a valid request: %v", err)
-		}
-	}
-	if dec.More() {
-		return badRequest("the body holds more than one JSON value")
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return badRequest("the body holds data after the JSON object")
-	}
-	return nil
 }

@@ -154,7 +154,9 @@ func (s *Server) wrap(rt route) http.Handler {
 			err = &problemError{http.StatusForbidden, "forbidden", "Not allowed",
 				errorf("%s may not call %s", who.Role, rt.pattern)}
 		default:
-			err = rt.handle(s, sw, r, who)
+			if err = checkURLText(r); err == nil {
+				err = rt.handle(s, sw, r, who)
+			}
 		}
 		if err != nil {
 			pe := classify(err)
@@ -197,6 +199,9 @@ func idempotencyKey(r *http.Request) (string, error) {
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" || len(key) > 255 {
 		return "", badRequest("send an Idempotency-Key header of 1 to 255 characters with every write, and the same one on retries")
+	}
+	if err := checkText("Idempotency-Key", key, 255); err != nil {
+		return "", err
 	}
 	return key, nil
 }

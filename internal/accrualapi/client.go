@@ -223,19 +223,28 @@ func (c *Client) SettlementCommissions(ctx context.Context, q PeriodQuery) (Comm
 	return out, err
 }
 
-// MarkSettled records a settlement on entries (POST /v1/settlement/mark).
-func (c *Client) MarkSettled(ctx context.Context, req MarkRequest) (MarkResult, error) {
+// MarkSettled records a settlement on entries (POST /v1/settlement/mark), under
+// an idempotency key: a retry with the same key gets the original count.
+func (c *Client) MarkSettled(ctx context.Context, key string, req MarkRequest) (MarkResult, Replay, error) {
 	var out MarkResult
-	_, err := c.do(ctx, http.MethodPost, "/v1/settlement/mark", nil, "", req, &out)
-	return out, err
+	r, err := c.do(ctx, http.MethodPost, "/v1/settlement/mark", nil, key, req, &out)
+	return out, r, err
 }
 
 // MarkCommissionsSettled records a settlement on commissions (POST
-// /v1/settlement/commissions/mark).
-func (c *Client) MarkCommissionsSettled(ctx context.Context, req MarkCommissionsRequest) (MarkResult, error) {
+// /v1/settlement/commissions/mark), under an idempotency key.
+func (c *Client) MarkCommissionsSettled(ctx context.Context, key string, req MarkCommissionsRequest) (MarkResult, Replay, error) {
 	var out MarkResult
-	_, err := c.do(ctx, http.MethodPost, "/v1/settlement/commissions/mark", nil, "", req, &out)
-	return out, err
+	r, err := c.do(ctx, http.MethodPost, "/v1/settlement/commissions/mark", nil, key, req, &out)
+	return out, r, err
+}
+
+// MarkKey is the idempotency key the settlement job sends with a mark request: a
+// hash of what it marks, so that the job run again after a crash sends the same
+// key for the same chunk and gets the original count back.
+func MarkKey(table, settlement string, ids []int64) string {
+	h, _ := Fingerprint("settlement_mark", MarkRecord{Table: table, Settlement: settlement, IDs: ids})
+	return "mark-" + h[:32]
 }
 
 // Stats reads the program's counts (GET /v1/stats, admin or settlement token).

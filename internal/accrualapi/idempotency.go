@@ -109,3 +109,11 @@ type IssueCodeRecord struct {
 	Referral string `json:"referral"`
 	Member   string `json:"member"`
 }
+
+// MarkRecord is what the fingerprint of POST /v1/settlement/mark and
+// /v1/settlement/commissions/mark covers (Table: "entries" or "commissions").
+type MarkRecord struct {
+	Table      string  `json:"table"`
+	Settlement string  `json:"settlement"`
+	IDs        []int64 `json:"ids"`
+}

@@ -469,14 +469,30 @@ func TestSettlementExport(t *testing.T) {
 		if err != nil || len(rest) != 2 || next != 0 || rest[1].ID != ids[4] {
 			t.Fatalf("second page: %+v, next %d, %v", rest, next, err)
 		}
-		if n, err := e.MarkSettled(e.ctx, "s1", ids); err != nil || n != 5 {
-			t.Fatalf("marking: %d, %v", n, err)
+		job := func(key string) Meta { return Meta{Actor: "settlement", Key: key} }
+		if r, err := e.MarkSettled(e.ctx, job("m1"), "s1", ids); err != nil || r != (MarkResult{Marked: 5}) {
+			t.Fatalf("marking: %+v, %v", r, err)
 		}
-		if n, err := e.MarkSettled(e.ctx, "s1", ids); err != nil || n != 0 {
-			t.Fatalf("marking again: %d, %v", n, err)
+		// A retry under the same key gets the original count; a new request under
+		// another key marks nothing new; the same key with other ids is a conflict.
+		if r, err := e.MarkSettled(e.ctx, job("m1"), "s1", ids); err != nil || r != (MarkResult{Marked: 5, Replayed: true}) {
+			t.Fatalf("retrying: %+v, %v", r, err)
 		}
-		if _, err := e.MarkSettled(e.ctx, "s2", ids[:1]); !errors.Is(err, ErrAlreadySettled) {
+		if r, err := e.MarkSettled(e.ctx, job("m2"), "s1", ids); err != nil || r != (MarkResult{Marked: 0}) {
+			t.Fatalf("marking again: %+v, %v", r, err)
+		}
+		if _, err := e.MarkSettled(e.ctx, job("m1"), "s1", ids[:2]); !errors.Is(err, ErrIdempotencyConflict) {
+			t.Fatalf("the same key for other ids: %v", err)
+		}
+		if _, err := e.MarkSettled(e.ctx, Meta{Actor: "settlement"}, "s1", ids); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("no key: %v", err)
+		}
+		if _, err := e.MarkSettled(e.ctx, job("m3"), "s2", ids[:1]); !errors.Is(err, ErrAlreadySettled) {
 			t.Fatalf("settling twice: %v", err)
+		}
+		// The refused request did not consume its key.
+		if r, err := e.MarkSettled(e.ctx, job("m3"), "s1", ids[:1]); err != nil || r != (MarkResult{}) {
+			t.Fatalf("the key of a refused request, reused: %+v, %v", r, err)
 		}
 		history, _, err := e.History(e.ctx, "anna", 0, 100)
 		if err != nil || len(history) != 7 || history[0].Partner != drucker || history[1].Settlement != "s1" {
@@ -516,16 +532,20 @@ func checkCommissionExport(t *testing.T, e *env, t0 time.Time) {
 		t.Fatalf("the referrer owes nothing: %+v, %v", none, err)
 	}
 	ids := []int64{first[0].ID, rest[0].ID}
-	if n, err := e.MarkCommissionsSettled(e.ctx, "s1", ids); err != nil || n != 2 {
-		t.Fatalf("marking: %d, %v", n, err)
+	job := func(key string) Meta { return Meta{Actor: "settlement", Key: key} }
+	if r, err := e.MarkCommissionsSettled(e.ctx, job("c1"), "s1", ids); err != nil || r.Marked != 2 {
+		t.Fatalf("marking: %+v, %v", r, err)
 	}
-	if n, err := e.MarkCommissionsSettled(e.ctx, "s1", ids); err != nil || n != 0 {
-		t.Fatalf("marking again: %d, %v", n, err)
+	if r, err := e.MarkCommissionsSettled(e.ctx, job("c1"), "s1", ids); err != nil || r != (MarkResult{Marked: 2, Replayed: true}) {
+		t.Fatalf("retrying: %+v, %v", r, err)
 	}
-	if _, err := e.MarkCommissionsSettled(e.ctx, "s2", []int64{later[0].ID, ids[0]}); !errors.Is(err, ErrAlreadySettled) {
+	if r, err := e.MarkCommissionsSettled(e.ctx, job("c2"), "s1", ids); err != nil || r.Marked != 0 {
+		t.Fatalf("marking again: %+v, %v", r, err)
+	}
+	if _, err := e.MarkCommissionsSettled(e.ctx, job("c3"), "s2", []int64{later[0].ID, ids[0]}); !errors.Is(err, ErrAlreadySettled) {
 		t.Fatalf("settling twice: %v", err)
 	}
-	if _, err := e.MarkCommissionsSettled(e.ctx, "s2", []int64{999_999}); !errors.Is(err, ErrUnknownCommission) {
+	if _, err := e.MarkCommissionsSettled(e.ctx, job("c4"), "s2", []int64{999_999}); !errors.Is(err, ErrUnknownCommission) {
 		t.Fatalf("an unknown commission: %v", err)
 	}
 	again, _, err := e.PartnerCommissions(e.ctx, drucker, t0, t0.AddDate(0, 0, 20), 0, 10)

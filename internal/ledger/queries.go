@@ -24,6 +24,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
@@ -201,26 +202,62 @@ func (l *Ledger) PartnerEntries(ctx context.Context, partner string, from, to ti
 	return entries, next, err
 }
 
+// MarkResult is how many rows a mark request newly marked, and whether the
+// answer is a replay of the original one.
+type MarkResult struct {
+	Marked   int
+	Replayed bool
+}
+
 // MarkSettled records that a settlement settled the entries. Marking an entry
 // again with the same settlement changes nothing; an entry settled by another
-// settlement is refused, and then nothing is marked.
-func (l *Ledger) MarkSettled(ctx context.Context, settlement string, ids []int64) (int, error) {
-	return l.markSettled(ctx, "entries", ErrUnknownEntry, settlement, ids)
+// settlement is refused, and then nothing is marked. The request is idempotent
+// under meta: a retry with the same key and ids gets the original count, the same
+// key with other ids is ErrIdempotencyConflict.
+func (l *Ledger) MarkSettled(ctx context.Context, meta Meta, settlement string, ids []int64) (MarkResult, error) {
+	return l.markSettled(ctx, meta, "entries", ErrUnknownEntry, settlement, ids)
 }
 
 // MarkCommissionsSettled is MarkSettled for commission lines.
-func (l *Ledger) MarkCommissionsSettled(ctx context.Context, settlement string, ids []int64) (int, error) {
-	return l.markSettled(ctx, "commissions", ErrUnknownCommission, settlement, ids)
+func (l *Ledger) MarkCommissionsSettled(ctx context.Context, meta Meta, settlement string, ids []int64) (MarkResult, error) {
+	return l.markSettled(ctx, meta, "commissions", ErrUnknownCommission, settlement, ids)
 }
 
 // markSettled marks rows of table (entries or commissions, never input).
-func (l *Ledger) markSettled(ctx context.Context, table string, unknown error, settlement string, ids []int64) (int, error) {
+func (l *Ledger) markSettled(ctx context.Context, meta Meta, table string, unknown error, settlement string, ids []int64) (MarkResult, error) {
+	var res MarkResult
 	if settlement == "" {
-		return 0, fmt.Errorf("%w: no settlement id", ErrInvalid)
+		return res, fmt.Errorf("%w: no settlement id", ErrInvalid)
 	}
-	marked := 0
-	err := l.inTx(ctx, func(t tx) error {
-		marked = 0
+	if meta.Actor == "" || meta.Key == "" || len(meta.Key) > 255 {
+		return res, fmt.Errorf("%w: every write needs an actor and an idempotency key of at most 255 characters", ErrInvalid)
+	}
+	hash, err := accrualapi.Fingerprint("settlement_mark", accrualapi.MarkRecord{Table: table, Settlement: settlement, IDs: ids})
+	if err != nil {
+		return res, err
+	}
+	err = l.inTx(ctx, func(t tx) error {
+		res = MarkResult{}
+		// Claim the key first: a concurrent request with the same key waits here
+		// for this one's outcome (PostgreSQL) or runs after it (SQLite).
+		claimed, err := t.exec(ctx, `INSERT INTO settlement_marks (actor, idem_key, request_hash, marked, created_at)
+			VALUES ($1, $2, $3, 0, $4) ON CONFLICT (actor, idem_key) DO NOTHING`, meta.Actor, meta.Key, hash, micros(l.clock.Now()))
+		if err != nil {
+			return err
+		}
+		if n, err := claimed.RowsAffected(); err != nil || n == 0 {
+			var stored string
+			var marked int
+			if err := t.queryRow(ctx, `SELECT request_hash, marked FROM settlement_marks WHERE actor = $1 AND idem_key = $2`,
+				meta.Actor, meta.Key).Scan(&stored, &marked); err != nil {
+				return err
+			}
+			if stored != hash {
+				return fmt.Errorf("%w: %q", ErrIdempotencyConflict, meta.Key)
+			}
+			res = MarkResult{Marked: marked, Replayed: true}
+			return nil
+		}
 		for _, id := range ids {
 			var current sql.NullString
 			err := t.queryRow(ctx, `SELECT settlement_id FROM `+table+` WHERE id = $1`+t.d.forUpdate, id).Scan(&current)
@@ -238,12 +275,13 @@ func (l *Ledger) markSettled(ctx context.Context, table string, unknown error, s
 				if _, err := t.exec(ctx, `UPDATE `+table+` SET settlement_id = $1 WHERE id = $2`, settlement, id); err != nil {
 					return err
 				}
-				marked++
+				res.Marked++
 			}
 		}
-		return nil
+		_, err = t.exec(ctx, `UPDATE settlement_marks SET marked = $1 WHERE actor = $2 AND idem_key = $3`, res.Marked, meta.Actor, meta.Key)
+		return err
 	})
-	return marked, err
+	return res, err
 }
 
 // Commission is one line of a referral commission as settlement sees it: an

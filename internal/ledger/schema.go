@@ -112,6 +112,16 @@ CREATE INDEX commissions_code ON commissions (code);
 `,
 	// 2: settlement reads a referee's commissions by when they fall due.
 	`CREATE INDEX commissions_referee_due ON commissions (referee, confirms_at, id)`,
+	// 3: a settlement's mark requests, each under its Idempotency-Key: a retry
+	// gets the original count back.
+	`CREATE TABLE settlement_marks (
+	actor TEXT NOT NULL,
+	idem_key TEXT NOT NULL,
+	request_hash TEXT NOT NULL,
+	marked BIGINT NOT NULL,
+	created_at BIGINT NOT NULL,
+	PRIMARY KEY (actor, idem_key)
+)`,
 }
 
 // migrate applies the migrations not applied yet, under a lock so that replicas

@@ -455,14 +455,15 @@ func (s *service) read(ctx context.Context, acc *settlement.Accumulator, partner
 func (s *service) mark(ctx context.Context, name string, entryIDs, commissionIDs []int64) (int, error) {
 	total := 0
 	for chunk := range slices.Chunk(entryIDs, accrualapi.MaxMark) {
-		res, err := s.api.MarkSettled(ctx, accrualapi.MarkRequest{Settlement: name, EntryIDs: chunk})
+		res, _, err := s.api.MarkSettled(ctx, accrualapi.MarkKey("entries", name, chunk), accrualapi.MarkRequest{Settlement: name, EntryIDs: chunk})
 		if err != nil {
 			return total, err
 		}
 		total += res.Marked
 	}
 	for chunk := range slices.Chunk(commissionIDs, accrualapi.MaxMark) {
-		res, err := s.api.MarkCommissionsSettled(ctx, accrualapi.MarkCommissionsRequest{Settlement: name, CommissionIDs: chunk})
+		res, _, err := s.api.MarkCommissionsSettled(ctx, accrualapi.MarkKey("commissions", name, chunk),
+			accrualapi.MarkCommissionsRequest{Settlement: name, CommissionIDs: chunk})
 		if err != nil {
 			return total, err
 		}
