@@ -40,13 +40,24 @@ func TestTheTypedClientSpeaksToTheService(t *testing.T) {
 	if err != nil || member.Member != "anna" || member.Balance.Available != 50-20+7 {
 		t.Fatalf("Member: %+v, %v", member, err)
 	}
-	page, err := bakery.History(ctx, "anna", 0, 2)
+	admin := f.client("admin")
+	page, err := admin.History(ctx, "anna", 0, 2)
 	if err != nil || len(page.Entries) != 2 || page.Next == 0 || page.Entries[0].Kind != accrualapi.KindAdjust {
 		t.Fatalf("History: %+v, %v", page, err)
 	}
-	rest, err := bakery.History(ctx, "anna", page.Next, 100)
+	rest, err := admin.History(ctx, "anna", page.Next, 100)
 	if err != nil || len(rest.Entries) != 3 || rest.Next != 0 {
 		t.Fatalf("History after %d: %+v, %v", page.Next, rest, err)
+	}
+	// A partner reads only the entries of its own tills.
+	own, err := bakery.History(ctx, "anna", 0, 100)
+	if err != nil || len(own.Entries) == 0 {
+		t.Fatalf("the bakery's history: %+v, %v", own, err)
+	}
+	for _, e := range own.Entries {
+		if e.Partner != baecker {
+			t.Fatalf("the bakery read an entry of %q: %+v", e.Partner, e)
+		}
 	}
 	stats, err := f.client("admin").Stats(ctx)
 	if err != nil || stats.Members != 1 || stats.Referrals[referral].CodesIssued != 1 {

@@ -17,6 +17,7 @@ limitations under the License.
 package accrual
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -90,12 +91,20 @@ func (s *Server) member(w http.ResponseWriter, r *http.Request, _ Principal) err
 	return respond(w, accrualapi.Member{Member: member, Balance: balance, Tier: tier}, false)
 }
 
-func (s *Server) history(w http.ResponseWriter, r *http.Request, _ Principal) error {
+// history answers a member's entries: all of them to the admin, and to a
+// partner only those made at its own tills.
+func (s *Server) history(w http.ResponseWriter, r *http.Request, who Principal) error {
 	before, limit, err := paging(r, "before")
 	if err != nil {
 		return err
 	}
-	entries, next, err := s.ledger.History(r.Context(), r.PathValue("member"), before, limit)
+	var entries []ledger.Entry
+	var next int64
+	if who.Role == RoleAdmin {
+		entries, next, err = s.ledger.History(r.Context(), r.PathValue("member"), before, limit)
+	} else {
+		entries, next, err = s.ledger.PartnerHistory(r.Context(), r.PathValue("member"), who.Partner, before, limit)
+	}
 	if err != nil {
 		return err
 	}
@@ -211,10 +220,22 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, who Principal
 	return respond(w, res.ReferralCode, res.Replayed)
 }
 
-func (s *Server) lookupCode(w http.ResponseWriter, r *http.Request, _ Principal) error {
+// lookupCode answers a code to the admin and to the two partners of its
+// agreement; to any other partner it does not exist. The referee sees whether it
+// may be used, not whose customer it was issued to.
+func (s *Server) lookupCode(w http.ResponseWriter, r *http.Request, who Principal) error {
 	res, err := s.ledger.LookupCode(r.Context(), r.PathValue("code"))
 	if err != nil {
 		return err
+	}
+	if who.Role == RolePartner {
+		ref, ok := s.cfg.Referrals[res.Referral]
+		switch {
+		case !ok || (ref.Referrer != who.Partner && ref.Referee != who.Partner):
+			return fmt.Errorf("%w %q", ledger.ErrUnknownCode, r.PathValue("code"))
+		case ref.Referrer != who.Partner:
+			res.Owner = ""
+		}
 	}
 	return respond(w, res.ReferralCode, false)
 }

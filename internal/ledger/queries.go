@@ -159,6 +159,20 @@ func (l *Ledger) tierInputs(ctx context.Context, t tx, member string) ([]rules.A
 // page starts below (0 for the newest); next is the cursor of the following page,
 // 0 when there is none.
 func (l *Ledger) History(ctx context.Context, member string, before int64, limit int) (entries []Entry, next int64, err error) {
+	return l.history(ctx, member, "", before, limit)
+}
+
+// PartnerHistory is History as a partner sees it: only the entries made at its
+// own tills (its purchases, returns and the redemptions at them), nothing of
+// another partner's, of the program's bonuses or of the admin's adjustments.
+func (l *Ledger) PartnerHistory(ctx context.Context, member, partner string, before int64, limit int) (entries []Entry, next int64, err error) {
+	if partner == "" {
+		return nil, 0, fmt.Errorf("%w: no partner", ErrInvalid)
+	}
+	return l.history(ctx, member, partner, before, limit)
+}
+
+func (l *Ledger) history(ctx context.Context, member, partner string, before int64, limit int) (entries []Entry, next int64, err error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
@@ -169,8 +183,13 @@ func (l *Ledger) History(ctx context.Context, member string, before int64, limit
 		if err := lockMemberShared(ctx, t, member); err != nil {
 			return err
 		}
-		rows, err := t.query(ctx, entryColumns+` FROM entries WHERE member_id = $1 AND id < $2 AND kind <> $3 ORDER BY id DESC LIMIT $4`,
-			member, before, KindReferralCode, limit+1)
+		q := entryColumns + ` FROM entries WHERE member_id = $1 AND id < $2 AND kind <> $3 ORDER BY id DESC LIMIT $4`
+		args := []any{member, before, KindReferralCode, limit + 1}
+		if partner != "" {
+			q = entryColumns + ` FROM entries WHERE member_id = $1 AND id < $2 AND kind <> $3 AND partner_id = $5 ORDER BY id DESC LIMIT $4`
+			args = append(args, partner)
+		}
+		rows, err := t.query(ctx, q, args...)
 		if err != nil {
 			return err
 		}
