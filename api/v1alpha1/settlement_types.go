@@ -105,6 +105,11 @@ type PartnerStatement struct {
 	// net position of the partner: what it receives (positive) or pays (negative).
 	// +required
 	Net SignedAmount `json:"net"`
+
+	// tierDiscounts the partner granted its customers for their tier in the
+	// period: informational, neither part of net nor a transfer.
+	// +optional
+	TierDiscounts SignedAmount `json:"tierDiscounts,omitempty"`
 }
 
 // Transfer is one payment that settles the period. The network clearing account is
@@ -154,6 +159,11 @@ type SettlementTotals struct {
 	// netVolume is the sum of all transfers.
 	// +optional
 	NetVolume SignedAmount `json:"netVolume,omitempty"`
+
+	// tierDiscounts every partner granted for their customers' tiers:
+	// informational.
+	// +optional
+	TierDiscounts SignedAmount `json:"tierDiscounts,omitempty"`
 }
 
 // SettlementStatus is the result of a settlement run, written only by the job.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/ledger"
+	"github.com/treue-dev/treue/internal/money"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
@@ -86,6 +87,9 @@ func (s *Server) member(w http.ResponseWriter, r *http.Request, _ Principal) err
 	tier := accrualapi.Tier{Name: st.Name, Qualifying: st.Qualifying, ToNext: st.ToNext, Pinned: st.Pinned}
 	if st.Next >= 0 {
 		tier.Next = s.cfg.Program.Tiers[st.Next].Name
+	}
+	if st.Level >= 0 && s.cfg.Program.Tiers[st.Level].Discount != nil {
+		tier.Discount, _ = money.FormatExact(s.cfg.Program.Tiers[st.Level].Discount) // parsed from a finite decimal
 	}
 	balance := accrualapi.Balance{Available: b.Available, Pending: b.Pending, Expiring: b.Expiring, ExpiringBy: b.ExpiringBy}
 	return respond(w, accrualapi.Member{Member: member, Balance: balance, Tier: tier}, false)
@@ -353,7 +357,8 @@ func wireEntries(entries []ledger.Entry) []accrualapi.Entry {
 	out := make([]accrualapi.Entry, 0, len(entries))
 	for _, e := range entries {
 		out = append(out, accrualapi.Entry{ID: e.ID, Kind: e.Kind, Member: e.Member, Partner: e.Partner, CreatedAt: e.CreatedAt,
-			Points: e.Points, Amount: e.Amount, RelatedID: e.RelatedID, Reason: e.Reason, Settlement: e.Settlement})
+			Points: e.Points, Amount: e.Amount, RelatedID: e.RelatedID, Reason: e.Reason, Settlement: e.Settlement,
+			TierDiscount: e.Discount})
 	}
 	return out
 }

@@ -239,11 +239,15 @@ func (c *Client) MarkCommissionsSettled(ctx context.Context, key string, req Mar
 	return out, r, err
 }
 
-// MarkKey is the idempotency key the settlement job sends with a mark request: a
-// hash of what it marks, so that the job run again after a crash sends the same
-// key for the same chunk and gets the original count back.
-func MarkKey(table, settlement string, ids []int64) string {
-	h, _ := Fingerprint("settlement_mark", MarkRecord{Table: table, Settlement: settlement, IDs: ids})
+// MarkKey is the idempotency key the settlement job sends with a mark request:
+// a hash of what it marks and of the run, so that a retry within a run (after a
+// lost answer) gets the original count back, and a later run, which marks
+// nothing new, counts 0.
+func MarkKey(run, table, settlement string, ids []int64) string {
+	h, _ := Fingerprint("settlement_mark", struct {
+		Run string `json:"run"`
+		MarkRecord
+	}{run, MarkRecord{Table: table, Settlement: settlement, IDs: ids}})
 	return "mark-" + h[:32]
 }
 

@@ -55,10 +55,16 @@ type EarnRequest struct {
 
 // EarnResult answers POST /v1/earn.
 type EarnResult struct {
-	EntryID      int64      `json:"entryId"`
-	Points       int64      `json:"points"`
-	Discount     int64      `json:"discount"`
-	AmountDue    int64      `json:"amountDue"`
+	EntryID int64 `json:"entryId"`
+	Points  int64 `json:"points"`
+	// Discount is what the member does not pay, in minor units: her tier's
+	// discount and then a referral code's. AmountDue = amount - Discount is what
+	// she pays, and what points and a commission are earned on.
+	Discount  int64 `json:"discount"`
+	AmountDue int64 `json:"amountDue"`
+	// TierDiscount is the part of Discount her tier gave (a percentage of the
+	// amount, rounded half up); the rest is the referral code's. Absent when 0.
+	TierDiscount int64      `json:"tierDiscount,omitempty"`
 	Capped       string     `json:"capped,omitempty"`
 	PendingUntil time.Time  `json:"pendingUntil"`
 	ExpiresAt    *time.Time `json:"expiresAt,omitempty"`
@@ -148,7 +154,11 @@ type Balance struct {
 
 // Tier is a member's tier and the way to the next one.
 type Tier struct {
-	Name       string `json:"name,omitempty"`
+	Name string `json:"name,omitempty"`
+	// Discount is the percentage the level takes off a purchase at every partner
+	// (an exact decimal, "5" for 5 %), which the till shows before the member
+	// pays; the earn answer carries it in minor units. Absent for none.
+	Discount   string `json:"discount,omitempty"`
 	Qualifying int64  `json:"qualifying"`
 	Next       string `json:"next,omitempty"`
 	ToNext     int64  `json:"toNext"`
@@ -183,6 +193,9 @@ type Entry struct {
 	RelatedID  int64  `json:"relatedId,omitempty"`
 	Reason     string `json:"reason,omitempty"`
 	Settlement string `json:"settlement,omitempty"`
+	// TierDiscount is, on a purchase, what the member's tier took off the amount
+	// (the partner granted it); Amount is what she paid after it.
+	TierDiscount int64 `json:"tierDiscount,omitempty"`
 }
 
 // HistoryPage answers GET /v1/members/{member}/history, newest first; Next is

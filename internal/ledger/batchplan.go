@@ -122,6 +122,7 @@ type plannedEntry struct {
 	actor, key, hash      string
 	createdAt             int64
 	points, amount        int64
+	discount              int64
 	result                string
 }
 
@@ -250,7 +251,7 @@ func (l *Ledger) planEarn(fw *fastWrite, m *fastMember, now time.Time, ids, lotI
 	at := micros(now)
 	e := plannedEntry{id: res.EntryID, kind: KindEarn, member: fw.member, partner: req.Partner,
 		actor: fw.meta.Actor, key: fw.meta.Key, hash: fw.hash, createdAt: at,
-		points: d.points, amount: res.AmountDue, result: string(b)}
+		points: d.points, amount: res.AmountDue, discount: d.tierDiscount, result: string(b)}
 	p.post(e.id, d.postings)
 	// What the next write of this member in the run must see.
 	m.lastEarn = at
@@ -356,9 +357,9 @@ func (l *Ledger) writePlan(ctx context.Context, t tx, p planned, members map[str
 	}
 	entryRows := make([][]any, 0, len(p.entries))
 	for _, e := range p.entries {
-		entryRows = append(entryRows, []any{e.id, e.kind, e.member, e.partner, e.actor, e.key, e.hash, e.createdAt, e.points, e.amount, e.result})
+		entryRows = append(entryRows, []any{e.id, e.kind, e.member, e.partner, e.actor, e.key, e.hash, e.createdAt, e.points, e.amount, e.result, e.discount})
 	}
-	const entryColumns = "entries (id, kind, member_id, partner_id, actor, idem_key, request_hash, created_at, points, amount, result)"
+	const entryColumns = "entries (id, kind, member_id, partner_id, actor, idem_key, request_hash, created_at, points, amount, result, discount)"
 	if err := insertRows(ctx, t, entryColumns, entryRows); err != nil {
 		return err
 	}

@@ -53,15 +53,17 @@ type earnSnapshot struct {
 	// earnedToday is what the member earned since the start of the day, when the
 	// program caps a day's points; 0 otherwise.
 	earnedToday int64
-	// discount is the referral discount of the code the purchase applies, in
-	// minor units; 0 without a code.
-	discount int64
+	// referral is the code the purchase applies, read but not decided yet: its
+	// discount applies after the tier's; nil without a code.
+	referral *referralUse
 }
 
 // earnDecision is what an earning writes.
 type earnDecision struct {
 	// result is the answer, but for the entry id and the referral commission.
 	result EarnResult
+	// tierDiscount is the part of the result's discount the member's tier gave.
+	tierDiscount int64
 	// points are the points of the new lot, terms its dates.
 	points int64
 	terms  rules.LotTerms
@@ -72,9 +74,22 @@ type earnDecision struct {
 // decideEarn decides an earning: the member's tier at now, the points of the
 // purchase (after the referral discount, capped by the day's limit), and the
 // dates of the lot they make.
+//
+// The member pays the amount less the tier's discount (a percentage of the
+// amount) and then less the referral code's (a percentage of what is left, or a
+// fixed amount up to it), each rounded half up; points are earned, and a
+// referral commission accrues, on what she pays.
 func (l *Ledger) decideEarn(req EarnRequest, m earnSnapshot, now time.Time) (earnDecision, error) {
-	purchase := rules.Purchase{Amount: req.Amount, Lines: req.Lines, DefaultCategory: req.DefaultCategory, Discount: m.discount}
 	tier := l.program.TierAt(now, m.activity, m.membership)
+	tierDiscount := l.program.TierDiscount(tier.Level, req.Amount)
+	discount := tierDiscount
+	if m.referral != nil {
+		if err := m.referral.apply(tierDiscount); err != nil {
+			return earnDecision{}, err
+		}
+		discount += m.referral.outcome.Discount
+	}
+	purchase := rules.Purchase{Amount: req.Amount, Lines: req.Lines, DefaultCategory: req.DefaultCategory, Discount: discount}
 	earned, err := l.program.EarnPoints(purchase, tier.Level, m.earnedToday)
 	if err != nil {
 		return earnDecision{}, fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -83,8 +98,13 @@ func (l *Ledger) decideEarn(req EarnRequest, m earnSnapshot, now time.Time) (ear
 		return earnDecision{}, fmt.Errorf("%w: the purchase would earn %d points, more than the %d one write may move", ErrOutOfRange, earned.Points, accrualapi.MaxPoints)
 	}
 	terms := l.program.LotTermsAt(now)
+	result := l.earnResult(req, purchase, earned, terms, now)
+	result.TierDiscount = tierDiscount
+	if m.referral != nil {
+		result.CommissionMicros = m.referral.outcome.CommissionMicros
+	}
 	return earnDecision{
-		result: l.earnResult(req, purchase, earned, terms, now),
+		result: result, tierDiscount: tierDiscount,
 		points: earned.Points, terms: terms,
 		postings: []posting{{memberAccount(req.Member), earned.Points}, {issuanceAccount(req.Partner), -earned.Points}},
 	}, nil

@@ -52,6 +52,7 @@ type newEntry struct {
 	member, partner        string
 	createdAt              time.Time
 	points, amount         int64
+	discount               int64 // the tier discount of a purchase
 	relatedID              int64
 	reason                 string
 	postings               []posting
@@ -75,9 +76,9 @@ func (e *newEntry) insert(ctx context.Context, t tx, res any) error {
 	}
 	var id int64
 	err := t.queryRow(ctx, `INSERT INTO entries
-		(kind, member_id, partner_id, actor, idem_key, request_hash, created_at, points, amount, related_id, reason, result)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{}') RETURNING id`,
-		e.kind, e.member, e.partner, e.actor, e.key, e.hash, micros(e.createdAt), e.points, e.amount, related, e.reason).Scan(&id)
+		(kind, member_id, partner_id, actor, idem_key, request_hash, created_at, points, amount, related_id, reason, result, discount)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{}', $12) RETURNING id`,
+		e.kind, e.member, e.partner, e.actor, e.key, e.hash, micros(e.createdAt), e.points, e.amount, related, e.reason, e.discount).Scan(&id)
 	if err != nil {
 		return err
 	}

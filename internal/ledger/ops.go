@@ -103,14 +103,13 @@ func (l *Ledger) Earn(ctx context.Context, req EarnRequest) (EarnResult, error) 
 			return nil, err
 		}
 		var snap earnSnapshot
-		var ref *referralUse
 		if req.ReferralCode != "" {
 			var err error
-			if ref, err = l.applyReferral(ctx, t, req, now); err != nil {
+			if snap.referral, err = l.prepareReferral(ctx, t, req, now); err != nil {
 				return nil, err
 			}
-			snap.discount = ref.outcome.Discount
 		}
+		ref := snap.referral
 		var err error
 		if snap.activity, snap.membership, err = l.tierInputs(ctx, t, req.Member); err != nil {
 			return nil, err
@@ -126,15 +125,12 @@ func (l *Ledger) Earn(ctx context.Context, req EarnRequest) (EarnResult, error) 
 			return nil, err
 		}
 		res = d.result
-		if ref != nil {
-			res.CommissionMicros = ref.outcome.CommissionMicros
-		}
 		if _, err := t.exec(ctx, `UPDATE members SET last_earned_at = $1 WHERE id = $2`, micros(now), req.Member); err != nil {
 			return nil, err
 		}
 		return &newEntry{
 			member: req.Member, partner: req.Partner, createdAt: now,
-			points: d.points, amount: res.AmountDue, postings: d.postings,
+			points: d.points, amount: res.AmountDue, discount: d.tierDiscount, postings: d.postings,
 			after: func(ctx context.Context, t tx, id int64) error {
 				if ref != nil {
 					if err := ref.record(ctx, t, id, now); err != nil {

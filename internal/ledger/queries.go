@@ -351,7 +351,7 @@ func (l *Ledger) PartnerCommissions(ctx context.Context, referee string, from, t
 	return out, next, nil
 }
 
-const entryColumns = `SELECT id, kind, member_id, partner_id, created_at, points, amount, COALESCE(related_id, 0), reason, COALESCE(settlement_id, '')`
+const entryColumns = `SELECT id, kind, member_id, partner_id, created_at, points, amount, COALESCE(related_id, 0), reason, COALESCE(settlement_id, ''), discount`
 
 func scanEntries(rows *sql.Rows) ([]Entry, error) {
 	defer func() { _ = rows.Close() }()
@@ -359,7 +359,7 @@ func scanEntries(rows *sql.Rows) ([]Entry, error) {
 	for rows.Next() {
 		var e Entry
 		var at int64
-		if err := rows.Scan(&e.ID, &e.Kind, &e.Member, &e.Partner, &at, &e.Points, &e.Amount, &e.RelatedID, &e.Reason, &e.Settlement); err != nil {
+		if err := rows.Scan(&e.ID, &e.Kind, &e.Member, &e.Partner, &at, &e.Points, &e.Amount, &e.RelatedID, &e.Reason, &e.Settlement, &e.Discount); err != nil {
 			return nil, err
 		}
 		e.CreatedAt = fromMicros(at)

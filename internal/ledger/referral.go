@@ -112,14 +112,31 @@ func (l *Ledger) LookupCode(ctx context.Context, code string) (ReferralCode, err
 	return res, err
 }
 
-// referralUse is a code applied to a purchase, waiting for the entry's id.
+// referralUse is a code applied to a purchase: what the rules need to decide it
+// (use), and once decided (decideEarn) its outcome, waiting for the entry's id.
 type referralUse struct {
 	code    string
 	ref     *rules.Referral
+	use     rules.ReferralUse
 	outcome rules.ReferralOutcome
 }
 
-func (l *Ledger) applyReferral(ctx context.Context, t tx, req EarnRequest, now time.Time) (*referralUse, error) {
+// apply decides the code on a purchase already discounted by before (the tier
+// discount).
+func (u *referralUse) apply(before int64) error {
+	use := u.use
+	use.DiscountedBefore = before
+	out, err := u.ref.Apply(use)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrReferralRefused, err)
+	}
+	u.outcome = out
+	return nil
+}
+
+// prepareReferral reads what deciding a code on a purchase needs, with the
+// code's row locked (its use limit is shared by every member who uses it).
+func (l *Ledger) prepareReferral(ctx context.Context, t tx, req EarnRequest, now time.Time) (*referralUse, error) {
 	code := strings.ToUpper(req.ReferralCode)
 	// The code's row is locked before its uses are counted: the use limit is a
 	// counter shared by every member who uses the code, which no member's lock
@@ -146,14 +163,10 @@ func (l *Ledger) applyReferral(ctx context.Context, t tx, req EarnRequest, now t
 	if err := t.queryRow(ctx, `SELECT COUNT(*) FROM commissions WHERE code = $1 AND kind = $2`, code, CommissionAccrual).Scan(&uses); err != nil {
 		return nil, err
 	}
-	out, err := ref.Apply(rules.ReferralUse{
+	return &referralUse{code: code, ref: ref, use: rules.ReferralUse{
 		Partner: req.Partner, Amount: req.Amount, At: now, CodeOwner: owner, Member: req.Member,
 		PriorPurchases: prior, PriorUses: uses,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrReferralRefused, err)
-	}
-	return &referralUse{code: code, ref: ref, outcome: out}, nil
+	}}, nil
 }
 
 func (u *referralUse) record(ctx context.Context, t tx, earnID int64, now time.Time) error {

@@ -122,6 +122,9 @@ CREATE INDEX commissions_code ON commissions (code);
 	created_at BIGINT NOT NULL,
 	PRIMARY KEY (actor, idem_key)
 )`,
+	// 4: the discount a member's tier gave on a purchase (minor units), which
+	// settlement shows per partner.
+	`ALTER TABLE entries ADD COLUMN discount BIGINT NOT NULL DEFAULT 0`,
 }
 
 // migrate applies the migrations not applied yet, under a lock so that replicas

@@ -213,6 +213,8 @@ type Entry struct {
 	RelatedID  int64
 	Reason     string
 	Settlement string
+	// Discount is, on a purchase, what the member's tier took off the amount.
+	Discount int64
 }
 
 // Entry kinds, as stored and as the API names them.

@@ -191,6 +191,10 @@ type ReferralUse struct {
 	PriorPurchases int64
 	// PriorUses is how often the code was used before.
 	PriorUses int64
+	// DiscountedBefore is what the purchase was already discounted by (a tier
+	// discount): the code's discount applies to what is left, Amount -
+	// DiscountedBefore. The minimum spend is checked on Amount.
+	DiscountedBefore int64
 }
 
 // ReferralOutcome is what a code does to a purchase.
@@ -202,6 +206,14 @@ type ReferralOutcome struct {
 	// ConfirmsAt is when the holding period ends: a return before it cancels the
 	// commission, a return after it claws it back.
 	ConfirmsAt time.Time
+}
+
+// PercentOf is percent % of amount in minor units, rounded half up (half a minor
+// unit goes to the member): how every percentage discount is rounded.
+func PercentOf(amount int64, percent *big.Rat) int64 {
+	d := new(big.Rat).Mul(big.NewRat(amount, 1), percent)
+	d.Quo(d, hundred)
+	return money.Round(d, money.HalfUp).Int64()
 }
 
 // Apply checks the guards and computes the discount and commission of a purchase.
@@ -224,18 +236,20 @@ func (r *Referral) Apply(u ReferralUse) (ReferralOutcome, error) {
 	case u.Amount < r.MinimumSpend || u.Amount <= 0:
 		return ReferralOutcome{}, ErrBelowMinimumSpend
 	}
+	if u.DiscountedBefore < 0 || u.DiscountedBefore > u.Amount {
+		return ReferralOutcome{}, fmt.Errorf("%w: a discount of %d before the code on %d minor units", ErrBadPurchase, u.DiscountedBefore, u.Amount)
+	}
+	base := u.Amount - u.DiscountedBefore
 	out := ReferralOutcome{ConfirmsAt: r.Holding.AddTo(u.At)}
 	if r.discountPercent != nil {
-		d := new(big.Rat).Mul(big.NewRat(u.Amount, 1), r.discountPercent)
-		d.Quo(d, hundred)
-		out.Discount = money.Round(d, money.HalfUp).Int64()
+		out.Discount = PercentOf(base, r.discountPercent)
 		if r.discountCap > 0 {
 			out.Discount = min(out.Discount, r.discountCap)
 		}
 	} else {
-		out.Discount = min(r.discountFixed, u.Amount)
+		out.Discount = min(r.discountFixed, base)
 	}
-	out.AmountDue = u.Amount - out.Discount
+	out.AmountDue = base - out.Discount
 	if r.commissionPercent != nil {
 		c := new(big.Rat).Mul(big.NewRat(out.AmountDue, 1), r.commissionPercent)
 		c.Mul(c, big.NewRat(MicrosPerMinor, 100))

@@ -149,6 +149,17 @@ func saturatingAdd(a, b int64) int64 {
 	return a + b
 }
 
+// TierDiscount is what a member of level (an index into Tiers, -1 for none) is
+// discounted on a purchase of amount minor units: the level's percentage, rounded
+// half up; 0 for a level without one. It comes off first: a referral code's
+// discount applies to what is left.
+func (p *Program) TierDiscount(level int, amount int64) int64 {
+	if level < 0 || level >= len(p.Tiers) || p.Tiers[level].Discount == nil || amount <= 0 {
+		return 0
+	}
+	return PercentOf(amount, p.Tiers[level].Discount)
+}
+
 // sum is the activity in the window ending at s.
 func (e tierEvaluator) sum(s time.Time) int64 {
 	start, inclusive := e.windowStart(s)

@@ -94,6 +94,9 @@ type Entry struct {
 	Referrer string
 	// Micros of a commission, in millionths of a minor unit.
 	Micros int64
+	// TierDiscount is, on a purchase (Issued), what the member's tier took off
+	// the amount at the partner, in minor units.
+	TierDiscount int64
 }
 
 // Statement is one partner's position. Amounts are in minor units; positive ones
@@ -115,6 +118,10 @@ type Statement struct {
 	// smaller than the minimum transfer, carries it out.
 	Net        int64 `json:"net"`
 	CarriedOut int64 `json:"carriedOut"`
+	// TierDiscounts the partner granted its customers for their tier in the
+	// period, in minor units: informational, not part of Net nor a transfer (the
+	// partner gave them at its till).
+	TierDiscounts int64 `json:"tierDiscounts,omitempty"`
 }
 
 // Settled is what the period's transfers pay the partner (negative: what the
@@ -142,6 +149,8 @@ type Totals struct {
 	CarriedOut    int64 `json:"carriedOut"`
 	// NetVolume is the sum of the transfers.
 	NetVolume int64 `json:"netVolume"`
+	// TierDiscounts granted by every partner: informational.
+	TierDiscounts int64 `json:"tierDiscounts,omitempty"`
 }
 
 // Result is a settled period.
@@ -160,7 +169,7 @@ type Result struct {
 }
 
 type tally struct {
-	issued, returned, redeemed, carriedIn int64
+	issued, returned, redeemed, carriedIn, tierDiscounts int64
 }
 
 type pair struct{ referee, referrer string }
@@ -245,12 +254,13 @@ func (a *Accumulator) Add(e Entry) error {
 	if !ok {
 		return fmt.Errorf("%w: partner %q is not in the cooperation", ErrInvalid, e.Partner)
 	}
-	if e.Points < 0 {
-		return fmt.Errorf("%w: %d points for %s; points are never negative", ErrInvalid, e.Points, e.Partner)
+	if e.Points < 0 || e.TierDiscount < 0 {
+		return fmt.Errorf("%w: %d points, %d tier discount for %s; points and discounts are never negative", ErrInvalid, e.Points, e.TierDiscount, e.Partner)
 	}
 	switch e.Kind {
 	case Issued:
-		return addChecked(&t.issued, e.Points, "points issued", e.Partner)
+		return errors.Join(addChecked(&t.issued, e.Points, "points issued", e.Partner),
+			addChecked(&t.tierDiscounts, e.TierDiscount, "tier discounts", e.Partner))
 	case Returned:
 		return addChecked(&t.returned, e.Points, "points returned", e.Partner)
 	case Redeemed:
@@ -321,7 +331,8 @@ func (a *Accumulator) Settle() (*Result, error) {
 	for i, k := range keys {
 		t, prices := a.partners[k], a.terms.Partners[k]
 		index[k] = i
-		s := Statement{Partner: k, PointsIssued: t.issued, PointsReturned: t.returned, PointsRedeemed: t.redeemed, CarriedIn: t.carriedIn}
+		s := Statement{Partner: k, PointsIssued: t.issued, PointsReturned: t.returned, PointsRedeemed: t.redeemed, CarriedIn: t.carriedIn,
+			TierDiscounts: t.tierDiscounts}
 		netIssued := new(big.Rat).SetInt64(t.issued)
 		netIssued.Sub(netIssued, new(big.Rat).SetInt64(t.returned))
 		var err error
@@ -380,7 +391,8 @@ func (a *Accumulator) Settle() (*Result, error) {
 			sum *int64
 			v   int64
 		}{{&tot.PointsIssued, s.PointsIssued}, {&tot.PointsReturned, s.PointsReturned}, {&tot.PointsRedeemed, s.PointsRedeemed},
-			{&tot.Issuance, s.Issuance}, {&tot.Redemption, s.Redemption}, {&tot.CarriedIn, s.CarriedIn}, {&tot.CarriedOut, s.CarriedOut}} {
+			{&tot.Issuance, s.Issuance}, {&tot.Redemption, s.Redemption}, {&tot.CarriedIn, s.CarriedIn}, {&tot.CarriedOut, s.CarriedOut},
+			{&tot.TierDiscounts, s.TierDiscounts}} {
 			if err := addChecked(f.sum, f.v, "the totals", "the network"); err != nil {
 				return nil, err
 			}

@@ -294,3 +294,35 @@ func TestMicrosSumSpills(t *testing.T) {
 		t.Errorf("sum %s, want %s", m.value(), want)
 	}
 }
+
+// A partner's tier discounts are an informational line of its statement (issue
+// 16): summed per partner and in the totals, never part of Net nor a transfer,
+// and a period without any settles (and checksums) as before.
+func TestTierDiscountsAreInformational(t *testing.T) {
+	terms := exampleTerms(Multilateral, 0)
+	delete(terms.Partners, "shops/c")
+	plain := []Entry{{Kind: Issued, Partner: "shops/a", Points: 1_000}, {Kind: Redeemed, Partner: "shops/b", Points: 500}}
+	withDiscounts := []Entry{
+		{Kind: Issued, Partner: "shops/a", Points: 600, TierDiscount: 500},
+		{Kind: Issued, Partner: "shops/a", Points: 400, TierDiscount: 51},
+		{Kind: Redeemed, Partner: "shops/b", Points: 500},
+	}
+	before, after := settle(t, terms, plain, nil), settle(t, terms, withDiscounts, nil)
+	if after.Statements[0].TierDiscounts != 551 || after.Statements[1].TierDiscounts != 0 || after.Totals.TierDiscounts != 551 {
+		t.Fatalf("tier discounts: %+v, totals %+v", after.Statements, after.Totals)
+	}
+	if after.Statements[0].Net != before.Statements[0].Net || !reflect.DeepEqual(after.Transfers, before.Transfers) {
+		t.Fatalf("tier discounts moved money: %+v against %+v", after, before)
+	}
+	if after.Checksum == before.Checksum {
+		t.Fatal("the tier discounts are not in the checksum")
+	}
+	again := settle(t, terms, plain, nil)
+	if again.Checksum != before.Checksum {
+		t.Fatal("a period without tier discounts checksums differently")
+	}
+	a, _ := New(terms)
+	if err := a.Add(Entry{Kind: Issued, Partner: "shops/a", Points: 1, TierDiscount: -1}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a negative tier discount: %v", err)
+	}
+}

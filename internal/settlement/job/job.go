@@ -31,6 +31,7 @@ package job
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -143,7 +144,7 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 	if err := carryIn(ctx, c, acc, coop, prevWindow, terms.Currency); err != nil {
 		return fail(loyaltyv1alpha1.ReasonReadFailed, err)
 	}
-	svc := &service{api: &accrualapi.Client{Endpoint: o.Endpoint, Token: o.Token, HTTP: o.HTTP}, pageSize: o.PageSize}
+	svc := &service{api: &accrualapi.Client{Endpoint: o.Endpoint, Token: o.Token, HTTP: o.HTTP}, pageSize: o.PageSize, run: rand.Text()}
 	var entryIDs, commissionIDs []int64
 	for _, m := range coop.Spec.Members {
 		partner := m.PartnerRef.Key(coop.Namespace)
@@ -352,6 +353,15 @@ func formatSigned(cur money.Currency, minor int64) loyaltyv1alpha1.SignedAmount 
 	return loyaltyv1alpha1.SignedAmount(cur.Format(minor))
 }
 
+// formatNonZero is formatSigned, or nothing for 0: an informational line only
+// where there is something to say.
+func formatNonZero(cur money.Currency, minor int64) loyaltyv1alpha1.SignedAmount {
+	if minor == 0 {
+		return ""
+	}
+	return formatSigned(cur, minor)
+}
+
 // statusOf renders a result as a Settlement's status.
 func statusOf(res *settlement.Result) (*loyaltyv1alpha1.SettlementStatus, error) {
 	cur := res.Currency
@@ -369,6 +379,7 @@ func statusOf(res *settlement.Result) (*loyaltyv1alpha1.SettlementStatus, error)
 			IssuanceAmount: formatSigned(cur, s.Issuance), RedemptionAmount: formatSigned(cur, s.Redemption),
 			CommissionsEarned: formatSigned(cur, s.CommissionsEarned), CommissionsOwed: formatSigned(cur, s.CommissionsOwed),
 			CarriedIn: formatSigned(cur, s.CarriedIn), CarriedOut: formatSigned(cur, s.CarriedOut), Net: formatSigned(cur, s.Net),
+			TierDiscounts: formatNonZero(cur, s.TierDiscounts),
 		})
 	}
 	for _, t := range res.Transfers {
@@ -379,7 +390,7 @@ func statusOf(res *settlement.Result) (*loyaltyv1alpha1.SettlementStatus, error)
 		PointsIssued: tot.PointsIssued - tot.PointsReturned, PointsRedeemed: tot.PointsRedeemed,
 		IssuanceAmount: formatSigned(cur, tot.Issuance), RedemptionAmount: formatSigned(cur, tot.Redemption),
 		Commissions: formatSigned(cur, tot.Commissions), NetworkMargin: formatSigned(cur, tot.NetworkMargin),
-		NetVolume: formatSigned(cur, tot.NetVolume),
+		NetVolume: formatSigned(cur, tot.NetVolume), TierDiscounts: formatNonZero(cur, tot.TierDiscounts),
 	}
 	return st, nil
 }
@@ -388,6 +399,8 @@ func statusOf(res *settlement.Result) (*loyaltyv1alpha1.SettlementStatus, error)
 type service struct {
 	api      *accrualapi.Client
 	pageSize int
+	// run tells this run's mark requests from an earlier run's (MarkKey).
+	run string
 }
 
 // read adds a partner's entries and commissions of the window, leaving out those
@@ -407,7 +420,7 @@ func (s *service) read(ctx context.Context, acc *settlement.Accumulator, partner
 			var se settlement.Entry
 			switch e.Kind {
 			case accrualapi.KindEarn:
-				se = settlement.Entry{Kind: settlement.Issued, Partner: partner, Points: e.Points}
+				se = settlement.Entry{Kind: settlement.Issued, Partner: partner, Points: e.Points, TierDiscount: e.TierDiscount}
 			case accrualapi.KindRedeem:
 				se = settlement.Entry{Kind: settlement.Redeemed, Partner: partner, Points: -e.Points}
 			case accrualapi.KindReverse:
@@ -455,14 +468,14 @@ func (s *service) read(ctx context.Context, acc *settlement.Accumulator, partner
 func (s *service) mark(ctx context.Context, name string, entryIDs, commissionIDs []int64) (int, error) {
 	total := 0
 	for chunk := range slices.Chunk(entryIDs, accrualapi.MaxMark) {
-		res, _, err := s.api.MarkSettled(ctx, accrualapi.MarkKey("entries", name, chunk), accrualapi.MarkRequest{Settlement: name, EntryIDs: chunk})
+		res, _, err := s.api.MarkSettled(ctx, accrualapi.MarkKey(s.run, "entries", name, chunk), accrualapi.MarkRequest{Settlement: name, EntryIDs: chunk})
 		if err != nil {
 			return total, err
 		}
 		total += res.Marked
 	}
 	for chunk := range slices.Chunk(commissionIDs, accrualapi.MaxMark) {
-		res, _, err := s.api.MarkCommissionsSettled(ctx, accrualapi.MarkKey("commissions", name, chunk),
+		res, _, err := s.api.MarkCommissionsSettled(ctx, accrualapi.MarkKey(s.run, "commissions", name, chunk),
 			accrualapi.MarkCommissionsRequest{Settlement: name, CommissionIDs: chunk})
 		if err != nil {
 			return total, err
