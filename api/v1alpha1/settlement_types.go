@@ -110,6 +110,11 @@ type PartnerStatement struct {
 	// period: informational, neither part of net nor a transfer.
 	// +optional
 	TierDiscounts SignedAmount `json:"tierDiscounts,omitempty"`
+
+	// membershipFees the partner collected at its till for the network, less
+	// refunds: it owes them (they are part of net).
+	// +optional
+	MembershipFees SignedAmount `json:"membershipFees,omitempty"`
 }
 
 // Transfer is one payment that settles the period. The network clearing account is
@@ -164,6 +169,10 @@ type SettlementTotals struct {
 	// informational.
 	// +optional
 	TierDiscounts SignedAmount `json:"tierDiscounts,omitempty"`
+
+	// membershipFees every partner collected for the network.
+	// +optional
+	MembershipFees SignedAmount `json:"membershipFees,omitempty"`
 }
 
 // SettlementStatus is the result of a settlement run, written only by the job.

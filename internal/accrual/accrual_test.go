@@ -139,8 +139,17 @@ func newFixtureAt(t *testing.T, clock ledger.Clock) *fixture {
 // test's own, internal/pgtest).
 func newFixtureOn(t *testing.T, clock ledger.Clock, backend ledger.Backend) *fixture {
 	t.Helper()
+	return newFixtureWith(t, clock, backend, nil)
+}
+
+// newFixtureWith is newFixtureOn with the test configuration changed by change.
+func newFixtureWith(t *testing.T, clock ledger.Clock, backend ledger.Backend, change func(*accrualapi.Config)) *fixture {
+	t.Helper()
 	dir := t.TempDir()
 	c := testConfig(filepath.Join(dir, "ledger.db"))
+	if change != nil {
+		change(&c)
+	}
 	keys := writeSecrets(t, dir, c)
 	raw, _ := json.Marshal(c)
 	if err := os.WriteFile(filepath.Join(dir, "accrual.json"), raw, 0o600); err != nil {

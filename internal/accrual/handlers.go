@@ -92,7 +92,18 @@ func (s *Server) member(w http.ResponseWriter, r *http.Request, _ Principal) err
 		tier.Discount, _ = money.FormatExact(s.cfg.Program.Tiers[st.Level].Discount) // parsed from a finite decimal
 	}
 	balance := accrualapi.Balance{Available: b.Available, Pending: b.Pending, Expiring: b.Expiring, ExpiringBy: b.ExpiringBy}
-	return respond(w, accrualapi.Member{Member: member, Balance: balance, Tier: tier}, false)
+	out := accrualapi.Member{Member: member, Balance: balance, Tier: tier}
+	if s.cfg.Program.Membership.Paid {
+		paid, err := s.ledger.PaidUntil(r.Context(), member)
+		if err != nil {
+			return err
+		}
+		out.Membership = &accrualapi.Membership{Active: paid.After(s.ledger.Now())}
+		if !paid.IsZero() {
+			out.Membership.PaidUntil = &paid
+		}
+	}
+	return respond(w, out, false)
 }
 
 // history answers a member's entries: all of them to the admin, and to a
@@ -202,6 +213,46 @@ func (s *Server) adjust(w http.ResponseWriter, r *http.Request, who Principal) e
 		return err
 	}
 	return respond(w, res.AdjustResult, res.Replayed)
+}
+
+// payMembership records the membership fee a member pays at the calling
+// partner's till.
+func (s *Server) payMembership(w http.ResponseWriter, r *http.Request, who Principal) error {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	var req accrualapi.MembershipFeeRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if req.Currency != s.cfg.Program.Currency.Code {
+		return fmt.Errorf("%w: the program counts in %s, the fee is in %q", ledger.ErrWrongCurrency, s.cfg.Program.Currency.Code, req.Currency)
+	}
+	res, err := s.ledger.PayMembershipFee(r.Context(), ledger.MembershipFeeRequest{Meta: meta(who, key), Member: req.Member,
+		Partner: who.Partner, Amount: req.Amount})
+	if err != nil {
+		return err
+	}
+	return respond(w, res.MembershipResult, res.Replayed)
+}
+
+// lapseMembership ends a paid membership now, refunding the current fee if
+// asked (admin).
+func (s *Server) lapseMembership(w http.ResponseWriter, r *http.Request, who Principal) error {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	var req accrualapi.LapseRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	res, err := s.ledger.LapseMembership(r.Context(), ledger.LapseRequest{Meta: meta(who, key), Member: req.Member, Refund: req.Refund})
+	if err != nil {
+		return err
+	}
+	return respond(w, res.MembershipResult, res.Replayed)
 }
 
 func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, who Principal) error {

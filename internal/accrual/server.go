@@ -66,6 +66,8 @@ var routes = []route{
 	{"POST /v1/redeem", []Role{RolePartner}, (*Server).redeem, accrualapi.RedeemRequest{}, accrualapi.RedeemResult{}},
 	{"POST /v1/reverse", []Role{RolePartner}, (*Server).reverse, accrualapi.ReverseRequest{}, accrualapi.ReverseResult{}},
 	{"POST /v1/adjust", []Role{RoleAdmin}, (*Server).adjust, accrualapi.AdjustRequest{}, accrualapi.AdjustResult{}},
+	{"POST /v1/memberships", []Role{RolePartner}, (*Server).payMembership, accrualapi.MembershipFeeRequest{}, accrualapi.MembershipResult{}},
+	{"POST /v1/memberships/lapse", []Role{RoleAdmin}, (*Server).lapseMembership, accrualapi.LapseRequest{}, accrualapi.MembershipResult{}},
 	{"POST /v1/referral-codes", []Role{RolePartner}, (*Server).issueCode, accrualapi.IssueCodeRequest{}, accrualapi.ReferralCode{}},
 	{"GET /v1/referral-codes/{code}", []Role{RolePartner, RoleAdmin}, (*Server).lookupCode, nil, accrualapi.ReferralCode{}},
 	{"GET /v1/settlement/entries", []Role{RoleSettlement}, (*Server).settlementEntries, nil, accrualapi.EntriesPage{}},

@@ -143,6 +143,22 @@ func (c *Client) Adjust(ctx context.Context, key string, req AdjustRequest) (Adj
 	return out, r, err
 }
 
+// PayMembership records a membership fee paid at the calling partner's till
+// (POST /v1/memberships).
+func (c *Client) PayMembership(ctx context.Context, key string, req MembershipFeeRequest) (MembershipResult, Replay, error) {
+	var out MembershipResult
+	r, err := c.do(ctx, http.MethodPost, "/v1/memberships", nil, key, req, &out)
+	return out, r, err
+}
+
+// LapseMembership ends a member's paid membership now (POST
+// /v1/memberships/lapse, admin), refunding the current fee if asked.
+func (c *Client) LapseMembership(ctx context.Context, key string, req LapseRequest) (MembershipResult, Replay, error) {
+	var out MembershipResult
+	r, err := c.do(ctx, http.MethodPost, "/v1/memberships/lapse", nil, key, req, &out)
+	return out, r, err
+}
+
 // IssueCode issues a referral code (POST /v1/referral-codes).
 func (c *Client) IssueCode(ctx context.Context, key string, req IssueCodeRequest) (ReferralCode, Replay, error) {
 	var out ReferralCode

@@ -110,6 +110,19 @@ type IssueCodeRecord struct {
 	Member   string `json:"member"`
 }
 
+// MembershipFeeRecord is what the fingerprint of POST /v1/memberships covers.
+type MembershipFeeRecord struct {
+	Member  string `json:"member"`
+	Partner string `json:"partner"`
+	Amount  int64  `json:"amount"`
+}
+
+// LapseRecord is what the fingerprint of POST /v1/memberships/lapse covers.
+type LapseRecord struct {
+	Member string `json:"member"`
+	Refund bool   `json:"refund"`
+}
+
 // MarkRecord is what the fingerprint of POST /v1/settlement/mark and
 // /v1/settlement/commissions/mark covers (Table: "entries" or "commissions").
 type MarkRecord struct {

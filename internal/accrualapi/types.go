@@ -140,6 +140,8 @@ type Member struct {
 	Member  string  `json:"member"`
 	Balance Balance `json:"balance"`
 	Tier    Tier    `json:"tier"`
+	// Membership is present in a program whose membership is Paid.
+	Membership *Membership `json:"membership,omitempty"`
 }
 
 // Balance is a member's points at a time.
@@ -163,6 +165,39 @@ type Tier struct {
 	Next       string `json:"next,omitempty"`
 	ToNext     int64  `json:"toNext"`
 	Pinned     bool   `json:"pinned"`
+}
+
+// MembershipFeeRequest is the body of POST /v1/memberships: a member pays the
+// program's membership fee at the calling partner's till.
+type MembershipFeeRequest struct {
+	Member   string `json:"member"`
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+// LapseRequest is the body of POST /v1/memberships/lapse (admin): the paid
+// membership ends now; with refund, the fee of the current period is refunded
+// against the partner that sold it.
+type LapseRequest struct {
+	Member string `json:"member"`
+	Refund bool   `json:"refund,omitempty"`
+}
+
+// MembershipResult answers both membership routes.
+type MembershipResult struct {
+	EntryID   int64     `json:"entryId"`
+	PaidUntil time.Time `json:"paidUntil"`
+	// Refunded is the fee refunded, in minor units (lapse with refund only).
+	Refunded int64 `json:"refunded,omitempty"`
+}
+
+// Membership is a member's paid membership, in the member response of a
+// program whose membership is Paid.
+type Membership struct {
+	// Active says the fee is paid for now; PaidUntil is when the paid period
+	// ends (or ended; absent if she never paid).
+	Active    bool       `json:"active"`
+	PaidUntil *time.Time `json:"paidUntil,omitempty"`
 }
 
 // Entry kinds, as entries pages name them.

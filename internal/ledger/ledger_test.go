@@ -565,7 +565,7 @@ func TestMembershipPinsTierAndBirthdays(t *testing.T) {
 		if st, _ := e.Tier(e.ctx, "anna"); st.Name != "Bronze" {
 			t.Fatalf("tier before the fee: %s", st.Name)
 		}
-		if _, err := e.PayMembershipFee(e.ctx, MembershipFeeRequest{Meta: Meta{Actor: "admin", Key: "f1"}, Member: "anna", Amount: 8990}); err != nil {
+		if _, err := e.PayMembershipFee(e.ctx, MembershipFeeRequest{Meta: Meta{Actor: baecker, Key: "f1"}, Member: "anna", Partner: baecker, Amount: 8990}); err != nil {
 			t.Fatal(err)
 		}
 		// Gold earns 1.5 points per 2.00 EUR.

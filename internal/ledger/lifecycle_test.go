@@ -56,14 +56,14 @@ func TestLapsedMembershipUnpinsTheTier(t *testing.T) {
 		c.Membership = rules.MembershipConfig{Type: "Paid", Fee: "89.90", Period: "P1Y", PinnedTier: "Gold"}
 		e := open(t, mustProgram(t, c), nil)
 		e.enroll(t, "anna")
-		if _, err := e.PayMembershipFee(e.ctx, MembershipFeeRequest{Meta: Meta{Actor: "admin", Key: "f"}, Member: "anna", Amount: 8000}); !errors.Is(err, ErrInvalid) {
+		if _, err := e.PayMembershipFee(e.ctx, MembershipFeeRequest{Meta: Meta{Actor: baecker, Key: "f"}, Member: "anna", Partner: baecker, Amount: 8000}); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("paying the wrong fee: %v", err)
 		}
-		if _, err := e.PayMembershipFee(e.ctx, MembershipFeeRequest{Meta: Meta{Actor: "admin", Key: "f"}, Member: "anna", Amount: 8990}); err != nil {
+		if _, err := e.PayMembershipFee(e.ctx, MembershipFeeRequest{Meta: Meta{Actor: baecker, Key: "f"}, Member: "anna", Partner: baecker, Amount: 8990}); err != nil {
 			t.Fatal(err)
 		}
 		e.clock.AdvanceDays(1)
-		if _, err := e.LapseMembership(e.ctx, MembershipFeeRequest{Meta: Meta{Actor: "admin", Key: "l"}, Member: "anna"}); err != nil {
+		if _, err := e.LapseMembership(e.ctx, LapseRequest{Meta: Meta{Actor: "admin", Key: "l"}, Member: "anna"}); err != nil {
 			t.Fatal(err)
 		}
 		e.clock.AdvanceDays(1)

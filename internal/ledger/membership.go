@@ -18,24 +18,30 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/treue-dev/treue/internal/rules"
 )
 
-// PayMembershipFee records a paid fee: the membership runs one period past the
-// later of now and its current end.
+// PayMembershipFee records a fee a member paid at a partner's till: the
+// membership runs one period past the later of now and its current end, and the
+// partner owes the fee to the network (settlement's membershipFees line).
 func (l *Ledger) PayMembershipFee(ctx context.Context, req MembershipFeeRequest) (MembershipResult, error) {
 	var res MembershipResult
 	if !l.program.Membership.Paid {
 		return res, fmt.Errorf("%w: membership in this program is free", ErrInvalid)
 	}
+	if req.Partner == "" {
+		return res, fmt.Errorf("%w: a fee is paid at a partner's till", ErrInvalid)
+	}
 	if req.Amount != l.program.Membership.Fee {
 		return res, fmt.Errorf("%w: the fee is %s %s, not %s", ErrInvalid,
 			l.program.Currency.Format(l.program.Membership.Fee), l.program.Currency.Code, l.program.Currency.Format(req.Amount))
 	}
-	err := write(ctx, l, KindMembershipFee, req.Member, req.Meta, req, &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
+	err := write(ctx, l, KindMembershipFee, req.Member, req.Meta, req.record(), &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
@@ -51,25 +57,68 @@ func (l *Ledger) PayMembershipFee(ctx context.Context, req MembershipFeeRequest)
 		if _, err := t.exec(ctx, `UPDATE members SET paid_until = $1 WHERE id = $2`, micros(res.PaidUntil), req.Member); err != nil {
 			return nil, err
 		}
-		return &newEntry{member: req.Member, createdAt: now, amount: req.Amount, setID: func(id int64) { res.EntryID = id }}, nil
+		return &newEntry{member: req.Member, partner: req.Partner, createdAt: now, amount: req.Amount,
+			setID: func(id int64) { res.EntryID = id }}, nil
 	})
 	return res, err
 }
 
-// LapseMembership ends a paid membership now (a refunded or failed fee).
-func (l *Ledger) LapseMembership(ctx context.Context, req MembershipFeeRequest) (MembershipResult, error) {
+// LapseMembership ends a paid membership now (a cancelled or failed fee). With
+// Refund, the latest fee, if it paid for the current period and was not refunded
+// yet, is refunded: the lapse entry carries it negated, against the partner that
+// sold it, which then owes the network that much less.
+func (l *Ledger) LapseMembership(ctx context.Context, req LapseRequest) (MembershipResult, error) {
 	var res MembershipResult
-	err := write(ctx, l, KindMembershipEnd, req.Member, req.Meta, req, &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
+	err := write(ctx, l, KindMembershipEnd, req.Member, req.Meta, req.record(), &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
+		}
+		e := &newEntry{member: req.Member, createdAt: now, setID: func(id int64) { res.EntryID = id }}
+		if req.Refund {
+			var paid int64
+			if err := t.queryRow(ctx, `SELECT paid_until FROM members WHERE id = $1`, req.Member).Scan(&paid); err != nil {
+				return nil, err
+			}
+			var feeID, fee int64
+			var seller string
+			err := t.queryRow(ctx, `SELECT id, partner_id, amount FROM entries WHERE member_id = $1 AND kind = $2 ORDER BY id DESC LIMIT 1`,
+				req.Member, KindMembershipFee).Scan(&feeID, &seller, &fee)
+			if errors.Is(err, sql.ErrNoRows) || (err == nil && paid <= micros(now)) {
+				return nil, fmt.Errorf("%w: %q has no current membership to refund", ErrInvalid, req.Member)
+			}
+			if err != nil {
+				return nil, err
+			}
+			var refunded int64
+			if err := t.queryRow(ctx, `SELECT COUNT(*) FROM entries WHERE related_id = $1 AND kind = $2`, feeID, KindMembershipEnd).Scan(&refunded); err != nil {
+				return nil, err
+			}
+			if refunded > 0 {
+				return nil, fmt.Errorf("%w: the fee of entry %d was refunded already", ErrInvalid, feeID)
+			}
+			e.partner, e.amount, e.relatedID, res.Refunded = seller, -fee, feeID, fee
 		}
 		res.PaidUntil = now
 		if _, err := t.exec(ctx, `UPDATE members SET paid_until = $1 WHERE id = $2 AND paid_until > $1`, micros(now), req.Member); err != nil {
 			return nil, err
 		}
-		return &newEntry{member: req.Member, createdAt: now, setID: func(id int64) { res.EntryID = id }}, nil
+		return e, nil
 	})
 	return res, err
+}
+
+// PaidUntil reads when a member's paid membership ends (or ended); zero if she
+// never paid.
+func (l *Ledger) PaidUntil(ctx context.Context, member string) (time.Time, error) {
+	var paid int64
+	err := l.rdb.QueryRowContext(ctx, l.d.rebind(`SELECT paid_until FROM members WHERE id = $1`), member).Scan(&paid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, fmt.Errorf("%w %q", ErrUnknownMember, member)
+	}
+	if err != nil || paid == 0 {
+		return time.Time{}, err
+	}
+	return fromMicros(paid), nil
 }
 
 // GrantBirthdayBonuses credits the birthday bonus to every member whose birthday
@@ -139,3 +188,6 @@ func (l *Ledger) GrantBirthdayBonuses(ctx context.Context) (int, error) {
 	}
 	return granted, nil
 }
+
+// Now is the ledger's time: what membership and expiry are judged against.
+func (l *Ledger) Now() time.Time { return l.clock.Now() }

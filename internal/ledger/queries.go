@@ -209,8 +209,8 @@ func (l *Ledger) PartnerEntries(ctx context.Context, partner string, from, to ti
 		limit = 1000
 	}
 	rows, err := l.rdb.QueryContext(ctx, l.d.rebind(entryColumns+` FROM entries
-		WHERE partner_id = $1 AND created_at >= $2 AND created_at < $3 AND id > $4 AND kind IN ($5, $6, $7)
-		ORDER BY id LIMIT $8`), partner, micros(from), micros(to), after, KindEarn, KindRedeem, KindReverse, limit+1)
+		WHERE partner_id = $1 AND created_at >= $2 AND created_at < $3 AND id > $4 AND kind IN ($5, $6, $7, $8, $9)
+		ORDER BY id LIMIT $10`), partner, micros(from), micros(to), after, KindEarn, KindRedeem, KindReverse, KindMembershipFee, KindMembershipEnd, limit+1)
 	if err != nil {
 		return nil, 0, err
 	}

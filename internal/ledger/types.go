@@ -175,18 +175,35 @@ type AdjustResult struct {
 	Replayed bool `json:"-"`
 }
 
-// MembershipFeeRequest records a paid membership fee.
+// MembershipFeeRequest records a membership fee a member paid at a partner's
+// till; the partner owes it to the network.
 type MembershipFeeRequest struct {
 	Meta
-	Member string `json:"member"`
-	Amount int64  `json:"amount"`
+	Member  string
+	Partner string
+	Amount  int64
+}
+
+func (r MembershipFeeRequest) record() accrualapi.MembershipFeeRecord {
+	return accrualapi.MembershipFeeRecord{Member: r.Member, Partner: r.Partner, Amount: r.Amount}
+}
+
+// LapseRequest ends a member's paid membership now; with Refund, the fee that
+// bought the current period is refunded, against the partner that sold it.
+type LapseRequest struct {
+	Meta
+	Member string
+	Refund bool
+}
+
+func (r LapseRequest) record() accrualapi.LapseRecord {
+	return accrualapi.LapseRecord{Member: r.Member, Refund: r.Refund}
 }
 
 // MembershipResult is the outcome of a membership change.
 type MembershipResult struct {
-	EntryID   int64     `json:"entryId"`
-	PaidUntil time.Time `json:"paidUntil"`
-	Replayed  bool      `json:"-"`
+	accrualapi.MembershipResult
+	Replayed bool `json:"-"`
 }
 
 // Balance is a member's points at a time.

@@ -81,6 +81,9 @@ const (
 	// Commission the partner (the referee) owes a referrer for a referred sale;
 	// negative for a cancel or clawback.
 	Commission
+	// Fee is a membership fee the partner collected at its till (Amount in minor
+	// units, negative for a refund): the partner owes it to the network.
+	Fee
 )
 
 // Entry is one ledger entry of the period as settlement sees it.
@@ -97,6 +100,8 @@ type Entry struct {
 	// TierDiscount is, on a purchase (Issued), what the member's tier took off
 	// the amount at the partner, in minor units.
 	TierDiscount int64
+	// Amount of a Fee, in minor units.
+	Amount int64
 }
 
 // Statement is one partner's position. Amounts are in minor units; positive ones
@@ -113,9 +118,12 @@ type Statement struct {
 	CommissionsEarned int64 `json:"commissionsEarned"`
 	CommissionsOwed   int64 `json:"commissionsOwed"`
 	CarriedIn         int64 `json:"carriedIn"`
+	// MembershipFees the partner collected at its till for the network, less the
+	// fees refunded: it owes them.
+	MembershipFees int64 `json:"membershipFees,omitempty"`
 	// Net position: Redemption − Issuance + CommissionsEarned − CommissionsOwed +
-	// CarriedIn. The partner receives it (pays it when negative), or, when it is
-	// smaller than the minimum transfer, carries it out.
+	// CarriedIn − MembershipFees. The partner receives it (pays it when
+	// negative), or, when it is smaller than the minimum transfer, carries it out.
 	Net        int64 `json:"net"`
 	CarriedOut int64 `json:"carriedOut"`
 	// TierDiscounts the partner granted its customers for their tier in the
@@ -143,7 +151,8 @@ type Totals struct {
 	Issuance       int64 `json:"issuance"`
 	Redemption     int64 `json:"redemption"`
 	Commissions    int64 `json:"commissions"`
-	// NetworkMargin is what the network keeps: issuance less redemption.
+	// NetworkMargin is what the network keeps: issuance less redemption, and the
+	// membership fees.
 	NetworkMargin int64 `json:"networkMargin"`
 	CarriedIn     int64 `json:"carriedIn"`
 	CarriedOut    int64 `json:"carriedOut"`
@@ -151,6 +160,8 @@ type Totals struct {
 	NetVolume int64 `json:"netVolume"`
 	// TierDiscounts granted by every partner: informational.
 	TierDiscounts int64 `json:"tierDiscounts,omitempty"`
+	// MembershipFees collected by every partner for the network.
+	MembershipFees int64 `json:"membershipFees,omitempty"`
 }
 
 // Result is a settled period.
@@ -169,7 +180,7 @@ type Result struct {
 }
 
 type tally struct {
-	issued, returned, redeemed, carriedIn, tierDiscounts int64
+	issued, returned, redeemed, carriedIn, tierDiscounts, fees int64
 }
 
 type pair struct{ referee, referrer string }
@@ -265,6 +276,8 @@ func (a *Accumulator) Add(e Entry) error {
 		return addChecked(&t.returned, e.Points, "points returned", e.Partner)
 	case Redeemed:
 		return addChecked(&t.redeemed, e.Points, "points redeemed", e.Partner)
+	case Fee:
+		return addChecked(&t.fees, e.Amount, "membership fees", e.Partner)
 	case Commission:
 		if _, ok := a.partners[e.Referrer]; !ok {
 			return fmt.Errorf("%w: referrer %q of a commission owed by %s is not in the cooperation", ErrInvalid, e.Referrer, e.Partner)
@@ -332,7 +345,7 @@ func (a *Accumulator) Settle() (*Result, error) {
 		t, prices := a.partners[k], a.terms.Partners[k]
 		index[k] = i
 		s := Statement{Partner: k, PointsIssued: t.issued, PointsReturned: t.returned, PointsRedeemed: t.redeemed, CarriedIn: t.carriedIn,
-			TierDiscounts: t.tierDiscounts}
+			TierDiscounts: t.tierDiscounts, MembershipFees: t.fees}
 		netIssued := new(big.Rat).SetInt64(t.issued)
 		netIssued.Sub(netIssued, new(big.Rat).SetInt64(t.returned))
 		var err error
@@ -377,7 +390,7 @@ func (a *Accumulator) Settle() (*Result, error) {
 	for i := range res.Statements {
 		s := &res.Statements[i]
 		net := int64(0)
-		for _, v := range []int64{s.Redemption, -s.Issuance, s.CommissionsEarned, -s.CommissionsOwed, s.CarriedIn} {
+		for _, v := range []int64{s.Redemption, -s.Issuance, s.CommissionsEarned, -s.CommissionsOwed, s.CarriedIn, -s.MembershipFees} {
 			if err := addChecked(&net, v, "the net position", s.Partner); err != nil {
 				return nil, err
 			}
@@ -392,13 +405,13 @@ func (a *Accumulator) Settle() (*Result, error) {
 			v   int64
 		}{{&tot.PointsIssued, s.PointsIssued}, {&tot.PointsReturned, s.PointsReturned}, {&tot.PointsRedeemed, s.PointsRedeemed},
 			{&tot.Issuance, s.Issuance}, {&tot.Redemption, s.Redemption}, {&tot.CarriedIn, s.CarriedIn}, {&tot.CarriedOut, s.CarriedOut},
-			{&tot.TierDiscounts, s.TierDiscounts}} {
+			{&tot.TierDiscounts, s.TierDiscounts}, {&tot.MembershipFees, s.MembershipFees}} {
 			if err := addChecked(f.sum, f.v, "the totals", "the network"); err != nil {
 				return nil, err
 			}
 		}
 	}
-	tot.NetworkMargin = tot.Issuance - tot.Redemption
+	tot.NetworkMargin = tot.Issuance - tot.Redemption + tot.MembershipFees
 	if a.terms.Netting == Multilateral {
 		res.Transfers = multilateral(res.Statements)
 	} else {
@@ -457,7 +470,7 @@ func (o obligations) add(debtor, creditor string, v int64) {
 func bilateral(statements []Statement, owed map[pair]int64, carried map[string]bool) []Transfer {
 	o := obligations{}
 	for _, s := range statements {
-		o.add(s.Partner, Network, s.Issuance)
+		o.add(s.Partner, Network, s.Issuance+s.MembershipFees)
 		o.add(Network, s.Partner, s.Redemption+s.CarriedIn)
 	}
 	for p, v := range owed {

@@ -326,3 +326,34 @@ func TestTierDiscountsAreInformational(t *testing.T) {
 		t.Fatalf("a negative tier discount: %v", err)
 	}
 }
+
+// A membership fee a partner collected at its till is owed to the network (issue
+// 16): part of the partner's net and of the transfers under both nettings, the
+// network's margin, and a refund takes it back. a issues 1,000 points (10.00)
+// and sold two fees of 89.90, one refunded: it owes 10.00 + 89.90 = 99.90.
+func TestMembershipFeesAreOwedToTheNetwork(t *testing.T) {
+	for _, netting := range []Netting{Multilateral, Bilateral} {
+		t.Run(string(netting), func(t *testing.T) {
+			terms := exampleTerms(netting, 0)
+			delete(terms.Partners, "shops/c")
+			res := settle(t, terms, []Entry{
+				{Kind: Issued, Partner: "shops/a", Points: 1_000},
+				{Kind: Fee, Partner: "shops/a", Amount: 8_990},
+				{Kind: Fee, Partner: "shops/a", Amount: 8_990},
+				{Kind: Fee, Partner: "shops/a", Amount: -8_990},
+				{Kind: Redeemed, Partner: "shops/b", Points: 500},
+			}, nil)
+			a := res.Statements[0]
+			if a.MembershipFees != 8_990 || a.Net != -(1_000+8_990) {
+				t.Fatalf("a's statement: %+v", a)
+			}
+			want := []Transfer{{From: "network", To: "shops/b", Amount: 400}, {From: "shops/a", To: "network", Amount: 9_990}}
+			if !reflect.DeepEqual(res.Transfers, want) {
+				t.Fatalf("transfers: %+v, want %+v", res.Transfers, want)
+			}
+			if res.Totals.MembershipFees != 8_990 || res.Totals.NetworkMargin != 1_000-400+8_990 {
+				t.Fatalf("totals: %+v", res.Totals)
+			}
+		})
+	}
+}

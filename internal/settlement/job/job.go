@@ -379,7 +379,7 @@ func statusOf(res *settlement.Result) (*loyaltyv1alpha1.SettlementStatus, error)
 			IssuanceAmount: formatSigned(cur, s.Issuance), RedemptionAmount: formatSigned(cur, s.Redemption),
 			CommissionsEarned: formatSigned(cur, s.CommissionsEarned), CommissionsOwed: formatSigned(cur, s.CommissionsOwed),
 			CarriedIn: formatSigned(cur, s.CarriedIn), CarriedOut: formatSigned(cur, s.CarriedOut), Net: formatSigned(cur, s.Net),
-			TierDiscounts: formatNonZero(cur, s.TierDiscounts),
+			TierDiscounts: formatNonZero(cur, s.TierDiscounts), MembershipFees: formatNonZero(cur, s.MembershipFees),
 		})
 	}
 	for _, t := range res.Transfers {
@@ -391,6 +391,7 @@ func statusOf(res *settlement.Result) (*loyaltyv1alpha1.SettlementStatus, error)
 		IssuanceAmount: formatSigned(cur, tot.Issuance), RedemptionAmount: formatSigned(cur, tot.Redemption),
 		Commissions: formatSigned(cur, tot.Commissions), NetworkMargin: formatSigned(cur, tot.NetworkMargin),
 		NetVolume: formatSigned(cur, tot.NetVolume), TierDiscounts: formatNonZero(cur, tot.TierDiscounts),
+		MembershipFees: formatNonZero(cur, tot.MembershipFees),
 	}
 	return st, nil
 }
@@ -425,6 +426,11 @@ func (s *service) read(ctx context.Context, acc *settlement.Accumulator, partner
 				se = settlement.Entry{Kind: settlement.Redeemed, Partner: partner, Points: -e.Points}
 			case accrualapi.KindReverse:
 				se = settlement.Entry{Kind: settlement.Returned, Partner: partner, Points: -e.Points}
+			case accrualapi.KindMembershipFee, accrualapi.KindMembershipEnd:
+				if e.Amount == 0 {
+					continue // a lapse without a refund moves no money
+				}
+				se = settlement.Entry{Kind: settlement.Fee, Partner: partner, Amount: e.Amount}
 			default:
 				continue
 			}
