@@ -79,6 +79,11 @@ var _ = Describe("A PostgreSQL-backed program with two replicas", Ordered, func(
 			p.Spec.Ledger = loyaltyv1alpha1.LedgerSpec{Type: loyaltyv1alpha1.LedgerPostgreSQL, PostgreSQL: &loyaltyv1alpha1.PostgreSQLLedger{
 				DSNSecretRef: loyaltyv1alpha1.SecretKeyReference{Name: "ledger", Key: "dsn"}}}
 			p.Spec.Service.Replicas = 2
+			// A paid club that pins Gold (twice the points, 10 % off), a level no
+			// till's member reaches by buying.
+			p.Spec.Tiers = &loyaltyv1alpha1.TierRules{Levels: []loyaltyv1alpha1.TierLevel{{Name: "Bronze"},
+				{Name: "Gold", Threshold: 1_000_000_000, EarnMultiplier: "2", Discount: "10"}}}
+			p.Spec.Membership = loyaltyv1alpha1.Membership{Type: loyaltyv1alpha1.MembershipPaid, Fee: "89.90", Period: "P1Y", PinnedTier: "Gold"}
 		}, "shop", "cafe")
 		Expect(k8s.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: n.ns, Name: "ledger"},
 			StringData: map[string]string{"dsn": u.String()}})).To(Succeed())
@@ -151,6 +156,22 @@ var _ = Describe("A PostgreSQL-backed program with two replicas", Ordered, func(
 				purchases++
 			}
 		}
+		// A member buys the paid club at the shop's till: she is pinned to Gold,
+		// and her 100.00 EUR purchase costs 90.00 and earns 90 × 2 = 180 points.
+		ok(call("POST", n.url+"/v1/members", n.keys["shop"], "enroll-club", map[string]any{"member": "club"}))
+		fee := ok(call("POST", n.url+"/v1/memberships", n.keys["shop"], "fee-club", map[string]any{"member": "club", "amount": 8990, "currency": "EUR"}))
+		Expect(fee["paidUntil"]).NotTo(BeEmpty())
+		club := ok(call("GET", n.url+"/v1/members/club", n.keys["cafe"], "", nil))
+		Expect(club["tier"]).To(HaveKeyWithValue("name", "Gold"))
+		Expect(club["tier"]).To(HaveKeyWithValue("pinned", true))
+		Expect(club["tier"]).To(HaveKeyWithValue("discount", "10"))
+		Expect(club["membership"]).To(HaveKeyWithValue("active", true))
+		bought := ok(call("POST", n.url+"/v1/earn", n.keys["shop"], "club-1", map[string]any{"member": "club", "amount": 10000, "currency": "EUR"}))
+		Expect(bought["tierDiscount"]).To(BeNumerically("==", 1000))
+		Expect(bought["amountDue"]).To(BeNumerically("==", 9000))
+		Expect(bought["points"]).To(BeNumerically("==", 180))
+		issued += 180
+		purchases++
 
 		// The job settles only closed periods: move this traffic, as it is, into
 		// last week (UTC, the cooperation's time zone) in the ledger's database.
@@ -161,7 +182,7 @@ var _ = Describe("A PostgreSQL-backed program with two replicas", Ordered, func(
 		Expect(err).NotTo(HaveOccurred())
 		moved, err := res.RowsAffected()
 		Expect(err).NotTo(HaveOccurred())
-		Expect(moved).To(BeNumerically(">=", purchases+redemptions))
+		Expect(moved).To(BeNumerically(">=", purchases+redemptions+1))
 
 		name := fmt.Sprintf("e2e-settle-%d", time.Now().Unix())
 		kubectlOut("create", "job", "--from=cronjob/pg-weekly-settle", "-n", n.ns, name)
@@ -190,13 +211,18 @@ var _ = Describe("A PostgreSQL-backed program with two replicas", Ordered, func(
 		Expect(t.PointsRedeemed).To(Equal(redeemed))
 		equal(t.IssuanceAmount, eur(issued, "0.01"), "issuance")
 		equal(t.RedemptionAmount, eur(redeemed, "0.008"), "redemption")
-		Expect(s.Status.EntriesSettled).To(Equal(purchases + redemptions))
+		Expect(s.Status.EntriesSettled).To(Equal(purchases + redemptions + 1)) // and the fee
+		equal(t.MembershipFees, big.NewRat(8990, 100), "membership fees")
 		Expect(s.Status.Statements).To(HaveLen(2))
 		for _, st := range s.Status.Statements {
 			switch st.Partner.Name {
 			case "shop":
+				// The shop owes its points issued and the fee it collected; it
+				// granted 10.00 EUR of tier discount (informational).
 				Expect(st.PointsIssued).To(Equal(issued))
-				equal(st.Net, new(big.Rat).Neg(eur(issued, "0.01")), "the shop's net")
+				equal(st.MembershipFees, big.NewRat(8990, 100), "the shop's membership fees")
+				equal(st.TierDiscounts, big.NewRat(1000, 100), "the shop's tier discounts")
+				equal(st.Net, new(big.Rat).Neg(new(big.Rat).Add(eur(issued, "0.01"), big.NewRat(8990, 100))), "the shop's net")
 			case "cafe":
 				Expect(st.PointsRedeemed).To(Equal(redeemed))
 				equal(st.Net, eur(redeemed, "0.008"), "the café's net")
