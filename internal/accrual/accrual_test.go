@@ -85,6 +85,8 @@ type fixture struct {
 	ledger *ledger.Ledger
 	// ledgerPath is the SQLite file of the ledger.
 	ledgerPath string
+	// server is the service under test, whose sweep a test runs by hand.
+	server *Server
 }
 
 type syncBuffer struct {
@@ -171,9 +173,10 @@ func newFixtureWith(t *testing.T, clock ledger.Clock, backend ledger.Backend, ch
 	t.Cleanup(func() { _ = l.Close() })
 	logs := &syncBuffer{}
 	reg := prometheus.NewRegistry()
-	srv := httptest.NewServer(NewServer(cfg, l, slog.New(slog.NewJSONHandler(logs, nil)), reg).Handler())
+	server := NewServer(cfg, l, slog.New(slog.NewJSONHandler(logs, nil)), reg)
+	srv := httptest.NewServer(server.Handler())
 	t.Cleanup(srv.Close)
-	return &fixture{t: t, url: srv.URL, keys: keys, logs: logs, reg: reg, ledger: l, ledgerPath: cfg.LedgerDSN}
+	return &fixture{t: t, url: srv.URL, keys: keys, logs: logs, reg: reg, ledger: l, ledgerPath: cfg.LedgerDSN, server: server}
 }
 
 type response struct {

@@ -145,21 +145,27 @@ func (s *Server) sweep(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		res, err := s.ledger.Expire(ctx, time.Now())
-		if err != nil && ctx.Err() == nil {
-			s.log.Error("Expiry sweep failed", "err", err)
-		}
-		s.metrics.pointsExpired.Add(float64(res.Points))
-		if n, err := s.ledger.GrantBirthdayBonuses(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("Birthday sweep failed", "err", err)
-		} else if n > 0 {
-			s.log.Info("Granted birthday bonuses", "members", n)
-		}
+		s.sweepOnce(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// sweepOnce writes the lots expired by the ledger's now and the birthday
+// bonuses due by it.
+func (s *Server) sweepOnce(ctx context.Context) {
+	res, err := s.ledger.Expire(ctx, s.ledger.Now())
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("Expiry sweep failed", "err", err)
+	}
+	s.metrics.pointsExpired.Add(float64(res.Points))
+	if n, err := s.ledger.GrantBirthdayBonuses(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("Birthday sweep failed", "err", err)
+	} else if n > 0 {
+		s.log.Info("Granted birthday bonuses", "members", n)
 	}
 }
 
