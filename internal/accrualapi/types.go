@@ -98,10 +98,16 @@ type ReverseRequest struct {
 type ReverseResult struct {
 	EntryID int64 `json:"entryId"`
 	// Points is what the return takes back: ClawedBack from the member's lots,
-	// and the Shortfall the member did not have (owed, or written off).
+	// and the Shortfall the member did not have any more (she spent them). The
+	// program's negativeBalance says what becomes of a shortfall, and the answer
+	// says which: Owed (Allow: her balance goes below zero and later earnings
+	// repay it) or WrittenOff (Forbid: the program bears it; her balance stays
+	// at zero). Shortfall = Owed + WrittenOff; one of them is 0.
 	Points     int64 `json:"points"`
 	ClawedBack int64 `json:"clawedBack"`
 	Shortfall  int64 `json:"shortfall"`
+	Owed       int64 `json:"owed,omitempty"`
+	WrittenOff int64 `json:"writtenOff,omitempty"`
 	// CommissionMicros is the commission cancelled or clawed back (negative).
 	CommissionMicros int64 `json:"commissionMicros,omitempty"`
 }

@@ -92,7 +92,7 @@ func (l *Ledger) decideEarn(req EarnRequest, m earnSnapshot, now time.Time) (ear
 	purchase := rules.Purchase{Amount: req.Amount, Lines: req.Lines, DefaultCategory: req.DefaultCategory, Discount: discount}
 	earned, err := l.program.EarnPoints(purchase, tier.Level, m.earnedToday)
 	if err != nil {
-		return earnDecision{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return earnDecision{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if earned.Points > accrualapi.MaxPoints {
 		return earnDecision{}, fmt.Errorf("%w: the purchase would earn %d points, more than the %d one write may move", ErrOutOfRange, earned.Points, accrualapi.MaxPoints)

@@ -352,7 +352,7 @@ func TestReturnsClawBack(t *testing.T) {
 			t.Fatal(err)
 		}
 		res, err := e.Reverse(e.ctx, ReverseRequest{Meta: Meta{Actor: baecker, Key: "ret4"}, Partner: baecker, EarnID: spent.EntryID, Amount: 20000})
-		if err != nil || res.Points != 100 || res.ClawedBack != 20 || res.Shortfall != 80 {
+		if err != nil || res.Points != 100 || res.ClawedBack != 20 || res.Shortfall != 80 || res.WrittenOff != 80 || res.Owed != 0 {
 			t.Fatalf("returning spent points: %+v, %v", res, err)
 		}
 		expectBalance(t, e.balance(t, "anna"), 0, 0)
@@ -372,7 +372,7 @@ func TestNegativeBalanceIsRepaidByLaterEarnings(t *testing.T) {
 			t.Fatal(err)
 		}
 		res, err := e.Reverse(e.ctx, ReverseRequest{Meta: Meta{Actor: baecker, Key: "ret"}, Partner: baecker, EarnID: spent.EntryID, Amount: 20000})
-		if err != nil || res.ClawedBack != 0 || res.Shortfall != 100 {
+		if err != nil || res.ClawedBack != 0 || res.Shortfall != 100 || res.Owed != 100 || res.WrittenOff != 0 {
 			t.Fatalf("return: %+v, %v", res, err)
 		}
 		expectBalance(t, e.balance(t, "anna"), -100, 0)

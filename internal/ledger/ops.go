@@ -275,8 +275,10 @@ func (l *Ledger) Reverse(ctx context.Context, req ReverseRequest) (ReverseResult
 		if res.Shortfall > 0 {
 			if l.program.AllowNegativeBalance {
 				postings[1].points -= res.Shortfall
+				res.Owed = res.Shortfall
 			} else {
 				postings = append(postings, posting{accountWriteOff, -res.Shortfall})
+				res.WrittenOff = res.Shortfall
 			}
 		}
 		memberChange := -res.ClawedBack
