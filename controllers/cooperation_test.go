@@ -65,7 +65,7 @@ var _ = Describe("The PartnerCooperation controller", func() {
 		ns := newNamespace(ctx)
 		Expect(k8sClient.Create(ctx, newProgram(ns, "city", loyaltyv1alpha1.NamespacesFromSame, nil))).To(Succeed())
 		for _, p := range []string{"bakery", "printer"} {
-			Expect(k8sClient.Create(ctx, newPartner(ns, p, ns, "city"))).To(Succeed())
+			Expect(k8sClient.Create(ctx, consenting(newPartner(ns, p, ns, "city"), loyaltyv1alpha1.AgreementCooperation, "city-weekly"))).To(Succeed())
 		}
 		coop := newCooperation(ns, "city-weekly", "bakery", "printer")
 		Expect(k8sClient.Create(ctx, coop)).To(Succeed())
@@ -233,11 +233,55 @@ var _ = Describe("The PartnerCooperation controller", func() {
 		}).Should(Succeed())
 	})
 
+	It("waits for each member's consent, leaves the others' entries out until then, and again once one withdraws", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		Expect(k8sClient.Create(ctx, newProgram(ns, "city", loyaltyv1alpha1.NamespacesFromSame, nil))).To(Succeed())
+		Expect(k8sClient.Create(ctx, consenting(newPartner(ns, "bakery", ns, "city"), loyaltyv1alpha1.AgreementCooperation, "city-weekly"))).To(Succeed())
+		printer := newPartner(ns, "printer", ns, "city")
+		Expect(k8sClient.Create(ctx, printer)).To(Succeed())
+		coop := newCooperation(ns, "city-weekly", "bakery", "printer")
+		Expect(k8sClient.Create(ctx, coop)).To(Succeed())
+		args := func(g Gomega) []string {
+			cj := &batchv1.CronJob{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "city-weekly-settle"}, cj)).To(Succeed())
+			return cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args
+		}
+		awaiting := func(g Gomega) {
+			c := cooperationCondition(g, ctx, coop, loyaltyv1alpha1.ConditionReady)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(loyaltyv1alpha1.ReasonAwaitingConsent))
+			g.Expect(c.Message).To(ContainSubstring("Waiting for " + ns + "/printer to consent"))
+			g.Expect(c.Message).To(ContainSubstring("{kind: PartnerCooperation, namespace: " + ns + ", name: city-weekly}"))
+			g.Expect(c.Message).NotTo(ContainSubstring("bakery"))
+			g.Expect(args(g)).To(ContainElement("--exclude=" + ns + "/printer"))
+			g.Expect(args(g)).NotTo(ContainElement("--exclude=" + ns + "/bakery"))
+		}
+		eventually(ctx, awaiting).Should(Succeed())
+
+		// The printer consents from its own Partner: the cooperation runs for both.
+		setConsents := func(consents []loyaltyv1alpha1.Consent) {
+			got := &loyaltyv1alpha1.Partner{}
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(printer), got)).To(Succeed())
+			got.Spec.Consents = consents
+			Expect(k8sClient.Update(ctx, got)).To(Succeed())
+		}
+		setConsents([]loyaltyv1alpha1.Consent{{Kind: loyaltyv1alpha1.AgreementCooperation, Name: "city-weekly"}})
+		eventually(ctx, func(g Gomega) {
+			c := cooperationCondition(g, ctx, coop, loyaltyv1alpha1.ConditionReady)
+			g.Expect(c.Status).To(Equal(metav1.ConditionTrue), "%+v", c)
+			g.Expect(args(g)).NotTo(ContainElement(HavePrefix("--exclude")))
+		}).Should(Succeed())
+
+		// It withdraws: its entries are left out of the next settlements again.
+		setConsents(nil)
+		eventually(ctx, awaiting).Should(Succeed())
+	})
+
 	It("settles a partner in one cooperation only, and says which", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		Expect(k8sClient.Create(ctx, newProgram(ns, "city", loyaltyv1alpha1.NamespacesFromSame, nil))).To(Succeed())
 		for _, p := range []string{"bakery", "printer", "agency", "florist"} {
-			Expect(k8sClient.Create(ctx, newPartner(ns, p, ns, "city"))).To(Succeed())
+			Expect(k8sClient.Create(ctx, consenting(newPartner(ns, p, ns, "city"), loyaltyv1alpha1.AgreementCooperation, "a-first", "b-second"))).To(Succeed())
 		}
 		first := newCooperation(ns, "a-first", "bakery", "printer")
 		Expect(k8sClient.Create(ctx, first)).To(Succeed())

@@ -219,7 +219,8 @@ func (r *LoyaltyProgramReconciler) ensureTokens(ctx context.Context, program *lo
 }
 
 // runnableReferrals are the ReferralDiscounts naming the program that can run:
-// both partners accepted (with credentials), and settled by one cooperation. The
+// both partners accepted (with credentials), settled by one cooperation, and the
+// referee consented to owe the commission. The
 // others get no codes; their own status says why.
 func (r *LoyaltyProgramReconciler) runnableReferrals(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram,
 	accepted []loyaltyv1alpha1.Partner) ([]loyaltyv1alpha1.ReferralDiscount, error) {
@@ -234,19 +235,23 @@ func (r *LoyaltyProgramReconciler) runnableReferrals(ctx context.Context, progra
 	if err := r.List(ctx, coops, client.InNamespace(program.Namespace), client.MatchingFields{indexCooperationProgram: program.Name}); err != nil {
 		return nil, err
 	}
-	in := map[string]bool{}
-	for _, p := range accepted {
-		in[loyaltyv1alpha1.ObjectKey(p.Namespace, p.Name)] = true
+	in := map[string]*loyaltyv1alpha1.Partner{}
+	for i := range accepted {
+		in[loyaltyv1alpha1.ObjectKey(accepted[i].Namespace, accepted[i].Name)] = &accepted[i]
 	}
 	why := func(key string) string {
-		if in[key] {
+		if in[key] != nil {
 			return ""
 		}
 		return key + " is not accepted"
 	}
 	var out []loyaltyv1alpha1.ReferralDiscount
 	for i := range list.Items {
-		if reason, _ := referralVerdict(&list.Items[i], why, coops.Items); reason == "" {
+		rd := &list.Items[i]
+		consented := func(key string) bool {
+			return in[key] != nil && in[key].ConsentsTo(loyaltyv1alpha1.AgreementReferral, rd.Namespace, rd.Name)
+		}
+		if reason, _ := referralVerdict(rd, why, consented, coops.Items); reason == "" {
 			out = append(out, list.Items[i])
 		}
 	}

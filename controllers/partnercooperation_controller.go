@@ -85,13 +85,24 @@ func (r *PartnerCooperationReconciler) Reconcile(ctx context.Context, req ctrl.R
 	}
 
 	notAccepted := r.unaccepted(ctx, coop)
+	awaiting, err := r.awaitingConsent(ctx, coop)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	conflicts, err := r.conflicts(ctx, coop)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	excluded := make([]string, 0, len(conflicts))
+	excluded := make([]string, 0, len(conflicts)+len(awaiting))
 	for p := range conflicts {
 		excluded = append(excluded, p)
+	}
+	// A member that has not consented owes nothing under this cooperation: its
+	// settlements leave it out until it does.
+	for _, p := range awaiting {
+		if _, dup := conflicts[p]; !dup {
+			excluded = append(excluded, p)
+		}
 	}
 	objs := desiredCooperationObjects(coop, r.Image, excluded)
 	for _, obj := range []client.Object{objs.ServiceAccount, objs.Role, objs.RoleBinding, objs.CronJob} {
@@ -137,6 +148,11 @@ func (r *PartnerCooperationReconciler) Reconcile(ctx context.Context, req ctrl.R
 	case len(notAccepted) > 0:
 		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionFalse, loyaltyv1alpha1.ReasonPartnerNotAccepted,
 			"Some partners are not accepted by the program; see the PartnersAccepted condition")
+	case len(awaiting) > 0:
+		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionFalse, loyaltyv1alpha1.ReasonAwaitingConsent,
+			fmt.Sprintf("Waiting for %s to consent: each adds {kind: PartnerCooperation, namespace: %s, name: %s} to its Partner's "+
+				"spec.consents; until then its entries are left out of this cooperation's settlements",
+				strings.Join(awaiting, ", "), coop.Namespace, coop.Name))
 	case coop.Spec.Suspended():
 		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionTrue, loyaltyv1alpha1.ReasonSuspended,
 			"Suspended: no settlement runs until spec.suspend is false")
@@ -189,6 +205,29 @@ func (r *PartnerCooperationReconciler) unaccepted(ctx context.Context, coop *loy
 		}
 	}
 	return out
+}
+
+// awaitingConsent lists the members (namespace/name) whose Partner exists and
+// has not consented to the cooperation. A member that does not exist is not
+// accepted either, and reported as such.
+func (r *PartnerCooperationReconciler) awaitingConsent(ctx context.Context, coop *loyaltyv1alpha1.PartnerCooperation) ([]string, error) {
+	var out []string
+	for _, m := range coop.Spec.Members {
+		key := m.PartnerRef.Key(coop.Namespace)
+		partner := &loyaltyv1alpha1.Partner{}
+		err := r.Get(ctx, m.PartnerRef.In(coop.Namespace), partner)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !partner.ConsentsTo(loyaltyv1alpha1.AgreementCooperation, coop.Namespace, coop.Name) && !slices.Contains(out, key) {
+			out = append(out, key)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // conflicts maps each member also listed by an older cooperation of the same

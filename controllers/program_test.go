@@ -59,6 +59,14 @@ func newPartner(ns, name, programNS, program string) *loyaltyv1alpha1.Partner {
 	}
 }
 
+// consenting gives a partner consents to agreements in its own namespace.
+func consenting(p *loyaltyv1alpha1.Partner, kind loyaltyv1alpha1.AgreementKind, names ...string) *loyaltyv1alpha1.Partner {
+	for _, n := range names {
+		p.Spec.Consents = append(p.Spec.Consents, loyaltyv1alpha1.Consent{Kind: kind, Name: n})
+	}
+	return p
+}
+
 // accepted reads a partner's answer from one program.
 func accepted(g Gomega, ctx SpecContext, p *loyaltyv1alpha1.Partner) *metav1.Condition {
 	got := &loyaltyv1alpha1.Partner{}

@@ -110,8 +110,23 @@ var _ = Describe("The ReferralDiscount controller", func() {
 			g.Expect(renderedReferrals(g, ctx, ns)).To(BeEmpty())
 		}).Should(Succeed())
 
-		// A cooperation settles both: the agreement runs in the program.
+		// A cooperation settles both, but the printer, the referee, has not
+		// consented to owe the commission: still no codes, and it says how.
 		Expect(k8sClient.Create(ctx, newCooperation(ns, "city-weekly", "agency", "printer"))).To(Succeed())
+		eventually(ctx, func(g Gomega) {
+			c, _ := referralReady(g, ctx, rd)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(loyaltyv1alpha1.ReasonAwaitingConsent))
+			g.Expect(c.Message).To(ContainSubstring("The referee " + ns + "/printer owes the commission and has not consented"))
+			g.Expect(c.Message).To(ContainSubstring("{kind: ReferralDiscount, namespace: " + ns + ", name: agency-recommends-printer}"))
+			g.Expect(renderedReferrals(g, ctx, ns)).To(BeEmpty())
+		}).Should(Succeed())
+
+		// It consents: the agreement runs in the program.
+		printer := &loyaltyv1alpha1.Partner{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "printer"}, printer)).To(Succeed())
+		printer.Spec.Consents = []loyaltyv1alpha1.Consent{{Kind: loyaltyv1alpha1.AgreementReferral, Name: "agency-recommends-printer"}}
+		Expect(k8sClient.Update(ctx, printer)).To(Succeed())
 		eventually(ctx, func(g Gomega) {
 			c, _ := referralReady(g, ctx, rd)
 			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))

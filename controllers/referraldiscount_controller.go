@@ -47,7 +47,7 @@ const (
 // settled by the same cooperation (the oldest of the program that lists each),
 // or the commission could not be paid. why("ns/name") says why a partner is not
 // accepted, "" when it is.
-func referralVerdict(rd *loyaltyv1alpha1.ReferralDiscount, why func(key string) string,
+func referralVerdict(rd *loyaltyv1alpha1.ReferralDiscount, why func(key string) string, consented func(key string) bool,
 	coops []loyaltyv1alpha1.PartnerCooperation) (reason, message string) {
 	referrer, referee := rd.Spec.Referrer.Key(rd.Namespace), rd.Spec.Referee.Key(rd.Namespace)
 	if referrer == referee {
@@ -86,6 +86,10 @@ func referralVerdict(rd *loyaltyv1alpha1.ReferralDiscount, why func(key string) 
 	case a.Name != b.Name:
 		return loyaltyv1alpha1.ReasonReferralNotSettled, fmt.Sprintf("%s is settled by PartnerCooperation %s and %s by %s, so the commission could not be "+
 			"paid; settle both in one cooperation. No codes are issued until then", referrer, a.Name, referee, b.Name)
+	case !consented(referee):
+		return loyaltyv1alpha1.ReasonAwaitingConsent, fmt.Sprintf("The referee %s owes the commission and has not consented: it adds "+
+			"{kind: ReferralDiscount, namespace: %s, name: %s} to its Partner's spec.consents. No codes are issued until then",
+			referee, rd.Namespace, rd.Name)
 	}
 	return "", fmt.Sprintf("Runs in LoyaltyProgram %s; commissions are settled by PartnerCooperation %s", rd.Spec.ProgramRef.Name, a.Name)
 }
@@ -157,7 +161,8 @@ func (r *ReferralDiscountReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		if err := r.List(ctx, coops, client.InNamespace(rd.Namespace), client.MatchingFields{indexCooperationProgram: program.Name}); err != nil {
 			return ctrl.Result{}, err
 		}
-		reason, message := referralVerdict(rd, func(key string) string { return r.notAccepted(ctx, key, program) }, coops.Items)
+		consented := func(key string) bool { return partnerConsents(ctx, r.Client, key, rd) }
+		reason, message := referralVerdict(rd, func(key string) string { return r.notAccepted(ctx, key, program) }, consented, coops.Items)
 		ready.Reason, ready.Message = loyaltyv1alpha1.ReasonReferralActive, message
 		if reason != "" {
 			ready.Status, ready.Reason = metav1.ConditionFalse, reason
@@ -225,6 +230,17 @@ func (r *ReferralDiscountReconciler) refreshStats(ctx context.Context, rd *loyal
 // notAccepted says why the program has not accepted a partner, "" when it has.
 func (r *ReferralDiscountReconciler) notAccepted(ctx context.Context, key string, program *loyaltyv1alpha1.LoyaltyProgram) string {
 	return partnerNotAccepted(ctx, r.Client, key, program.Namespace, program.Name)
+}
+
+// partnerConsents says whether the Partner key (namespace/name) consents to the
+// referral agreement rd; false when it cannot be read.
+func partnerConsents(ctx context.Context, c client.Client, key string, rd *loyaltyv1alpha1.ReferralDiscount) bool {
+	ns, name, _ := strings.Cut(key, "/")
+	partner := &loyaltyv1alpha1.Partner{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, partner); err != nil {
+		return false
+	}
+	return partner.ConsentsTo(loyaltyv1alpha1.AgreementReferral, rd.Namespace, rd.Name)
 }
 
 // partnerNotAccepted reads a Partner's status for one program: "" when accepted,

@@ -107,6 +107,10 @@ const (
 	ReasonNoConflict = "NoConflict"
 	// ReasonInvalidSchedule: the cron schedule or time zone does not parse or load.
 	ReasonInvalidSchedule = "InvalidSchedule"
+	// ReasonAwaitingConsent: a partner that would owe money under the agreement
+	// (a cooperation's member, a referral's referee) has not consented to it in
+	// its Partner's spec.consents; the agreement does not run for it until then.
+	ReasonAwaitingConsent = "AwaitingConsent"
 )
 
 // Reasons of a ReferralDiscount's Ready (and ReasonPartnerNotAccepted above).

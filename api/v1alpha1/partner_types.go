@@ -55,6 +55,66 @@ type PartnerSpec struct {
 	// Partner itself.
 	// +optional
 	SettlementAccountRef *LocalObjectReference `json:"settlementAccountRef,omitempty"`
+
+	// consents are the agreements this partner accepts to owe money under, each
+	// granted from the partner's own namespace (as Gateway API's ReferenceGrant
+	// grants the use of what a namespace owns): a PartnerCooperation it is a
+	// member of (it pays for the points it issues) and a ReferralDiscount whose
+	// referee it is (it pays the commission). Until the partner consents, the
+	// agreement does not run for it: the cooperation leaves its entries
+	// unsettled, and the referral issues no codes. Removing a consent stops new
+	// codes and accruals from then on; what is owed already is settled.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:XValidation:rule="self.all(a, self.exists_one(b, a == b))",message="spec.consents must not name the same agreement twice"
+	Consents []Consent `json:"consents,omitempty"`
+}
+
+// AgreementKind names a kind of agreement a partner consents to.
+// +kubebuilder:validation:Enum=PartnerCooperation;ReferralDiscount
+type AgreementKind string
+
+// The agreements a partner can owe money under.
+const (
+	// AgreementCooperation is a PartnerCooperation.
+	AgreementCooperation AgreementKind = "PartnerCooperation"
+	// AgreementReferral is a ReferralDiscount.
+	AgreementReferral AgreementKind = "ReferralDiscount"
+)
+
+// Consent is a partner's acceptance of one agreement.
+type Consent struct {
+	// kind of the agreement.
+	// +required
+	Kind AgreementKind `json:"kind"`
+
+	// name of the agreement.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// namespace of the agreement (the program's); empty means the partner's own.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="must be a namespace name: lower-case letters, digits and '-'"
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// ConsentsTo says whether the partner consents to the agreement of kind in
+// namespace with name.
+func (p *Partner) ConsentsTo(kind AgreementKind, namespace, name string) bool {
+	for _, c := range p.Spec.Consents {
+		ns := c.Namespace
+		if ns == "" {
+			ns = p.Namespace
+		}
+		if c.Kind == kind && ns == namespace && c.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // PartnerContact is who to call about a partner.

@@ -327,10 +327,27 @@ var _ = Describe("The StadtBonus samples on a real node", Ordered, func() {
 				Discount:      loyaltyv1alpha1.ReferralDiscountValue{Type: loyaltyv1alpha1.DiscountPercent, Percent: "10"},
 				Commission:    loyaltyv1alpha1.ReferralCommission{Type: loyaltyv1alpha1.CommissionPercent, Percent: "5"},
 				HoldingPeriod: "P0D", CodePrefix: "CAFE"}})).To(Succeed())
-		n.waitReady(ctx, func(g Gomega) {
+		// The shop owes the commission: the agreement waits for its consent...
+		referral := func(g Gomega) *metav1.Condition {
 			rd := &loyaltyv1alpha1.ReferralDiscount{}
 			g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: n.ns, Name: "cafe-recommends-shop"}, rd)).To(Succeed())
-			g.Expect(meta.IsStatusConditionTrue(rd.Status.Conditions, loyaltyv1alpha1.ConditionReady)).To(BeTrue(), "%+v", rd.Status.Conditions)
+			c := meta.FindStatusCondition(rd.Status.Conditions, loyaltyv1alpha1.ConditionReady)
+			g.Expect(c).NotTo(BeNil())
+			return c
+		}
+		eventually(func(g Gomega) {
+			c := referral(g)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(loyaltyv1alpha1.ReasonAwaitingConsent), "%+v", c)
+		}).Should(Succeed())
+		// ...and runs once the shop consents from its own Partner.
+		shopPartner := &loyaltyv1alpha1.Partner{}
+		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: n.ns, Name: "shop"}, shopPartner)).To(Succeed())
+		shopPartner.Spec.Consents = append(shopPartner.Spec.Consents,
+			loyaltyv1alpha1.Consent{Kind: loyaltyv1alpha1.AgreementReferral, Name: "cafe-recommends-shop"})
+		Expect(k8s.Update(ctx, shopPartner)).To(Succeed())
+		n.waitReady(ctx, func(g Gomega) {
+			g.Expect(referral(g).Status).To(Equal(metav1.ConditionTrue))
 		})
 		shop, cafe, ns := tillOf(n.url, n.keys["shop"]), tillOf(n.url, n.keys["cafe"]), n.ns
 		// Anna buys for 100.00 EUR at the shop (100 points), pays 30 points at the

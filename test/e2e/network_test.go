@@ -71,8 +71,10 @@ func newNetwork(ctx context.Context, program string, tune func(*loyaltyv1alpha1.
 	ExpectWithOffset(1, k8s.Create(ctx, p)).To(Succeed())
 	members := make([]loyaltyv1alpha1.CooperationMember, 0, len(partners))
 	for _, name := range partners {
+		// Each consents to the weekly cooperation, whose issuance it pays.
 		ExpectWithOffset(1, k8s.Create(ctx, &loyaltyv1alpha1.Partner{ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: name},
-			Spec: loyaltyv1alpha1.PartnerSpec{DisplayName: name, ProgramRefs: []loyaltyv1alpha1.NamespacedReference{{Name: program}}}})).To(Succeed())
+			Spec: loyaltyv1alpha1.PartnerSpec{DisplayName: name, ProgramRefs: []loyaltyv1alpha1.NamespacedReference{{Name: program}},
+				Consents: []loyaltyv1alpha1.Consent{{Kind: loyaltyv1alpha1.AgreementCooperation, Name: program + "-weekly"}}}})).To(Succeed())
 		members = append(members, loyaltyv1alpha1.CooperationMember{
 			PartnerRef: loyaltyv1alpha1.NamespacedReference{Name: name}, IssuancePrice: "0.01", RedemptionPrice: "0.008"})
 	}
