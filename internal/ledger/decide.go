@@ -95,7 +95,8 @@ func (l *Ledger) decideEarn(req EarnRequest, m earnSnapshot, now time.Time) (ear
 		return earnDecision{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if earned.Points > accrualapi.MaxPoints {
-		return earnDecision{}, fmt.Errorf("%w: the purchase would earn %d points, more than the %d one write may move", ErrOutOfRange, earned.Points, accrualapi.MaxPoints)
+		return earnDecision{}, fmt.Errorf("%w: the purchase would earn %d points, more than the %d one write may move",
+			ErrOutOfRange, earned.Points, accrualapi.MaxPoints)
 	}
 	terms := l.program.LotTermsAt(now)
 	result := l.earnResult(req, purchase, earned, terms, now)

@@ -41,7 +41,7 @@ func (l *Ledger) PayMembershipFee(ctx context.Context, req MembershipFeeRequest)
 		return res, fmt.Errorf("%w: the fee is %s %s, not %s", ErrInvalid,
 			l.program.Currency.Format(l.program.Membership.Fee), l.program.Currency.Code, l.program.Currency.Format(req.Amount))
 	}
-	err := write(ctx, l, KindMembershipFee, req.Member, req.Meta, req.record(), &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
+	pay := func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
@@ -59,7 +59,8 @@ func (l *Ledger) PayMembershipFee(ctx context.Context, req MembershipFeeRequest)
 		}
 		return &newEntry{member: req.Member, partner: req.Partner, createdAt: now, amount: req.Amount,
 			setID: func(id int64) { res.EntryID = id }}, nil
-	})
+	}
+	err := write(ctx, l, KindMembershipFee, req.Member, req.Meta, req.record(), &res, &res.Replayed, pay)
 	return res, err
 }
 
@@ -69,7 +70,7 @@ func (l *Ledger) PayMembershipFee(ctx context.Context, req MembershipFeeRequest)
 // sold it, which then owes the network that much less.
 func (l *Ledger) LapseMembership(ctx context.Context, req LapseRequest) (MembershipResult, error) {
 	var res MembershipResult
-	err := write(ctx, l, KindMembershipEnd, req.Member, req.Meta, req.record(), &res, &res.Replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
+	lapse := func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
@@ -103,7 +104,8 @@ func (l *Ledger) LapseMembership(ctx context.Context, req LapseRequest) (Members
 			return nil, err
 		}
 		return e, nil
-	})
+	}
+	err := write(ctx, l, KindMembershipEnd, req.Member, req.Meta, req.record(), &res, &res.Replayed, lapse)
 	return res, err
 }
 

@@ -351,7 +351,8 @@ func (l *Ledger) PartnerCommissions(ctx context.Context, referee string, from, t
 	return out, next, nil
 }
 
-const entryColumns = `SELECT id, kind, member_id, partner_id, created_at, points, amount, COALESCE(related_id, 0), reason, COALESCE(settlement_id, ''), discount`
+const entryColumns = `SELECT id, kind, member_id, partner_id, created_at, points, amount, COALESCE(related_id, 0), reason,
+	COALESCE(settlement_id, ''), discount`
 
 func scanEntries(rows *sql.Rows) ([]Entry, error) {
 	defer func() { _ = rows.Close() }()
