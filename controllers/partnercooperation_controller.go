@@ -141,7 +141,11 @@ func (r *PartnerCooperationReconciler) Reconcile(ctx context.Context, req ctrl.R
 	ready := cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionTrue, loyaltyv1alpha1.ReasonScheduled,
 		fmt.Sprintf("Settles %s periods by the schedule %q in %s", strings.ToLower(string(coop.Spec.Schedule.PeriodLength())),
 			coop.Spec.Schedule.Cron, coop.Spec.Schedule.TimeZoneName()))
-	switch {
+	switch dup := coop.Spec.DuplicateMembers(coop.Namespace); {
+	case len(dup) > 0:
+		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionFalse, loyaltyv1alpha1.ReasonDuplicatePartner,
+			fmt.Sprintf("spec.members lists %s more than once; list each partner once. Its settlements refuse to run until then",
+				strings.Join(dup, ", ")))
 	case scheduleErr != nil:
 		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionFalse, loyaltyv1alpha1.ReasonInvalidSchedule,
 			fmt.Sprintf("spec.schedule: %v", scheduleErr))

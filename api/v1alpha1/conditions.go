@@ -111,6 +111,9 @@ const (
 	// (a cooperation's member, a referral's referee) has not consented to it in
 	// its Partner's spec.consents; the agreement does not run for it until then.
 	ReasonAwaitingConsent = "AwaitingConsent"
+	// ReasonDuplicatePartner: a cooperation lists one partner twice (spelled
+	// two ways, stored before the API server refused it); nothing settles it.
+	ReasonDuplicatePartner = "DuplicatePartner"
 )
 
 // Reasons of a ReferralDiscount's Ready (and ReasonPartnerNotAccepted above).

@@ -43,7 +43,7 @@ type PartnerSpec struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
-	// +kubebuilder:validation:XValidation:rule="self.all(a, self.exists_one(b, a == b))",message="spec.programRefs must not name the same program twice"
+	// +kubebuilder:validation:XValidation:rule="self.all(a, self.exists_one(b, a.name == b.name && (!has(a.__namespace__) || !has(b.__namespace__) || a.__namespace__ == b.__namespace__)))",message="spec.programRefs must not name the same program twice (a program without a namespace is in the partner's; when two programs share a name, write the namespace of each)"
 	ProgramRefs []NamespacedReference `json:"programRefs"`
 
 	// defaultCategory is the product category of line items that name none.
@@ -67,7 +67,7 @@ type PartnerSpec struct {
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
-	// +kubebuilder:validation:XValidation:rule="self.all(a, self.exists_one(b, a == b))",message="spec.consents must not name the same agreement twice"
+	// +kubebuilder:validation:XValidation:rule="self.all(a, self.exists_one(b, a.kind == b.kind && a.name == b.name && (!has(a.__namespace__) || !has(b.__namespace__) || a.__namespace__ == b.__namespace__)))",message="spec.consents must not name the same agreement twice (when two agreements share a name, write the namespace of each)"
 	Consents []Consent `json:"consents,omitempty"`
 }
 

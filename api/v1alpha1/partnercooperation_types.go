@@ -33,7 +33,7 @@ type PartnerCooperationSpec struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MinItems=2
 	// +kubebuilder:validation:MaxItems=200
-	// +kubebuilder:validation:XValidation:rule="self.all(a, self.exists_one(b, a.partnerRef == b.partnerRef))",message="spec.members must not list the same partner twice"
+	// +kubebuilder:validation:XValidation:rule="self.all(a, self.exists_one(b, a.partnerRef.name == b.partnerRef.name && (!has(a.partnerRef.__namespace__) || !has(b.partnerRef.__namespace__) || a.partnerRef.__namespace__ == b.partnerRef.__namespace__)))",message="spec.members must not list the same partner twice (a partner without a namespace is in the cooperation's; when two members share a name, write the namespace of each)"
 	Members []CooperationMember `json:"members"`
 
 	// referralRefs name the ReferralDiscounts, in this namespace, whose commissions

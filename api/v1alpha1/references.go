@@ -39,3 +39,21 @@ func (r NamespacedReference) In(holderNamespace string) types.NamespacedName {
 func (r NamespacedReference) Key(holderNamespace string) string {
 	return r.In(holderNamespace).String()
 }
+
+// DuplicateMembers lists the partners (namespace/name) that a cooperation in
+// holderNamespace lists more than once, however each reference is spelled. The
+// API server refuses such a cooperation; an object stored before that rule
+// existed may still hold one, and then nothing may settle it (each listing
+// would count the partner's entries again).
+func (s PartnerCooperationSpec) DuplicateMembers(holderNamespace string) []string {
+	seen := map[string]int{}
+	var out []string
+	for _, m := range s.Members {
+		key := m.PartnerRef.Key(holderNamespace)
+		seen[key]++
+		if seen[key] == 2 {
+			out = append(out, key)
+		}
+	}
+	return out
+}

@@ -24,7 +24,7 @@ import (
 // that give a discount at the referee, and the referee owes the referrer a
 // commission once the holding period has passed.
 //
-// +kubebuilder:validation:XValidation:rule="self.referrer.name != self.referee.name || has(self.referrer.__namespace__) != has(self.referee.__namespace__) || (has(self.referrer.__namespace__) && self.referrer.__namespace__ != self.referee.__namespace__)",message="spec.referrer and spec.referee must be different partners: a partner cannot refer its own customers to itself",fieldPath=.referee
+// +kubebuilder:validation:XValidation:rule="self.referrer.name != self.referee.name || (has(self.referrer.__namespace__) && has(self.referee.__namespace__) && self.referrer.__namespace__ != self.referee.__namespace__)",message="spec.referrer and spec.referee must be different partners: a partner cannot refer its own customers to itself (when two partners share a name, write the namespace of both)",fieldPath=.referee
 type ReferralDiscountSpec struct {
 	// programRef names the program, in this namespace, whose members use the codes.
 	// +required

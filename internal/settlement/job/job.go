@@ -258,6 +258,10 @@ func termsOf(coop *loyaltyv1alpha1.PartnerCooperation, program *loyaltyv1alpha1.
 			return settlement.Terms{}, fmt.Errorf("spec.minimumTransfer: %w", err)
 		}
 	}
+	if dup := coop.Spec.DuplicateMembers(coop.Namespace); len(dup) > 0 {
+		return settlement.Terms{}, fmt.Errorf("spec.members lists %s more than once: each listing would count its entries again; "+
+			"list each partner once", strings.Join(dup, ", "))
+	}
 	terms := settlement.Terms{Currency: cur, Rounding: rounding, Netting: netting, MinimumTransfer: minimum, Partners: map[string]settlement.Prices{}}
 	for i, m := range coop.Spec.Members {
 		if slices.Contains(exclude, m.PartnerRef.Key(coop.Namespace)) {

@@ -42,6 +42,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
@@ -470,6 +471,55 @@ func TestAScheduleTimeZoneThatDoesNotLoadIsRefused(t *testing.T) {
 		}
 		if err != nil && !strings.Contains(err.Error(), "Mars/Olympus_Mons") {
 			t.Errorf("time zone %q: the error %q does not name it", tc.tz, err)
+		}
+	}
+}
+
+// A cooperation stored with one partner listed twice, spelled two ways (the API
+// server accepted it until issue 17), is refused before anything is read, written
+// or marked: the job counted the partner's entries once per listing, billed the
+// bakery for 200 points where the ledger held 100, and marked them settled. The
+// cooperation lives in a fake API server, since the real one now refuses it.
+func TestAPartnerListedTwiceIsNeverBilledTwice(t *testing.T) {
+	svc := startAccrual(t)
+	ctx := context.Background()
+	svc.call(t, "POST", "/v1/members", baecker, "e1", map[string]any{"member": "anna"})
+	svc.call(t, "POST", "/v1/earn", baecker, "t1", map[string]any{"member": "anna", "amount": 20000, "currency": "EUR"}) // 100 points
+
+	scheme := runtime.NewScheme()
+	if err := loyaltyv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	const ns = "baeckerei-korn"
+	program := &loyaltyv1alpha1.LoyaltyProgram{ObjectMeta: metav1.ObjectMeta{Name: "stadtbonus", Namespace: ns},
+		Spec: loyaltyv1alpha1.LoyaltyProgramSpec{DisplayName: "StadtBonus", Currency: "EUR"}}
+	member := func(ref loyaltyv1alpha1.NamespacedReference) loyaltyv1alpha1.CooperationMember {
+		return loyaltyv1alpha1.CooperationMember{PartnerRef: ref, IssuancePrice: "0.01", RedemptionPrice: "0.008"}
+	}
+	coop := &loyaltyv1alpha1.PartnerCooperation{ObjectMeta: metav1.ObjectMeta{Name: "weekly", Namespace: ns},
+		Spec: loyaltyv1alpha1.PartnerCooperationSpec{ProgramRef: loyaltyv1alpha1.LocalObjectReference{Name: "stadtbonus"},
+			Members: []loyaltyv1alpha1.CooperationMember{
+				member(loyaltyv1alpha1.NamespacedReference{Name: "baeckerei-korn"}),
+				member(loyaltyv1alpha1.NamespacedReference{Name: "baeckerei-korn", Namespace: ns}),
+				member(loyaltyv1alpha1.NamespacedReference{Name: "druckerei-blau", Namespace: "druckerei-blau"})},
+			Schedule: loyaltyv1alpha1.SettlementSchedule{Cron: "0 3 * * 1", TimeZone: "Europe/Berlin", Period: loyaltyv1alpha1.PeriodWeekly}}}
+	c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(program, coop).
+		WithStatusSubresource(&loyaltyv1alpha1.Settlement{}, &loyaltyv1alpha1.PartnerCooperation{}).Build()
+
+	now := time.Now()
+	_, err := Run(ctx, c, Options{Cooperation: types.NamespacedName{Namespace: ns, Name: "weekly"}, Endpoint: svc.url,
+		Token: svc.keys["settlement"], Now: func() time.Time { return now.AddDate(0, 0, 7) }})
+	if err == nil || !strings.Contains(err.Error(), "spec.members lists "+baecker+" more than once") {
+		t.Fatalf("settling a cooperation that lists the bakery twice: %v", err)
+	}
+	settlements := &loyaltyv1alpha1.SettlementList{}
+	if err := c.List(ctx, settlements); err != nil || len(settlements.Items) != 0 {
+		t.Fatalf("settlements written: %+v, %v", settlements.Items, err)
+	}
+	page := svc.call(t, "GET", "/v1/settlement/entries?partner="+baecker+"&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", "settlement", "", nil)
+	for _, e := range page["entries"].([]any) {
+		if s := e.(map[string]any)["settlement"]; s != nil {
+			t.Fatalf("an entry was marked settled by %v", s)
 		}
 	}
 }
