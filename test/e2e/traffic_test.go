@@ -157,7 +157,8 @@ var _ = Describe("A PostgreSQL-backed program with two replicas", Ordered, func(
 			}
 		}
 		// A member buys the paid club at the shop's till: she is pinned to Gold,
-		// and her 100.00 EUR purchase costs 90.00 and earns 90 × 2 = 180 points.
+		// and her 100.00 EUR purchase costs 90.00 and earns, at the doubled rate of
+		// the rollout spec (2 points per 1.00) and Gold's ×2, 90 × 2 × 2 = 360.
 		ok(call("POST", n.url+"/v1/members", n.keys["shop"], "enroll-club", map[string]any{"member": "club"}))
 		fee := ok(call("POST", n.url+"/v1/memberships", n.keys["shop"], "fee-club", map[string]any{"member": "club", "amount": 8990, "currency": "EUR"}))
 		Expect(fee["paidUntil"]).NotTo(BeEmpty())
@@ -169,8 +170,8 @@ var _ = Describe("A PostgreSQL-backed program with two replicas", Ordered, func(
 		bought := ok(call("POST", n.url+"/v1/earn", n.keys["shop"], "club-1", map[string]any{"member": "club", "amount": 10000, "currency": "EUR"}))
 		Expect(bought["tierDiscount"]).To(BeNumerically("==", 1000))
 		Expect(bought["amountDue"]).To(BeNumerically("==", 9000))
-		Expect(bought["points"]).To(BeNumerically("==", 180))
-		issued += 180
+		Expect(bought["points"]).To(BeNumerically("==", 360))
+		issued += 360
 		purchases++
 
 		// The job settles only closed periods: move this traffic, as it is, into
