@@ -572,6 +572,12 @@ type LoyaltyProgramStatus struct {
 
 // LoyaltyProgram is a points currency with its earning, tier, expiry and redemption
 // rules, reconciled into a running point-accrual service.
+//
+// Its name is a DNS label of at most 44 characters starting with a letter: its
+// accrual Service (a DNS-1035 label) and workload are named <name>-accrual, and a
+// StatefulSet's pods carry the label <name>-accrual-<10-character revision hash>,
+// which must fit in 63.
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 44 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be at most 44 lower-case letters, digits and '-', starting with a letter and without dots: the program's Service and pods are named after it"
 type LoyaltyProgram struct {
 	metav1.TypeMeta `json:",inline"`
 

@@ -191,6 +191,9 @@ type PartnerStatus struct {
 
 // Partner is a business in a loyalty network: it issues points to its customers
 // and accepts points as payment.
+//
+// Its name is at most 63 characters: its credentials Secrets carry it as a label.
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="metadata.name must be at most 63 characters: the partner's credentials carry it as a label"
 type Partner struct {
 	metav1.TypeMeta `json:",inline"`
 

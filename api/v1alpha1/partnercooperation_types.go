@@ -189,6 +189,10 @@ type PartnerCooperationStatus struct {
 // PartnerCooperation is a settlement contract between partners of one program:
 // their prices per point, the referral agreements it covers, and how and when it
 // is settled.
+//
+// Its name is at most 63 characters: its CronJob, job identity and Settlements
+// carry it as a label (the CronJob's own name is shortened with a hash to fit).
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="metadata.name must be at most 63 characters: the cooperation's CronJob and Settlements carry it as a label"
 type PartnerCooperation struct {
 	metav1.TypeMeta `json:",inline"`
 
