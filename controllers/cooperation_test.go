@@ -277,6 +277,35 @@ var _ = Describe("The PartnerCooperation controller", func() {
 		eventually(ctx, awaiting).Should(Succeed())
 	})
 
+	It("refuses a schedule the CronJob could not run before creating anything, and names the field", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		Expect(k8sClient.Create(ctx, newProgram(ns, "city", loyaltyv1alpha1.NamespacesFromSame, nil))).To(Succeed())
+		for _, p := range []string{"bakery", "printer"} {
+			Expect(k8sClient.Create(ctx, consenting(newPartner(ns, p, ns, "city"), loyaltyv1alpha1.AgreementCooperation, "a", "b", "c"))).To(Succeed())
+		}
+		for name, tc := range map[string]struct{ cron, zone, field string }{
+			"a": {"61 25 * * *", "", "spec.schedule.cron"},
+			"b": {"0 3 32 13 *", "", "spec.schedule.cron"},
+			"c": {"0 3 * * 1", "Nowhere/Land", "spec.schedule.timeZone"},
+		} {
+			coop := newCooperation(ns, name, "bakery", "printer")
+			coop.Spec.Schedule.Cron = tc.cron
+			if tc.zone != "" {
+				coop.Spec.Schedule.TimeZone = loyaltyv1alpha1.TimeZone(tc.zone)
+			}
+			Expect(k8sClient.Create(ctx, coop)).To(Succeed(), "the API server checks only the characters")
+			eventually(ctx, func(g Gomega) {
+				c := cooperationCondition(g, ctx, coop, loyaltyv1alpha1.ConditionReady)
+				g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+				g.Expect(c.Reason).To(Equal(loyaltyv1alpha1.ReasonInvalidSchedule))
+				g.Expect(c.Message).To(ContainSubstring(tc.field))
+				g.Expect(c.Message).To(ContainSubstring("no settlement runs until it is fixed"))
+			}).Should(Succeed())
+			Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name + "-settle"}, &batchv1.CronJob{}))).To(BeTrue(),
+				"a CronJob was created for %q", tc.cron)
+		}
+	})
+
 	It("settles a partner in one cooperation only, and says which", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		Expect(k8sClient.Create(ctx, newProgram(ns, "city", loyaltyv1alpha1.NamespacesFromSame, nil))).To(Succeed())

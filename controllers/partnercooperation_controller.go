@@ -104,10 +104,16 @@ func (r *PartnerCooperationReconciler) Reconcile(ctx context.Context, req ctrl.R
 			excluded = append(excluded, p)
 		}
 	}
-	objs := desiredCooperationObjects(coop, r.Image, excluded)
-	for _, obj := range []client.Object{objs.ServiceAccount, objs.Role, objs.RoleBinding, objs.CronJob} {
-		if _, err := applyOwned(ctx, r.Client, r.Scheme, coop, obj); err != nil {
-			return ctrl.Result{}, err
+	// The schedule is checked before anything is created: the API server refuses a
+	// CronJob whose schedule or time zone does not parse, and the cooperation
+	// would never settle, with nothing on its status to say why.
+	next, scheduleErr := nextRun(coop, r.now())
+	if scheduleErr == nil {
+		objs := desiredCooperationObjects(coop, r.Image, excluded)
+		for _, obj := range []client.Object{objs.ServiceAccount, objs.Role, objs.RoleBinding, objs.CronJob} {
+			if _, err := applyOwned(ctx, r.Client, r.Scheme, coop, obj); err != nil {
+				return ctrl.Result{}, err
+			}
 		}
 	}
 
@@ -137,7 +143,6 @@ func (r *PartnerCooperationReconciler) Reconcile(ctx context.Context, req ctrl.R
 		meta.SetStatusCondition(&coop.Status.Conditions, cond(loyaltyv1alpha1.ConditionConflict, metav1.ConditionTrue, loyaltyv1alpha1.ReasonPartnerConflict,
 			strings.Join(parts, "; ")+"; this cooperation's settlements leave them out; remove them from spec.members, or from the other cooperation"))
 	}
-	next, scheduleErr := nextRun(coop, r.now())
 	ready := cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionTrue, loyaltyv1alpha1.ReasonScheduled,
 		fmt.Sprintf("Settles %s periods by the schedule %q in %s", strings.ToLower(string(coop.Spec.Schedule.PeriodLength())),
 			coop.Spec.Schedule.Cron, coop.Spec.Schedule.TimeZoneName()))
@@ -148,7 +153,7 @@ func (r *PartnerCooperationReconciler) Reconcile(ctx context.Context, req ctrl.R
 				strings.Join(dup, ", ")))
 	case scheduleErr != nil:
 		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionFalse, loyaltyv1alpha1.ReasonInvalidSchedule,
-			fmt.Sprintf("spec.schedule: %v", scheduleErr))
+			fmt.Sprintf("%v; no settlement runs until it is fixed", scheduleErr))
 	case len(notAccepted) > 0:
 		ready = cond(loyaltyv1alpha1.ConditionReady, metav1.ConditionFalse, loyaltyv1alpha1.ReasonPartnerNotAccepted,
 			"Some partners are not accepted by the program; see the PartnersAccepted condition")
@@ -191,11 +196,12 @@ func (r *PartnerCooperationReconciler) now() time.Time {
 func nextRun(coop *loyaltyv1alpha1.PartnerCooperation, now time.Time) (time.Time, error) {
 	loc, err := coop.Spec.Schedule.Location()
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, fmt.Errorf("spec.schedule.timeZone: %w: write an IANA time zone such as \"Europe/Berlin\"", err)
 	}
 	sched, err := cron.ParseStandard(coop.Spec.Schedule.Cron)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("cron %q: %w", coop.Spec.Schedule.Cron, err)
+		return time.Time{}, fmt.Errorf("spec.schedule.cron %q: %w: write five fields within their ranges "+
+			"(minute 0-59, hour 0-23, day of month 1-31, month 1-12, day of week 0-6), such as \"0 3 * * 1\"", coop.Spec.Schedule.Cron, err)
 	}
 	return sched.Next(now.In(loc)).UTC(), nil
 }
