@@ -65,7 +65,7 @@ var _ = Describe("The PartnerCooperation controller", func() {
 		ns := newNamespace(ctx)
 		Expect(k8sClient.Create(ctx, newProgram(ns, "city", loyaltyv1alpha1.NamespacesFromSame, nil))).To(Succeed())
 		for _, p := range []string{"bakery", "printer"} {
-			Expect(k8sClient.Create(ctx, consenting(newPartner(ns, p, ns, "city"), loyaltyv1alpha1.AgreementCooperation, "city-weekly"))).To(Succeed())
+			Expect(k8sClient.Create(ctx, consenting(newPartner(ns, p, ns, "city"), "city-weekly"))).To(Succeed())
 		}
 		coop := newCooperation(ns, "city-weekly", "bakery", "printer")
 		Expect(k8sClient.Create(ctx, coop)).To(Succeed())
@@ -236,7 +236,7 @@ var _ = Describe("The PartnerCooperation controller", func() {
 	It("waits for each member's consent, leaves the others' entries out until then, and again once one withdraws", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		Expect(k8sClient.Create(ctx, newProgram(ns, "city", loyaltyv1alpha1.NamespacesFromSame, nil))).To(Succeed())
-		Expect(k8sClient.Create(ctx, consenting(newPartner(ns, "bakery", ns, "city"), loyaltyv1alpha1.AgreementCooperation, "city-weekly"))).To(Succeed())
+		Expect(k8sClient.Create(ctx, consenting(newPartner(ns, "bakery", ns, "city"), "city-weekly"))).To(Succeed())
 		printer := newPartner(ns, "printer", ns, "city")
 		Expect(k8sClient.Create(ctx, printer)).To(Succeed())
 		coop := newCooperation(ns, "city-weekly", "bakery", "printer")
@@ -281,7 +281,7 @@ var _ = Describe("The PartnerCooperation controller", func() {
 		ns := newNamespace(ctx)
 		Expect(k8sClient.Create(ctx, newProgram(ns, "city", loyaltyv1alpha1.NamespacesFromSame, nil))).To(Succeed())
 		for _, p := range []string{"bakery", "printer"} {
-			Expect(k8sClient.Create(ctx, consenting(newPartner(ns, p, ns, "city"), loyaltyv1alpha1.AgreementCooperation, "a", "b", "c"))).To(Succeed())
+			Expect(k8sClient.Create(ctx, consenting(newPartner(ns, p, ns, "city"), "a", "b", "c"))).To(Succeed())
 		}
 		for name, tc := range map[string]struct{ cron, zone, field string }{
 			"a": {"61 25 * * *", "", "spec.schedule.cron"},
@@ -310,7 +310,7 @@ var _ = Describe("The PartnerCooperation controller", func() {
 		ns := newNamespace(ctx)
 		Expect(k8sClient.Create(ctx, newProgram(ns, "city", loyaltyv1alpha1.NamespacesFromSame, nil))).To(Succeed())
 		for _, p := range []string{"bakery", "printer", "agency", "florist"} {
-			Expect(k8sClient.Create(ctx, consenting(newPartner(ns, p, ns, "city"), loyaltyv1alpha1.AgreementCooperation, "a-first", "b-second"))).To(Succeed())
+			Expect(k8sClient.Create(ctx, consenting(newPartner(ns, p, ns, "city"), "a-first", "b-second"))).To(Succeed())
 		}
 		first := newCooperation(ns, "a-first", "bakery", "printer")
 		Expect(k8sClient.Create(ctx, first)).To(Succeed())

@@ -41,8 +41,8 @@ var _ = Describe("The longest accepted names", func() {
 		coop := "cooperation-" + strings.Repeat("y", 51) // 63
 		Expect([]int{len(program), len(partner), len(coop)}).To(Equal([]int{44, 63, 63}))
 		Expect(k8sClient.Create(ctx, newProgram(ns, program, loyaltyv1alpha1.NamespacesFromSame, nil))).To(Succeed())
-		Expect(k8sClient.Create(ctx, consenting(newPartner(ns, partner, ns, program), loyaltyv1alpha1.AgreementCooperation, coop))).To(Succeed())
-		Expect(k8sClient.Create(ctx, consenting(newPartner(ns, "shop", ns, program), loyaltyv1alpha1.AgreementCooperation, coop))).To(Succeed())
+		Expect(k8sClient.Create(ctx, consenting(newPartner(ns, partner, ns, program), coop))).To(Succeed())
+		Expect(k8sClient.Create(ctx, consenting(newPartner(ns, "shop", ns, program), coop))).To(Succeed())
 		c := newCooperation(ns, coop, partner, "shop")
 		c.Spec.ProgramRef.Name = program
 		Expect(k8sClient.Create(ctx, c)).To(Succeed())

@@ -59,10 +59,10 @@ func newPartner(ns, name, programNS, program string) *loyaltyv1alpha1.Partner {
 	}
 }
 
-// consenting gives a partner consents to agreements in its own namespace.
-func consenting(p *loyaltyv1alpha1.Partner, kind loyaltyv1alpha1.AgreementKind, names ...string) *loyaltyv1alpha1.Partner {
-	for _, n := range names {
-		p.Spec.Consents = append(p.Spec.Consents, loyaltyv1alpha1.Consent{Kind: kind, Name: n})
+// consenting gives a partner consents to cooperations in its own namespace.
+func consenting(p *loyaltyv1alpha1.Partner, cooperations ...string) *loyaltyv1alpha1.Partner {
+	for _, n := range cooperations {
+		p.Spec.Consents = append(p.Spec.Consents, loyaltyv1alpha1.Consent{Kind: loyaltyv1alpha1.AgreementCooperation, Name: n})
 	}
 	return p
 }

@@ -57,10 +57,12 @@ type Multiplier string
 // +kubebuilder:validation:XValidation:rule="self.matches('^P([0-9]{1,4}Y)?([0-9]{1,4}M)?([0-9]{1,4}W)?([0-9]{1,5}D)?(T([0-9]{1,5}H)?([0-9]{1,5}M)?([0-9]{1,5}S)?)?$') && self != 'P' && !self.endsWith('T')",message="must be an ISO 8601 duration such as \"P14D\", \"P36M\" or \"PT12H\""
 type Duration string
 
-// CurrencyCode is an ISO 4217 alphabetic currency code such as "EUR".
+// CurrencyCode is an ISO 4217 alphabetic currency code such as "EUR". The list
+// is internal/money's (a test keeps the two the same).
 // +kubebuilder:validation:MinLength=3
 // +kubebuilder:validation:MaxLength=3
 // +kubebuilder:validation:XValidation:rule="self.matches('^[A-Z]{3}$')",message="must be an ISO 4217 currency code of three capital letters, such as \"EUR\""
+// +kubebuilder:validation:XValidation:rule="!self.matches('^[A-Z]{3}$') || self in ['AED','AFN','ALL','AMD','ANG','AOA','ARS','AUD','AWG','AZN','BAM','BBD','BDT','BGN','BHD','BIF','BMD','BND','BOB','BOV','BRL','BSD','BTN','BWP','BYN','BZD','CAD','CDF','CHE','CHF','CHW','CLF','CLP','CNY','COP','COU','CRC','CUP','CVE','CZK','DJF','DKK','DOP','DZD','EGP','ERN','ETB','EUR','FJD','FKP','GBP','GEL','GHS','GIP','GMD','GNF','GTQ','GYD','HKD','HNL','HTG','HUF','IDR','ILS','INR','IQD','IRR','ISK','JMD','JOD','JPY','KES','KGS','KHR','KMF','KPW','KRW','KWD','KYD','KZT','LAK','LBP','LKR','LRD','LSL','LYD','MAD','MDL','MGA','MKD','MMK','MNT','MOP','MRU','MUR','MVR','MWK','MXN','MXV','MYR','MZN','NAD','NGN','NIO','NOK','NPR','NZD','OMR','PAB','PEN','PGK','PHP','PKR','PLN','PYG','QAR','RON','RSD','RUB','RWF','SAR','SBD','SCR','SDG','SEK','SGD','SHP','SLE','SLL','SOS','SRD','SSP','STN','SVC','SYP','SZL','THB','TJS','TMT','TND','TOP','TRY','TTD','TWD','TZS','UAH','UGX','USD','USN','UYI','UYU','UYW','UZS','VED','VES','VND','VUV','WST','XAF','XCD','XCG','XOF','XPF','YER','ZAR','ZMW','ZWG']",message="must be an ISO 4217 currency a network can settle in, such as \"EUR\": not a precious metal, a test or \"no currency\" code (XAU, XTS, XXX), nor a code the standard does not list"
 type CurrencyCode string
 
 // TimeZone is an IANA time zone name such as "Europe/Berlin", or "UTC".

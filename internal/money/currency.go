@@ -33,6 +33,27 @@ var minorUnitExponents = map[string]int{
 	"CLF": 4, "UYW": 4,
 }
 
+// iso4217 are the ISO 4217 currencies a network can settle in: the active codes
+// of the standard's list one (2025), without the codes of precious metals,
+// testing, special drawing rights and "no currency" (XAU, XTS, XDR, XXX, …). A
+// well-formed code outside it (ZZZ) is refused rather than given two decimals.
+var iso4217 = map[string]bool{
+	"AED": true, "AFN": true, "ALL": true, "AMD": true, "ANG": true, "AOA": true, "ARS": true, "AUD": true, "AWG": true, "AZN": true, "BAM": true, "BBD": true,
+	"BDT": true, "BGN": true, "BHD": true, "BIF": true, "BMD": true, "BND": true, "BOB": true, "BOV": true, "BRL": true, "BSD": true, "BTN": true, "BWP": true,
+	"BYN": true, "BZD": true, "CAD": true, "CDF": true, "CHE": true, "CHF": true, "CHW": true, "CLF": true, "CLP": true, "CNY": true, "COP": true, "COU": true,
+	"CRC": true, "CUP": true, "CVE": true, "CZK": true, "DJF": true, "DKK": true, "DOP": true, "DZD": true, "EGP": true, "ERN": true, "ETB": true, "EUR": true,
+	"FJD": true, "FKP": true, "GBP": true, "GEL": true, "GHS": true, "GIP": true, "GMD": true, "GNF": true, "GTQ": true, "GYD": true, "HKD": true, "HNL": true,
+	"HTG": true, "HUF": true, "IDR": true, "ILS": true, "INR": true, "IQD": true, "IRR": true, "ISK": true, "JMD": true, "JOD": true, "JPY": true, "KES": true,
+	"KGS": true, "KHR": true, "KMF": true, "KPW": true, "KRW": true, "KWD": true, "KYD": true, "KZT": true, "LAK": true, "LBP": true, "LKR": true, "LRD": true,
+	"LSL": true, "LYD": true, "MAD": true, "MDL": true, "MGA": true, "MKD": true, "MMK": true, "MNT": true, "MOP": true, "MRU": true, "MUR": true, "MVR": true,
+	"MWK": true, "MXN": true, "MXV": true, "MYR": true, "MZN": true, "NAD": true, "NGN": true, "NIO": true, "NOK": true, "NPR": true, "NZD": true, "OMR": true,
+	"PAB": true, "PEN": true, "PGK": true, "PHP": true, "PKR": true, "PLN": true, "PYG": true, "QAR": true, "RON": true, "RSD": true, "RUB": true, "RWF": true,
+	"SAR": true, "SBD": true, "SCR": true, "SDG": true, "SEK": true, "SGD": true, "SHP": true, "SLE": true, "SLL": true, "SOS": true, "SRD": true, "SSP": true,
+	"STN": true, "SVC": true, "SYP": true, "SZL": true, "THB": true, "TJS": true, "TMT": true, "TND": true, "TOP": true, "TRY": true, "TTD": true, "TWD": true,
+	"TZS": true, "UAH": true, "UGX": true, "USD": true, "USN": true, "UYI": true, "UYU": true, "UYW": true, "UZS": true, "VED": true, "VES": true, "VND": true,
+	"VUV": true, "WST": true, "XAF": true, "XCD": true, "XCG": true, "XOF": true, "XPF": true, "YER": true, "ZAR": true, "ZMW": true, "ZWG": true,
+}
+
 // Currency is an ISO 4217 currency with the number of decimal places of its minor
 // unit: EUR has 2 (cents), JPY 0, KWD 3.
 type Currency struct {
@@ -49,6 +70,9 @@ func ParseCurrency(code string) (Currency, error) {
 		if code[i] < 'A' || code[i] > 'Z' {
 			return Currency{}, fmt.Errorf("currency %q: want an ISO 4217 code of three capital letters, such as \"EUR\"", code)
 		}
+	}
+	if !iso4217[code] {
+		return Currency{}, fmt.Errorf("currency %q is not an ISO 4217 currency a network can settle in; write one such as \"EUR\", \"CHF\" or \"JPY\"", code)
 	}
 	exp, ok := minorUnitExponents[code]
 	if !ok {

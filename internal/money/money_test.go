@@ -19,6 +19,8 @@ package money
 import (
 	"errors"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -153,9 +155,14 @@ func TestCurrencyAmounts(t *testing.T) {
 			t.Errorf("%s.ParseAmount(%q) = %d, want an error", tt.currency, tt.amount, got)
 		}
 	}
-	for _, code := range []string{"eur", "EU", "EURO", "E1R", ""} {
+	for _, code := range []string{"eur", "EU", "EURO", "E1R", "", "XXX", "ZZZ", "XTS", "XAU", "HRK"} {
 		if _, err := ParseCurrency(code); err == nil {
 			t.Errorf("ParseCurrency(%q) succeeded", code)
+		}
+	}
+	for code := range minorUnitExponents {
+		if !iso4217[code] {
+			t.Errorf("%s has a minor unit but is not in the list", code)
 		}
 	}
 	if c := MustCurrency("CHF"); c.Exponent != 2 {
@@ -218,4 +225,30 @@ func FuzzParseAmount(f *testing.F) {
 			t.Fatalf("%s %d formatted as %q parsed back as %d, %v", code, minor, c.Format(minor), again, err)
 		}
 	})
+}
+
+// The API server's list of currencies (a CEL rule on CurrencyCode) is this
+// package's: a program the API server accepts compiles.
+func TestTheAPIListsTheSameCurrencies(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("..", "..", "api", "v1alpha1", "common_types.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, list, ok := strings.Cut(string(src), "self in [")
+	list, _, ok2 := strings.Cut(list, "]")
+	if !ok || !ok2 {
+		t.Fatal("no currency list in api/v1alpha1/common_types.go")
+	}
+	api := map[string]bool{}
+	for _, c := range strings.Split(list, ",") {
+		api[strings.Trim(c, "'")] = true
+	}
+	if len(api) != len(iso4217) {
+		t.Errorf("the API lists %d currencies, this package %d", len(api), len(iso4217))
+	}
+	for c := range iso4217 {
+		if !api[c] {
+			t.Errorf("%s is missing from the API's list", c)
+		}
+	}
 }

@@ -87,6 +87,10 @@ func TestCompileNamesTheField(t *testing.T) {
 		mutate func(*Config)
 	}{
 		{"currency", func(c *Config) { c.Currency = "eur" }},
+		// Well-formed, but no currency anything settles in (issue 17).
+		{"currency", func(c *Config) { c.Currency = "XXX" }},
+		{"currency", func(c *Config) { c.Currency = "ZZZ" }},
+		{"expiry.after", func(c *Config) { c.Expiry.After = "P0D" }},
 		{"timeZone", func(c *Config) { c.TimeZone = "Mars/Olympus" }},
 		{"earning.baseRate.per", func(c *Config) { c.Earning.BaseRate.Per = "0.00" }},
 		{"earning.baseRate.per", func(c *Config) { c.Earning.BaseRate.Per = "2.005" }},
