@@ -149,6 +149,10 @@ func CompileReferral(cur money.Currency, c ReferralConfig) (*Referral, error) {
 	}
 	if c.Guards.MinimumSpend != "" {
 		r.MinimumSpend = amount("guards.minimumSpend", c.Guards.MinimumSpend)
+		if r.discountPercent == nil && r.discountFixed > r.MinimumSpend {
+			fail(fieldErr("discount.amount", "%s is more than guards.minimumSpend %s: a purchase of the minimum would cost the member "+
+				"nothing; lower discount.amount or raise guards.minimumSpend to at least %s", c.Discount.Amount, c.Guards.MinimumSpend, c.Discount.Amount))
+		}
 	}
 	r.ValidFrom, r.ValidUntil = c.Guards.ValidFrom, c.Guards.ValidUntil
 	if r.ValidFrom != nil && r.ValidUntil != nil && !r.ValidFrom.Before(*r.ValidUntil) {

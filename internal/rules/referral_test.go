@@ -125,6 +125,11 @@ func TestCompileReferralRefuses(t *testing.T) {
 		"unknown discount":     func(c *ReferralConfig) { c.Discount.Type = "Gift" },
 		"window the wrong way": func(c *ReferralConfig) { c.Guards.ValidUntil = ptr(utc(2025, 1, 1, 0, 0)) },
 		"holding period":       func(c *ReferralConfig) { c.HoldingPeriod = "two weeks" },
+		// Issue 17: a purchase of the minimum spend would be free.
+		"a fixed discount over the minimum spend": func(c *ReferralConfig) {
+			c.Discount = DiscountConfig{Type: "Fixed", Amount: "10.00"}
+			c.Guards.MinimumSpend = "9.99"
+		},
 		"a flat commission too large": func(c *ReferralConfig) {
 			c.Commission = CommissionConfig{Type: "Flat", Amount: "100000000000.00"}
 		},
