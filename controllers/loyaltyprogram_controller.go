@@ -152,10 +152,19 @@ func (r *LoyaltyProgramReconciler) acceptedPartners(ctx context.Context, program
 		ns, ok := namespaces[p.Namespace]
 		if !ok {
 			ns = &corev1.Namespace{}
-			if err := r.Get(ctx, client.ObjectKey{Name: p.Namespace}, ns); err != nil {
-				return nil, nil, client.IgnoreNotFound(err)
+			err := r.Get(ctx, client.ObjectKey{Name: p.Namespace}, ns)
+			switch {
+			case apierrors.IsNotFound(err):
+				// The namespace is going (or the cache has not seen it yet): skip
+				// this partner; the rest of the network keeps running.
+				ns = nil
+			case err != nil:
+				return nil, nil, err
 			}
 			namespaces[p.Namespace] = ns
+		}
+		if ns == nil {
+			continue
 		}
 		if ok, _ := admits(program, ns); !ok {
 			continue
