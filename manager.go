@@ -53,6 +53,7 @@ type managerOptions struct {
 	watchNamespaces     []string
 	image               string
 	apiCompression      bool
+	namespace           string
 	zap                 zap.Options
 }
 
@@ -90,6 +91,9 @@ func parseManagerFlags(args []string, stderr io.Writer) (*managerOptions, error)
 		"Accept gzip from the Kubernetes API server, watch streams included; off by default: every watch event is compressed on its own, "+
 			"which costs the API server and the manager CPU to save little on the cluster's network.")
 	fs.StringVar(&o.image, "accrual-image", defaultImage(), "Image of the accrual services: the operator's own (env TREUE_IMAGE).")
+	fs.StringVar(&o.namespace, "manager-namespace", defaultNamespace(),
+		"Namespace the manager runs in, which each accrual service's NetworkPolicy admits (the manager reads /v1/stats); "+
+			"empty when it runs outside the cluster. Default: env POD_NAMESPACE, else the service account's namespace.")
 	o.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -148,7 +152,7 @@ func runManager(args []string, stderr io.Writer) int {
 	}
 	ctx := ctrl.SetupSignalHandler()
 	if err := controllers.SetupWithManager(ctx, mgr, controllers.Options{MaxConcurrentReconciles: opts.maxConcurrentRecons, Image: opts.image,
-		ReferralStatsInterval: opts.referralStatsEvery}); err != nil {
+		ReferralStatsInterval: opts.referralStatsEvery, ManagerNamespace: opts.namespace}); err != nil {
 		log.Error(err, "Failed to set up the controllers")
 		return exitError
 	}
@@ -170,6 +174,18 @@ func runManager(args []string, stderr io.Writer) int {
 }
 
 // defaultImage is the operator's own image, which also runs the accrual services:
+// defaultNamespace is the manager's namespace: POD_NAMESPACE when the Deployment
+// sets it, else the one its service account token was issued in, else none.
+func defaultNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	if b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
+		return strings.TrimSpace(string(b))
+	}
+	return ""
+}
+
 // TREUE_IMAGE when the Deployment sets it, else the release's tag.
 func defaultImage() string {
 	if image := os.Getenv("TREUE_IMAGE"); image != "" {

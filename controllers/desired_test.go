@@ -30,6 +30,9 @@ import (
 
 const testImage = "ghcr.io/treue-dev/treue:v0.1.0"
 
+// testManagerNamespace is where the suite's manager says it runs.
+const testManagerNamespace = "treue-system"
+
 // sampleObjects renders the objects of the sample program, or of a change of it.
 func sampleObjects(t fataler, change func(*loyaltyv1alpha1.LoyaltyProgram)) programObjects {
 	t.Helper()

@@ -55,6 +55,9 @@ type LoyaltyProgramReconciler struct {
 	Recorder  events.EventRecorder
 	// Image is the operator's own image, which runs the accrual service.
 	Image string
+	// ManagerNamespace is the manager's own, admitted by each service's
+	// NetworkPolicy; empty when the manager runs outside the cluster.
+	ManagerNamespace string
 }
 
 // +kubebuilder:rbac:groups=loyalty.treue.dev,resources=loyaltyprograms,verbs=get;list;watch
@@ -286,7 +289,7 @@ func (r *LoyaltyProgramReconciler) missingDSN(ctx context.Context, namespace str
 // apply writes the secrets file Secret and the program's objects.
 func (r *LoyaltyProgramReconciler) apply(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram, config []byte, hash string,
 	hashes map[string][]byte, partnerNamespaces []string) error {
-	all := programOwned(program, config, hash, r.Image, hashes, partnerNamespaces)
+	all := programOwned(program, config, hash, r.Image, hashes, admittedNamespaces(partnerNamespaces, r.ManagerNamespace))
 	for _, obj := range all {
 		wrote, err := applyOwned(ctx, r.Client, r.Scheme, program, obj)
 		if err != nil {

@@ -333,8 +333,9 @@ func desiredPodTemplate(program *loyaltyv1alpha1.LoyaltyProgram, hash, image str
 }
 
 // desiredNetworkPolicy lets the API port be reached from the namespaces of the
-// accepted partners and from the program's own namespace (where the settlement
-// jobs run), and the metrics port from namespaces labelled for monitoring.
+// accepted partners, the manager's (which reads /v1/stats; the reconciler adds it
+// to partnerNamespaces) and the program's own (where the settlement jobs run),
+// and the metrics port from namespaces labelled for monitoring.
 func desiredNetworkPolicy(program *loyaltyv1alpha1.LoyaltyProgram, partnerNamespaces []string) *networkingv1.NetworkPolicy {
 	namespaces := slices.Clone(partnerNamespaces)
 	namespaces = append(namespaces, program.Namespace)

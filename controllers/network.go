@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"maps"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,8 +37,11 @@ import (
 //
 // bench/operator creates these directly, without the operator, as its floor.
 // The controllers build them with the same functions.
+//
+// managerNamespace is the manager's (Options.ManagerNamespace), which the
+// services' NetworkPolicy admits.
 func NetworkObjects(scheme *runtime.Scheme, program *loyaltyv1alpha1.LoyaltyProgram, partners []loyaltyv1alpha1.Partner,
-	image string) ([]client.Object, error) {
+	image, managerNamespace string) ([]client.Object, error) {
 	var objs []client.Object
 	hashes := map[string][]byte{}
 	for i := range partners {
@@ -75,7 +79,7 @@ func NetworkObjects(scheme *runtime.Scheme, program *loyaltyv1alpha1.LoyaltyProg
 	if err != nil {
 		return nil, err
 	}
-	for _, obj := range programOwned(program, raw, hash, image, hashes, partnerNamespaces(partners)) {
+	for _, obj := range programOwned(program, raw, hash, image, hashes, admittedNamespaces(partnerNamespaces(partners), managerNamespace)) {
 		if err := controllerutil.SetControllerReference(program, obj, scheme); err != nil {
 			return nil, err
 		}
@@ -87,4 +91,14 @@ func NetworkObjects(scheme *runtime.Scheme, program *loyaltyv1alpha1.LoyaltyProg
 		objs = append(objs, obj)
 	}
 	return objs, nil
+}
+
+// admittedNamespaces are the namespaces whose pods may call a program's API:
+// its accepted partners' and, when it runs in the cluster, the manager's, which
+// reads /v1/stats for referral status (the NetworkPolicy adds the program's own).
+func admittedNamespaces(partnerNamespaces []string, managerNamespace string) []string {
+	if managerNamespace == "" {
+		return partnerNamespaces
+	}
+	return append(slices.Clone(partnerNamespaces), managerNamespace)
 }

@@ -49,8 +49,14 @@ var _ = Describe("NetworkObjects (bench/operator's floor)", func() {
 		Expect(k8sClient.List(ctx, partners, client.InNamespace(ns))).To(Succeed())
 		slices.Reverse(partners.Items) // in any order
 
-		objs, err := NetworkObjects(scheme, program, partners.Items, testImage)
+		objs, err := NetworkObjects(scheme, program, partners.Items, testImage, testManagerNamespace)
 		Expect(err).NotTo(HaveOccurred())
+
+		// The manager reads /v1/stats: its namespace is admitted to the API port
+		// (issue 17: under an enforcing CNI its reads were dropped).
+		policy := &networkingv1.NetworkPolicy{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "floor-accrual"}, policy)).To(Succeed())
+		Expect(policy.Spec.Ingress[0].From[0].NamespaceSelector.MatchExpressions[0].Values).To(ConsistOf(ns, testManagerNamespace))
 
 		// The same set of objects: every one the controllers made, and no other.
 		made := map[string]bool{}

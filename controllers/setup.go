@@ -51,6 +51,10 @@ type Options struct {
 	// ReferralStatsInterval is the least time between two reads of an
 	// agreement's counts; 0 is 5 minutes.
 	ReferralStatsInterval time.Duration
+	// ManagerNamespace is where the manager runs: each accrual service's
+	// NetworkPolicy admits it to the API port (the manager reads /v1/stats).
+	// Empty when the manager runs outside the cluster.
+	ManagerNamespace string
 }
 
 // CacheOptions keep the manager's cache to what it needs: of all Secrets in the
@@ -78,7 +82,7 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 	recorder := mgr.GetEventRecorder("treue")
 	c := mgr.GetClient()
 	if err := (&LoyaltyProgramReconciler{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: recorder,
-		Image: opts.Image}).SetupWithManager(mgr, opts); err != nil {
+		Image: opts.Image, ManagerNamespace: opts.ManagerNamespace}).SetupWithManager(mgr, opts); err != nil {
 		return fmt.Errorf("setting up the LoyaltyProgram controller: %w", err)
 	}
 	if err := (&PartnerReconciler{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: recorder}).SetupWithManager(mgr, opts); err != nil {

@@ -89,7 +89,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	var ctx context.Context
 	ctx, cancel = context.WithCancel(context.Background())
-	Expect(SetupWithManager(ctx, mgr, Options{MaxConcurrentReconciles: 2, Image: testImage,
+	Expect(SetupWithManager(ctx, mgr, Options{MaxConcurrentReconciles: 2, Image: testImage, ManagerNamespace: testManagerNamespace,
 		ReferralStats: testStats, ReferralStatsInterval: time.Second})).To(Succeed())
 
 	go func() {

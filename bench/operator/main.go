@@ -258,7 +258,7 @@ func measureFloor(o options, n int) (took, controlPlane time.Duration, err error
 			}
 			stored = append(stored, *p)
 		}
-		objs, err := controllers.NetworkObjects(scheme, program, stored, accrualImage)
+		objs, err := controllers.NetworkObjects(scheme, program, stored, accrualImage, "") // the manager runs outside the cluster
 		if err != nil {
 			return err
 		}
