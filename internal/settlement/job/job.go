@@ -280,30 +280,44 @@ func termsOf(coop *loyaltyv1alpha1.PartnerCooperation, program *loyaltyv1alpha1.
 // ensureSettlement gets the period's Settlement, creating it when missing.
 func ensureSettlement(ctx context.Context, c client.Client, coop *loyaltyv1alpha1.PartnerCooperation, name string,
 	w settlement.Window) (*loyaltyv1alpha1.Settlement, error) {
-	record := &loyaltyv1alpha1.Settlement{}
 	key := types.NamespacedName{Namespace: coop.Namespace, Name: name}
-	err := c.Get(ctx, key, record)
-	if err == nil {
-		return record, nil
+	want := loyaltyv1alpha1.SettlementSpec{
+		CooperationRef: loyaltyv1alpha1.LocalObjectReference{Name: coop.Name},
+		Period:         loyaltyv1alpha1.SettlementPeriod{ID: w.ID, Start: metav1.NewTime(w.Start), End: metav1.NewTime(w.End)},
 	}
-	if !apierrors.IsNotFound(err) {
+	record := &loyaltyv1alpha1.Settlement{}
+	err := c.Get(ctx, key, record)
+	switch {
+	case apierrors.IsNotFound(err):
+		record = &loyaltyv1alpha1.Settlement{
+			ObjectMeta: metav1.ObjectMeta{Namespace: coop.Namespace, Name: name,
+				Labels: map[string]string{loyaltyv1alpha1.LabelCooperation: coop.Name}},
+			Spec: want,
+		}
+		err = c.Create(ctx, record)
+		if apierrors.IsAlreadyExists(err) {
+			err = c.Get(ctx, key, record)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("creating Settlement %s: %w", key, err)
+		}
+	case err != nil:
 		return nil, fmt.Errorf("reading Settlement %s: %w", key, err)
 	}
-	record = &loyaltyv1alpha1.Settlement{
-		ObjectMeta: metav1.ObjectMeta{Namespace: coop.Namespace, Name: name,
-			Labels: map[string]string{loyaltyv1alpha1.LabelCooperation: coop.Name}},
-		Spec: loyaltyv1alpha1.SettlementSpec{
-			CooperationRef: loyaltyv1alpha1.LocalObjectReference{Name: coop.Name},
-			Period:         loyaltyv1alpha1.SettlementPeriod{ID: w.ID, Start: metav1.NewTime(w.Start), End: metav1.NewTime(w.End)},
-		},
-	}
-	if err := c.Create(ctx, record); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			return record, c.Get(ctx, key, record)
-		}
-		return nil, fmt.Errorf("creating Settlement %s: %w", key, err)
+	// A Settlement of that name that is not the one this job would write (written
+	// by hand, or for another cooperation or period) is never reused: its status
+	// would describe other entries than the ones marked.
+	if !sameSpec(record.Spec, want) {
+		return nil, fmt.Errorf("the Settlement %s exists with spec %+v, but this job would write %+v for period %s; "+
+			"nothing was read or marked: delete it if it is not a settlement record", key, record.Spec, want, w.ID)
 	}
 	return record, nil
+}
+
+// sameSpec compares two Settlement specs, times as instants.
+func sameSpec(a, b loyaltyv1alpha1.SettlementSpec) bool {
+	return a.CooperationRef == b.CooperationRef && a.Period.ID == b.Period.ID &&
+		a.Period.Start.Time.Equal(b.Period.Start.Time) && a.Period.End.Time.Equal(b.Period.End.Time)
 }
 
 func setCondition(ctx context.Context, c client.Client, record *loyaltyv1alpha1.Settlement, kind string, status metav1.ConditionStatus,

@@ -523,3 +523,37 @@ func TestAPartnerListedTwiceIsNeverBilledTwice(t *testing.T) {
 		}
 	}
 }
+
+// A Settlement of the period's name whose spec is not the one the job would
+// write (issue 17: "2026-W47" with March dates was reused by name) is refused
+// before anything is read or marked.
+func TestASettlementWithAnotherSpecIsNotReused(t *testing.T) {
+	c := startAPIServer(t)
+	createCooperation(t, c)
+	svc := startAccrual(t)
+	ctx := context.Background()
+	svc.call(t, "POST", "/v1/members", baecker, "e1", map[string]any{"member": "anna"})
+	svc.call(t, "POST", "/v1/earn", baecker, "t1", map[string]any{"member": "anna", "amount": 20000, "currency": "EUR"})
+
+	now := time.Now()
+	year, week := now.In(mustBerlin(t)).ISOWeek()
+	id := fmt.Sprintf("%04d-W%02d", year, week)
+	march := time.Date(2026, 3, 2, 0, 0, 0, 0, mustBerlin(t))
+	forged := &loyaltyv1alpha1.Settlement{ObjectMeta: metav1.ObjectMeta{Namespace: "stadtbonus", Name: SettlementName("stadtbonus-weekly", id)},
+		Spec: loyaltyv1alpha1.SettlementSpec{CooperationRef: loyaltyv1alpha1.LocalObjectReference{Name: "stadtbonus-weekly"},
+			Period: loyaltyv1alpha1.SettlementPeriod{ID: id, Start: metav1.NewTime(march), End: metav1.NewTime(march.AddDate(0, 0, 7))}}}
+	if err := c.Create(ctx, forged); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Run(ctx, c, Options{Cooperation: types.NamespacedName{Namespace: "stadtbonus", Name: "stadtbonus-weekly"}, Endpoint: svc.url,
+		Token: svc.keys["settlement"], Now: func() time.Time { return now.AddDate(0, 0, 7) }})
+	if err == nil || !strings.Contains(err.Error(), "exists with spec") {
+		t.Fatalf("settling into a Settlement with March dates: %v", err)
+	}
+	page := svc.call(t, "GET", "/v1/settlement/entries?partner="+baecker+"&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", "settlement", "", nil)
+	for _, e := range page["entries"].([]any) {
+		if s := e.(map[string]any)["settlement"]; s != nil {
+			t.Fatalf("an entry was marked settled by %v", s)
+		}
+	}
+}
