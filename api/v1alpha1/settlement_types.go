@@ -226,6 +226,48 @@ type SettlementStatus struct {
 	// completedAt is when the run completed.
 	// +optional
 	CompletedAt *metav1.Time `json:"completedAt,omitempty"`
+
+	// terms the period was settled with, from the cooperation at the time: a
+	// re-run under changed terms says what changed rather than only that the
+	// checksum differs.
+	// +optional
+	Terms *SettlementTerms `json:"terms,omitempty"`
+}
+
+// SettlementTerms are the cooperation's terms a settlement was computed with.
+type SettlementTerms struct {
+	// netting mode.
+	// +required
+	Netting NettingMode `json:"netting"`
+
+	// rounding mode.
+	// +required
+	Rounding RoundingMode `json:"rounding"`
+
+	// minimumTransfer below which a position is carried.
+	// +optional
+	MinimumTransfer MoneyAmount `json:"minimumTransfer,omitempty"`
+
+	// prices per partner settled.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=200
+	Prices []SettledPrices `json:"prices,omitempty"`
+}
+
+// SettledPrices are one partner's prices per point in a settlement.
+type SettledPrices struct {
+	// partner the prices are for.
+	// +required
+	Partner NamespacedReference `json:"partner"`
+
+	// issuancePrice the partner paid per point it issued.
+	// +required
+	IssuancePrice PointPrice `json:"issuancePrice"`
+
+	// redemptionPrice the partner was paid per point it accepted.
+	// +required
+	RedemptionPrice PointPrice `json:"redemptionPrice"`
 }
 
 // +kubebuilder:object:root=true

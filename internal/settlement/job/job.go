@@ -163,11 +163,16 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 	}
 	out.Result = res
 
+	current := recordedTerms(coop, terms)
 	if completed {
 		if record.Status.Checksum != res.Checksum {
 			cause := fmt.Errorf("settlement %s was completed with checksum %s, but the ledger now gives %s: "+
 				"nothing was paid again; compare the ledger's entries of %s with the recorded statements",
 				out.Name, record.Status.Checksum, res.Checksum, window.ID)
+			if changed := termsChanged(record.Status.Terms, current); changed != "" {
+				cause = fmt.Errorf("settlement %s was completed with checksum %s under other terms than the cooperation's now (%s), "+
+					"which give %s: nothing was paid again, and the recorded statements stand", out.Name, record.Status.Checksum, changed, res.Checksum)
+			}
 			return fail(loyaltyv1alpha1.ReasonChecksumMismatch, cause)
 		}
 		out.Verified = true
@@ -182,6 +187,7 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 		return fail(loyaltyv1alpha1.ReasonInvalidInput, err)
 	}
 	status.Conditions = record.Status.Conditions
+	status.Terms = current
 	meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: loyaltyv1alpha1.ConditionCompleted, Status: metav1.ConditionFalse,
 		Reason: loyaltyv1alpha1.ReasonMarking, Message: "Statements computed; marking the settled entries in the ledger", ObservedGeneration: record.Generation})
 	record.Status = *status
@@ -275,6 +281,66 @@ func termsOf(coop *loyaltyv1alpha1.PartnerCooperation, program *loyaltyv1alpha1.
 		terms.Partners[m.PartnerRef.Key(coop.Namespace)] = settlement.Prices{Issuance: issuance, Redemption: redemption}
 	}
 	return terms, nil
+}
+
+// recordedTerms are the terms a settlement records: the cooperation's netting,
+// rounding and minimum transfer, and the prices of each partner settled, in key
+// order.
+func recordedTerms(coop *loyaltyv1alpha1.PartnerCooperation, terms settlement.Terms) *loyaltyv1alpha1.SettlementTerms {
+	t := &loyaltyv1alpha1.SettlementTerms{Netting: loyaltyv1alpha1.NettingMode(terms.Netting),
+		Rounding: coop.Spec.RoundingMode(), MinimumTransfer: coop.Spec.MinimumTransfer}
+	for _, m := range coop.Spec.Members {
+		key := m.PartnerRef.Key(coop.Namespace)
+		if _, ok := terms.Partners[key]; !ok {
+			continue
+		}
+		ns, name, _ := strings.Cut(key, "/")
+		t.Prices = append(t.Prices, loyaltyv1alpha1.SettledPrices{Partner: loyaltyv1alpha1.NamespacedReference{Namespace: ns, Name: name},
+			IssuancePrice: m.IssuancePrice, RedemptionPrice: m.RedemptionPrice})
+	}
+	slices.SortFunc(t.Prices, func(a, b loyaltyv1alpha1.SettledPrices) int {
+		return strings.Compare(a.Partner.Key(""), b.Partner.Key(""))
+	})
+	return t
+}
+
+// termsChanged says how now differs from the terms a settlement recorded, or ""
+// when they are the same (or none were recorded, by an older build).
+func termsChanged(recorded, now *loyaltyv1alpha1.SettlementTerms) string {
+	if recorded == nil || now == nil {
+		return ""
+	}
+	var out []string
+	if recorded.Netting != now.Netting {
+		out = append(out, fmt.Sprintf("netting %s, now %s", recorded.Netting, now.Netting))
+	}
+	if recorded.Rounding != now.Rounding {
+		out = append(out, fmt.Sprintf("rounding %s, now %s", recorded.Rounding, now.Rounding))
+	}
+	if recorded.MinimumTransfer != now.MinimumTransfer {
+		out = append(out, fmt.Sprintf("minimum transfer %q, now %q", recorded.MinimumTransfer, now.MinimumTransfer))
+	}
+	was := map[string]loyaltyv1alpha1.SettledPrices{}
+	for _, p := range recorded.Prices {
+		was[p.Partner.Key("")] = p
+	}
+	for _, p := range now.Prices {
+		key := p.Partner.Key("")
+		old, ok := was[key]
+		switch {
+		case !ok:
+			out = append(out, key+" was not settled")
+		case old.IssuancePrice != p.IssuancePrice || old.RedemptionPrice != p.RedemptionPrice:
+			out = append(out, fmt.Sprintf("%s paid %s and was paid %s per point, now %s and %s", key,
+				old.IssuancePrice, old.RedemptionPrice, p.IssuancePrice, p.RedemptionPrice))
+		}
+		delete(was, key)
+	}
+	for key := range was {
+		out = append(out, key+" is no longer settled")
+	}
+	slices.Sort(out)
+	return strings.Join(out, "; ")
 }
 
 // ensureSettlement gets the period's Settlement, creating it when missing.

@@ -334,6 +334,32 @@ func checkReruns(t *testing.T, c client.Client, o Options, svc *accrualService, 
 		t.Errorf("a failed re-run wrote the completed Settlement: %+v", after.Status.Conditions)
 	}
 
+	// The Settlement records the terms it was computed with (issue 17); a re-run
+	// after the cooperation changed a price says which, not only that the
+	// checksum differs.
+	terms := record.Status.Terms
+	if terms == nil || terms.Netting != loyaltyv1alpha1.NettingMultilateral || len(terms.Prices) != 3 ||
+		terms.Prices[2].Partner != ref(grafik) || terms.Prices[2].IssuancePrice != "0.012" {
+		t.Fatalf("recorded terms: %+v", terms)
+	}
+	setPrice := func(price loyaltyv1alpha1.PointPrice) {
+		coop := &loyaltyv1alpha1.PartnerCooperation{}
+		if err := c.Get(ctx, o.Cooperation, coop); err != nil {
+			t.Fatal(err)
+		}
+		coop.Spec.Members[2].RedemptionPrice = price
+		if err := c.Update(ctx, coop); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Grafik took 60 points: at 1.0 instead of 0.9 ct it is owed 0.60, not 0.54.
+	setPrice("0.01")
+	_, err := Run(ctx, c, o)
+	if err == nil || !strings.Contains(err.Error(), grafik+" paid 0.012 and was paid 0.009 per point, now 0.012 and 0.01") {
+		t.Fatalf("a re-run under another price: %v", err)
+	}
+	setPrice("0.009")
+
 	// A purchase booked into the settled week afterwards makes the ledger
 	// disagree with the record: the run fails and pays nothing twice.
 	svc.call(t, "POST", "/v1/earn", baecker, "late", map[string]any{"member": "anna", "amount": 2000, "currency": "EUR"})
