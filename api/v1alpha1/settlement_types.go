@@ -132,6 +132,7 @@ type Transfer struct {
 
 	// amount paid; always positive.
 	// +required
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('-') && self.matches('[1-9]')",message="a transfer's amount is more than zero: from pays to"
 	Amount SignedAmount `json:"amount"`
 }
 

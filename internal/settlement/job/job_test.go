@@ -583,3 +583,34 @@ func TestASettlementWithAnotherSpecIsNotReused(t *testing.T) {
 		}
 	}
 }
+
+// A Settlement's transfers are more than zero (issue 17: the API server took a
+// negative amount in status): whoever writes the status cannot record a payment
+// the wrong way round.
+func TestATransferOfNothingOrLessIsRefused(t *testing.T) {
+	c := startAPIServer(t)
+	ctx := context.Background()
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "stadtbonus"}}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 16, 0, 0, 0, 0, mustBerlin(t))
+	s := &loyaltyv1alpha1.Settlement{ObjectMeta: metav1.ObjectMeta{Namespace: "stadtbonus", Name: "stadtbonus-weekly-2026-w47"},
+		Spec: loyaltyv1alpha1.SettlementSpec{CooperationRef: loyaltyv1alpha1.LocalObjectReference{Name: "stadtbonus-weekly"},
+			Period: loyaltyv1alpha1.SettlementPeriod{ID: "2026-W47", Start: metav1.NewTime(start), End: metav1.NewTime(start.AddDate(0, 0, 7))}}}
+	if err := c.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	for amount, ok := range map[loyaltyv1alpha1.SignedAmount]bool{"-2.82": false, "0.00": false, "0": false, "2.82": true, "0.01": true} {
+		s.Status = loyaltyv1alpha1.SettlementStatus{Currency: "EUR",
+			Transfers: []loyaltyv1alpha1.Transfer{{From: "network", To: grafik, Amount: amount}}}
+		err := c.Status().Update(ctx, s)
+		if ok != (err == nil) {
+			t.Errorf("a transfer of %s: %v", amount, err)
+		}
+		if err == nil {
+			if err := c.Get(ctx, client.ObjectKeyFromObject(s), s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
