@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/treue-dev/treue/internal/money"
 	"github.com/treue-dev/treue/internal/pgtest"
 	"github.com/treue-dev/treue/internal/rules"
 )
@@ -119,6 +120,20 @@ func stadtBonusConfig() rules.Config {
 		Returns:    rules.ReturnsConfig{ClawbackOrder: "PendingFirst", NegativeBalance: "Forbid"},
 		Membership: rules.MembershipConfig{Type: "Free"},
 	}
+}
+
+// grafikReferral is the sample referral agreement (Grafik refers customers to the
+// print shop, 3 % commission, 14 days held) with the discount and guards given.
+func grafikReferral(t testing.TB, discount rules.DiscountConfig, guards rules.GuardsConfig) *rules.Referral {
+	t.Helper()
+	ref, err := rules.CompileReferral(money.MustCurrency("EUR"), rules.ReferralConfig{
+		ID: "stadtbonus/grafik-empfiehlt-druck", Referrer: grafik, Referee: drucker, Discount: discount,
+		Commission: rules.CommissionConfig{Type: "Percent", Percent: "3"}, HoldingPeriod: "P14D", Guards: guards,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
 }
 
 func mustProgram(t testing.TB, c rules.Config) *rules.Program {

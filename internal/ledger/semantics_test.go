@@ -20,22 +20,13 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/treue-dev/treue/internal/money"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
 // The semantics the README states (issue 16 §6), each held here on every backend.
 func TestTheDocumentedSemantics(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open opener) {
-		ref, err := rules.CompileReferral(money.MustCurrency("EUR"), rules.ReferralConfig{
-			ID: "stadtbonus/grafik-empfiehlt-druck", Referrer: grafik, Referee: drucker,
-			Discount:   rules.DiscountConfig{Type: "Percent", Percent: "5"},
-			Commission: rules.CommissionConfig{Type: "Percent", Percent: "3"}, HoldingPeriod: "P14D",
-			Guards: rules.GuardsConfig{EligiblePurchases: "AnyPurchase"},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		ref := grafikReferral(t, rules.DiscountConfig{Type: "Percent", Percent: "5"}, rules.GuardsConfig{EligiblePurchases: "AnyPurchase"})
 		e := open(t, mustProgram(t, stadtBonusConfig()), map[string]*rules.Referral{ref.ID: ref})
 		e.enroll(t, "anna")
 		e.enroll(t, "ben")

@@ -22,7 +22,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/treue-dev/treue/internal/money"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
@@ -36,15 +35,8 @@ func TestACodesUseLimitHoldsUnderConcurrency(t *testing.T) {
 		for _, maxUses := range []int64{1, 3} {
 			t.Run(fmt.Sprintf("maxUses=%d", maxUses), func(t *testing.T) {
 				program := mustProgram(t, stadtBonusConfig())
-				ref, err := rules.CompileReferral(money.MustCurrency("EUR"), rules.ReferralConfig{
-					ID: "stadtbonus/grafik-empfiehlt-druck", Referrer: grafik, Referee: drucker,
-					Discount:   rules.DiscountConfig{Type: "Percent", Percent: "5"},
-					Commission: rules.CommissionConfig{Type: "Percent", Percent: "3"}, HoldingPeriod: "P14D",
-					Guards: rules.GuardsConfig{EligiblePurchases: "AnyPurchase", MaxUses: maxUses},
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
+				ref := grafikReferral(t, rules.DiscountConfig{Type: "Percent", Percent: "5"},
+					rules.GuardsConfig{EligiblePurchases: "AnyPurchase", MaxUses: maxUses})
 				referrals := map[string]*rules.Referral{ref.ID: ref}
 				e := open(t, program, referrals)
 				// The second replica: another ledger on the same store.

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/treue-dev/treue/internal/money"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
@@ -34,15 +33,7 @@ func TestTheTierDiscountIsAppliedAtTheTill(t *testing.T) {
 		c := stadtBonusConfig()
 		c.Tiers.Levels[1].Discount = "2.5" // Silber
 		c.Tiers.Levels[2].Discount = "5"   // Gold
-		ref, err := rules.CompileReferral(money.MustCurrency("EUR"), rules.ReferralConfig{
-			ID: "stadtbonus/grafik-empfiehlt-druck", Referrer: grafik, Referee: drucker,
-			Discount:   rules.DiscountConfig{Type: "Percent", Percent: "5", Cap: "50.00"},
-			Commission: rules.CommissionConfig{Type: "Percent", Percent: "3"}, HoldingPeriod: "P14D",
-			Guards: rules.GuardsConfig{EligiblePurchases: "AnyPurchase"},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		ref := grafikReferral(t, rules.DiscountConfig{Type: "Percent", Percent: "5", Cap: "50.00"}, rules.GuardsConfig{EligiblePurchases: "AnyPurchase"})
 		e := open(t, mustProgram(t, c), map[string]*rules.Referral{ref.ID: ref})
 		e.enroll(t, "anna")
 		e.enroll(t, "ben")

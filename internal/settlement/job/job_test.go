@@ -542,12 +542,7 @@ func TestAPartnerListedTwiceIsNeverBilledTwice(t *testing.T) {
 	if err := c.List(ctx, settlements); err != nil || len(settlements.Items) != 0 {
 		t.Fatalf("settlements written: %+v, %v", settlements.Items, err)
 	}
-	page := svc.call(t, "GET", "/v1/settlement/entries?partner="+baecker+"&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", "settlement", "", nil)
-	for _, e := range page["entries"].([]any) {
-		if s := e.(map[string]any)["settlement"]; s != nil {
-			t.Fatalf("an entry was marked settled by %v", s)
-		}
-	}
+	expectNothingMarked(t, svc, baecker)
 }
 
 // A Settlement of the period's name whose spec is not the one the job would
@@ -576,12 +571,7 @@ func TestASettlementWithAnotherSpecIsNotReused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "exists with spec") {
 		t.Fatalf("settling into a Settlement with March dates: %v", err)
 	}
-	page := svc.call(t, "GET", "/v1/settlement/entries?partner="+baecker+"&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", "settlement", "", nil)
-	for _, e := range page["entries"].([]any) {
-		if s := e.(map[string]any)["settlement"]; s != nil {
-			t.Fatalf("an entry was marked settled by %v", s)
-		}
-	}
+	expectNothingMarked(t, svc, baecker)
 }
 
 // A Settlement's transfers are more than zero (issue 17: the API server took a
@@ -611,6 +601,18 @@ func TestATransferOfNothingOrLessIsRefused(t *testing.T) {
 			if err := c.Get(ctx, client.ObjectKeyFromObject(s), s); err != nil {
 				t.Fatal(err)
 			}
+		}
+	}
+}
+
+// expectNothingMarked fails the test if any of the partner's entries is marked
+// settled.
+func expectNothingMarked(t *testing.T, svc *accrualService, partner string) {
+	t.Helper()
+	page := svc.call(t, "GET", "/v1/settlement/entries?partner="+partner+"&from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", "settlement", "", nil)
+	for _, e := range page["entries"].([]any) {
+		if s := e.(map[string]any)["settlement"]; s != nil {
+			t.Fatalf("an entry of %s was marked settled by %v", partner, s)
 		}
 	}
 }
