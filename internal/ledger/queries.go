@@ -21,10 +21,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/treue-dev/treue/internal/accrualapi"
+	"github.com/treue-dev/treue/internal/money"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
@@ -40,23 +40,15 @@ func balanceOf(lots []lot, now time.Time) (Balance, error) {
 		case lt.expired(now):
 			continue
 		case lt.remaining < 0 || !lt.pending(now):
-			b.Available, ok = addInt64(b.Available, lt.remaining)
+			b.Available, ok = money.AddInt64(b.Available, lt.remaining)
 		default:
-			b.Pending, ok = addInt64(b.Pending, lt.remaining)
+			b.Pending, ok = money.AddInt64(b.Pending, lt.remaining)
 		}
 		if !ok {
 			return b, fmt.Errorf("%w: the member's points do not fit in 64 bits", ErrOverflow)
 		}
 	}
 	return b, nil
-}
-
-// addInt64 is a + b, and whether it fits in an int64.
-func addInt64(a, b int64) (int64, bool) {
-	if (b > 0 && a > math.MaxInt64-b) || (b < 0 && a < math.MinInt64-b) {
-		return 0, false
-	}
-	return a + b, true
 }
 
 // Balance reads a member's points now, and how many of them expire within the
@@ -80,7 +72,7 @@ func (l *Ledger) Balance(ctx context.Context, member string, expiringWithinDays 
 		var ok bool
 		for _, lt := range lots {
 			if lt.remaining > 0 && !lt.expired(now) && lt.expiresAt != nil && lt.expiresAt.Before(b.ExpiringBy) {
-				if b.Expiring, ok = addInt64(b.Expiring, lt.remaining); !ok {
+				if b.Expiring, ok = money.AddInt64(b.Expiring, lt.remaining); !ok {
 					return fmt.Errorf("%w: the member's expiring points do not fit in 64 bits", ErrOverflow)
 				}
 			}

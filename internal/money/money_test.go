@@ -18,6 +18,7 @@ package money
 
 import (
 	"errors"
+	"math"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -249,6 +250,29 @@ func TestTheAPIListsTheSameCurrencies(t *testing.T) {
 	for c := range iso4217 {
 		if !api[c] {
 			t.Errorf("%s is missing from the API's list", c)
+		}
+	}
+}
+
+func TestCheckedAndSaturatingAdd(t *testing.T) {
+	for _, tt := range []struct {
+		a, b, sum int64
+		ok        bool
+		saturated int64
+	}{
+		{1, 2, 3, true, 3},
+		{math.MaxInt64, 0, math.MaxInt64, true, math.MaxInt64},
+		{math.MaxInt64, 1, 0, false, math.MaxInt64},
+		{math.MaxInt64 / 2, math.MaxInt64/2 + 2, 0, false, math.MaxInt64},
+		{math.MinInt64, -1, 0, false, math.MinInt64},
+		{math.MinInt64, math.MaxInt64, -1, true, -1},
+		{-5, 3, -2, true, -2},
+	} {
+		if sum, ok := AddInt64(tt.a, tt.b); sum != tt.sum || ok != tt.ok {
+			t.Errorf("AddInt64(%d, %d) = %d, %v; want %d, %v", tt.a, tt.b, sum, ok, tt.sum, tt.ok)
+		}
+		if s := SaturatingAdd(tt.a, tt.b); s != tt.saturated {
+			t.Errorf("SaturatingAdd(%d, %d) = %d, want %d", tt.a, tt.b, s, tt.saturated)
 		}
 	}
 }

@@ -17,10 +17,10 @@ limitations under the License.
 package rules
 
 import (
-	"math"
 	"slices"
 	"time"
 
+	"github.com/treue-dev/treue/internal/money"
 	"github.com/treue-dev/treue/internal/period"
 )
 
@@ -136,19 +136,6 @@ func (e tierEvaluator) windowStart(s time.Time) (time.Time, bool) {
 	return e.p.Window.Period.SubtractFrom(s.In(e.p.Location)), false
 }
 
-// saturatingAdd adds without wrapping: the window's sum is only compared with
-// thresholds, and a sum held at int64's bounds compares with each of them as the
-// exact sum would.
-func saturatingAdd(a, b int64) int64 {
-	switch {
-	case b > 0 && a > math.MaxInt64-b:
-		return math.MaxInt64
-	case b < 0 && a < math.MinInt64-b:
-		return math.MinInt64
-	}
-	return a + b
-}
-
 // TierDiscount is what a member of level (an index into Tiers, -1 for none) is
 // discounted on a purchase of amount minor units: the level's percentage, rounded
 // half up; 0 for a level without one. It comes off first: a referral code's
@@ -169,7 +156,7 @@ func (e tierEvaluator) sum(s time.Time) int64 {
 			break
 		}
 		if a.At.After(start) || (inclusive && a.At.Equal(start)) {
-			total = saturatingAdd(total, a.Amount)
+			total = money.SaturatingAdd(total, a.Amount) // only compared with thresholds
 		}
 	}
 	return total

@@ -251,8 +251,8 @@ func New(terms Terms) (*Accumulator, error) {
 }
 
 func addChecked(sum *int64, v int64, what, partner string) error {
-	s := *sum + v
-	if (v > 0 && s < *sum) || (v < 0 && s > *sum) {
+	s, ok := money.AddInt64(*sum, v)
+	if !ok {
 		return fmt.Errorf("%w: %s of %s overflow 64 bits", ErrInvalid, what, partner)
 	}
 	*sum = s
