@@ -275,6 +275,7 @@ type QualificationWindow struct {
 
 	// period of a Rolling window, such as "P12M".
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^P(0+Y)?(0+M)?(0+W)?(0+D)?(T(0+H)?(0+M)?(0+S)?)?$')",message="must be longer than zero, such as \"P12M\""
 	Period Duration `json:"period,omitempty"`
 }
 
@@ -332,6 +333,7 @@ type ExpiryRules struct {
 	// after is how long after earning (Rolling) or after the last earning
 	// (Inactivity) points expire.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^P(0+Y)?(0+M)?(0+W)?(0+D)?(T(0+H)?(0+M)?(0+S)?)?$')",message="must be longer than zero, such as \"P36M\""
 	After Duration `json:"after,omitempty"`
 
 	// additionalYears after the calendar year of earning (EndOfCalendarYear): 0
@@ -346,6 +348,7 @@ type ExpiryRules struct {
 type RedemptionRules struct {
 	// pointValue is the money value of one point, such as "0.01".
 	// +required
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^0+([.]0*)?$')",message="a point must be worth more than zero, such as \"0.01\": points worth nothing cannot be redeemed"
 	PointValue PointPrice `json:"pointValue"`
 
 	// minimumPoints is the smallest number of points one redemption may spend.
@@ -416,10 +419,12 @@ type Membership struct {
 
 	// fee of a paid membership per period.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^0+([.]0*)?$')",message="a paid membership's fee must be more than zero, such as \"89.90\"; a free membership is type Free"
 	Fee MoneyAmount `json:"fee,omitempty"`
 
 	// period one fee pays for, such as "P1Y".
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^P(0+Y)?(0+M)?(0+W)?(0+D)?(T(0+H)?(0+M)?(0+S)?)?$')",message="must be longer than zero, such as \"P1Y\""
 	Period Duration `json:"period,omitempty"`
 
 	// pinnedTier is the tier a paid member holds while the fee is current.

@@ -29,6 +29,8 @@ type SignedAmount string
 
 // SettlementPeriod is the closed interval a settlement covers.
 // +kubebuilder:validation:XValidation:rule="self.start < self.end",message="spec.period.start must be before spec.period.end",fieldPath=.end
+// +kubebuilder:validation:XValidation:rule="!self.id.matches('^[0-9]{4}-(0[1-9]|1[0-2])$') || self.end <= self.start || (((self.start + duration('14h')).getDate() == 1 || ((self.start + duration('14h')).getDate() == 2 && (self.start + duration('14h')).getHours() <= 2)) && (self.start + duration('14h')).getFullYear() == int(self.id.substring(0, 4)) && (self.start + duration('14h')).getMonth() + 1 == int(self.id.substring(5, 7)) && self.end - self.start >= duration('671h') && self.end - self.start <= duration('745h'))",message="spec.period.id names a month that does not match spec.period.start and end: a month such as \"2026-11\" starts on its first day at midnight in the cooperation's time zone and ends on the next month's first day",fieldPath=.id
+// +kubebuilder:validation:XValidation:rule="!self.id.matches('^[0-9]{4}-W(0[1-9]|[1-4][0-9]|5[0-3])$') || self.end <= self.start || (((self.start + duration('86h')).getDayOfWeek() == 4 || ((self.start + duration('86h')).getDayOfWeek() == 5 && (self.start + duration('86h')).getHours() <= 2)) && ((self.start + duration('86h')).getDayOfWeek() == 4 ? (self.start + duration('86h')) : (self.start + duration('86h')) - duration('24h')).getFullYear() == int(self.id.substring(0, 4)) && ((self.start + duration('86h')).getDayOfWeek() == 4 ? (self.start + duration('86h')) : (self.start + duration('86h')) - duration('24h')).getDayOfYear() / 7 + 1 == int(self.id.substring(6, 8)) && self.end - self.start >= duration('167h') && self.end - self.start <= duration('169h'))",message="spec.period.id names an ISO week that does not match spec.period.start and end: an ISO week such as \"2026-W47\" starts on its Monday at midnight in the cooperation's time zone and lasts seven days",fieldPath=.id
 type SettlementPeriod struct {
 	// id names the period: "2026-W47" for an ISO week, "2026-11" for a month.
 	// +required
@@ -119,6 +121,7 @@ type PartnerStatement struct {
 
 // Transfer is one payment that settles the period. The network clearing account is
 // named "network".
+// +kubebuilder:validation:XValidation:rule="self.from != self.to",message="a transfer's from and to are different accounts"
 type Transfer struct {
 	// from is the paying partner ("namespace/name") or "network".
 	// +required
@@ -177,6 +180,9 @@ type SettlementTotals struct {
 }
 
 // SettlementStatus is the result of a settlement run, written only by the job.
+// +kubebuilder:validation:XValidation:rule="!has(self.statements) || self.statements.all(a, self.statements.exists_one(b, b.partner.name == a.partner.name && (has(b.partner.__namespace__) ? b.partner.__namespace__ : '') == (has(a.partner.__namespace__) ? a.partner.__namespace__ : '')))",message="status.statements holds one statement per partner",fieldPath=.statements
+// +kubebuilder:validation:XValidation:rule="!has(self.totals) || (has(self.totals.pointsIssued) ? self.totals.pointsIssued : 0) == (has(self.statements) ? self.statements.map(s, has(s.pointsIssued) ? s.pointsIssued : 0).sum() : 0)",message="status.totals.pointsIssued is the sum of the statements' pointsIssued",fieldPath=.totals.pointsIssued
+// +kubebuilder:validation:XValidation:rule="!has(self.totals) || (has(self.totals.pointsRedeemed) ? self.totals.pointsRedeemed : 0) == (has(self.statements) ? self.statements.map(s, has(s.pointsRedeemed) ? s.pointsRedeemed : 0).sum() : 0)",message="status.totals.pointsRedeemed is the sum of the statements' pointsRedeemed",fieldPath=.totals.pointsRedeemed
 type SettlementStatus struct {
 	// observedGeneration is the generation the status was computed from.
 	// +optional

@@ -36,6 +36,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -48,6 +49,7 @@ import (
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 	"github.com/treue-dev/treue/internal/accrual"
 	"github.com/treue-dev/treue/internal/accrualapi"
+	"github.com/treue-dev/treue/internal/settlement"
 	"github.com/treue-dev/treue/internal/ledger"
 	"github.com/treue-dev/treue/internal/rules"
 )
@@ -547,7 +549,8 @@ func TestAPartnerListedTwiceIsNeverBilledTwice(t *testing.T) {
 
 // A Settlement of the period's name whose spec is not the one the job would
 // write (issue 17: "2026-W47" with March dates was reused by name) is refused
-// before anything is read or marked.
+// before anything is read or marked. The API server now refuses those dates for
+// that id itself; another cooperation's Settlement of the name is the case left.
 func TestASettlementWithAnotherSpecIsNotReused(t *testing.T) {
 	c := startAPIServer(t)
 	createCooperation(t, c)
@@ -557,19 +560,26 @@ func TestASettlementWithAnotherSpecIsNotReused(t *testing.T) {
 	svc.call(t, "POST", "/v1/earn", baecker, "t1", map[string]any{"member": "anna", "amount": 20000, "currency": "EUR"})
 
 	now := time.Now()
-	year, week := now.In(mustBerlin(t)).ISOWeek()
-	id := fmt.Sprintf("%04d-W%02d", year, week)
-	march := time.Date(2026, 3, 2, 0, 0, 0, 0, mustBerlin(t))
-	forged := &loyaltyv1alpha1.Settlement{ObjectMeta: metav1.ObjectMeta{Namespace: "stadtbonus", Name: SettlementName("stadtbonus-weekly", id)},
-		Spec: loyaltyv1alpha1.SettlementSpec{CooperationRef: loyaltyv1alpha1.LocalObjectReference{Name: "stadtbonus-weekly"},
-			Period: loyaltyv1alpha1.SettlementPeriod{ID: id, Start: metav1.NewTime(march), End: metav1.NewTime(march.AddDate(0, 0, 7))}}}
-	if err := c.Create(ctx, forged); err != nil {
+	w, err := settlement.LastClosed(settlement.Weekly, mustBerlin(t), now.AddDate(0, 0, 7))
+	if err != nil {
 		t.Fatal(err)
 	}
-	_, err := Run(ctx, c, Options{Cooperation: types.NamespacedName{Namespace: "stadtbonus", Name: "stadtbonus-weekly"}, Endpoint: svc.url,
+	forge := func(coop string, start time.Time) *loyaltyv1alpha1.Settlement {
+		return &loyaltyv1alpha1.Settlement{ObjectMeta: metav1.ObjectMeta{Namespace: "stadtbonus", Name: SettlementName("stadtbonus-weekly", w.ID)},
+			Spec: loyaltyv1alpha1.SettlementSpec{CooperationRef: loyaltyv1alpha1.LocalObjectReference{Name: coop},
+				Period: loyaltyv1alpha1.SettlementPeriod{ID: w.ID, Start: metav1.NewTime(start), End: metav1.NewTime(start.AddDate(0, 0, 7))}}}
+	}
+	march := time.Date(2026, 3, 2, 0, 0, 0, 0, mustBerlin(t))
+	if err := c.Create(ctx, forge("stadtbonus-weekly", march)); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.period.id") {
+		t.Fatalf("the API server took %s with March dates: %v", w.ID, err)
+	}
+	if err := c.Create(ctx, forge("another-cooperation", w.Start)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(ctx, c, Options{Cooperation: types.NamespacedName{Namespace: "stadtbonus", Name: "stadtbonus-weekly"}, Endpoint: svc.url,
 		Token: svc.keys["settlement"], Now: func() time.Time { return now.AddDate(0, 0, 7) }})
 	if err == nil || !strings.Contains(err.Error(), "exists with spec") {
-		t.Fatalf("settling into a Settlement with March dates: %v", err)
+		t.Fatalf("settling into another cooperation's Settlement: %v", err)
 	}
 	expectNothingMarked(t, svc, baecker)
 }
