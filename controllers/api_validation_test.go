@@ -116,7 +116,7 @@ var _ = Describe("The v1alpha1 API", func() {
 		// Each controller reports on the current generation, and never claims more
 		// than it did: envtest runs no pods, so no program is Ready.
 		want := map[string][2]string{
-			"LoyaltyProgram":     {"False", loyaltyv1alpha1.ReasonWorkloadUnavailable},
+			"LoyaltyProgram":     {"False", loyaltyv1alpha1.ReasonWorkloadStarting},
 			"Partner":            {"True", loyaltyv1alpha1.ReasonAccepted},
 			"PartnerCooperation": {"True", loyaltyv1alpha1.ReasonScheduled},
 			"ReferralDiscount":   {"True", loyaltyv1alpha1.ReasonReferralActive},

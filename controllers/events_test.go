@@ -21,8 +21,10 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -83,6 +85,70 @@ var _ = Describe("Events", func() {
 		eventually(ctx, func(g Gomega) {
 			g.Expect(eventsFor(g, ctx, program)).To(ContainElement(
 				And(HavePrefix(corev1.EventTypeWarning+" "), ContainSubstring("nodb-dsn"))))
+		}).Should(Succeed())
+	})
+})
+
+var _ = Describe("A new program's first rollout", func() {
+	It("is Available only once a pod of the current configuration is ready, with one event and no Warning; an outage after that warns", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		program := newProgram(ns, "firstday", loyaltyv1alpha1.NamespacesFromSame, nil)
+		Expect(k8sClient.Create(ctx, program)).To(Succeed())
+		Expect(k8sClient.Create(ctx, newPartner(ns, "shop", ns, "firstday"))).To(Succeed())
+		eventually(ctx, func(g Gomega) {
+			p := &loyaltyv1alpha1.LoyaltyProgram{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(program), p)).To(Succeed())
+			g.Expect(p.Status.Partners).To(Equal(int32(1)))
+			g.Expect(p.Status.ConfigHash).To(Equal(podHash(g, ctx, p)))
+			program = p
+		}).Should(Succeed())
+
+		// What a StatefulSet of one reports while the partner's acceptance changes
+		// the configuration of a program whose first pod is just starting: the pod
+		// of the first configuration becomes ready, is replaced, and its successor
+		// becomes ready.
+		setStatus := func(ready, updated int32) {
+			sts := &appsv1.StatefulSet{}
+			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "firstday-accrual"}, sts)).To(Succeed())
+			sts.Status = appsv1.StatefulSetStatus{ObservedGeneration: sts.Generation, Replicas: 1, ReadyReplicas: ready, AvailableReplicas: ready,
+				UpdatedReplicas: updated, CurrentReplicas: 1 - updated}
+			Expect(k8sClient.Status().Update(ctx, sts)).To(Succeed())
+		}
+		available := func(g Gomega) *metav1.Condition {
+			p := &loyaltyv1alpha1.LoyaltyProgram{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(program), p)).To(Succeed())
+			c := meta.FindStatusCondition(p.Status.Conditions, loyaltyv1alpha1.ConditionAvailable)
+			g.Expect(c).NotTo(BeNil())
+			return c
+		}
+		for _, step := range []struct {
+			ready, updated int32
+			message        string
+		}{
+			{1, 0, "0 of 1 pods run the current configuration, 1 are ready"},
+			{0, 1, "1 of 1 pods run the current configuration, 0 are ready"},
+		} {
+			setStatus(step.ready, step.updated)
+			eventually(ctx, func(g Gomega) {
+				c := available(g)
+				g.Expect(c.Status).To(Equal(metav1.ConditionFalse), "a pod of a replaced configuration is no availability")
+				g.Expect(c.Reason).To(Equal(loyaltyv1alpha1.ReasonWorkloadStarting))
+				g.Expect(c.Message).To(ContainSubstring(step.message))
+			}).Should(Succeed())
+		}
+		setStatus(1, 1)
+		eventually(ctx, func(g Gomega) {
+			g.Expect(available(g).Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(eventsFor(g, ctx, program)).To(ConsistOf(HavePrefix(corev1.EventTypeNormal + " " + loyaltyv1alpha1.ReasonWorkloadAvailable + ": ")))
+		}).Should(Succeed())
+
+		// After that, no ready pod is an outage, and says so.
+		setStatus(0, 1)
+		eventually(ctx, func(g Gomega) {
+			g.Expect(available(g).Reason).To(Equal(loyaltyv1alpha1.ReasonWorkloadUnavailable))
+			g.Expect(eventsFor(g, ctx, program)).To(ConsistOf(
+				HavePrefix(corev1.EventTypeNormal+" "+loyaltyv1alpha1.ReasonWorkloadAvailable+": "),
+				HavePrefix(corev1.EventTypeWarning+" "+loyaltyv1alpha1.ReasonWorkloadUnavailable+": ")))
 		}).Should(Succeed())
 	})
 })

@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -58,6 +59,8 @@ type LoyaltyProgramReconciler struct {
 	// ManagerNamespace is the manager's own, admitted by each service's
 	// NetworkPolicy; empty when the manager runs outside the cluster.
 	ManagerNamespace string
+	// Clock is the time now; nil is the real clock. Only tests set it.
+	Clock func() time.Time
 }
 
 // +kubebuilder:rbac:groups=loyalty.treue.dev,resources=loyaltyprograms,verbs=get;list;watch
@@ -131,10 +134,8 @@ func (r *LoyaltyProgramReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 			return ctrl.Result{}, err
 		}
 	}
-	if err := r.updateStatus(ctx, before, program, degraded, hash, int32(len(partners))); err != nil {
-		return ctrl.Result{}, err
-	}
-	return ctrl.Result{}, nil
+	recheck, err := r.updateStatus(ctx, before, program, degraded, hash, int32(len(partners)))
+	return ctrl.Result{RequeueAfter: recheck}, err
 }
 
 // acceptedPartners are the Partners that reference the program, that it admits,
@@ -303,10 +304,13 @@ func (r *LoyaltyProgramReconciler) apply(ctx context.Context, program *loyaltyv1
 }
 
 // updateStatus computes the conditions from the workload and writes the status
-// when it changed.
+// when it changed. While a new program is starting it asks to be run again when
+// its start deadline passes.
 func (r *LoyaltyProgramReconciler) updateStatus(ctx context.Context, before, program *loyaltyv1alpha1.LoyaltyProgram,
-	degraded metav1.Condition, hash string, partners int32) error {
-	available, progressing, stuck := r.workloadConditions(ctx, program)
+	degraded metav1.Condition, hash string, partners int32) (time.Duration, error) {
+	state := r.workloadState(ctx, program)
+	previous := meta.FindStatusCondition(program.Status.Conditions, loyaltyv1alpha1.ConditionAvailable)
+	available, progressing, stuck, recheck := workloadConditions(program, state, previous, r.now())
 	if stuck != "" && degraded.Status != metav1.ConditionTrue {
 		degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionTrue, loyaltyv1alpha1.ReasonRolloutStuck, stuck
 	}
@@ -326,54 +330,108 @@ func (r *LoyaltyProgramReconciler) updateStatus(ctx context.Context, before, pro
 	program.Status.Partners = partners
 	program.Status.ConfigHash = hash
 	if equality.Semantic.DeepEqual(before.Status, program.Status) {
-		return nil
+		return recheck, nil
 	}
-	return patchStatus(ctx, r.Client, r.Recorder, before, program, "Reconcile")
+	return recheck, patchStatus(ctx, r.Client, r.Recorder, before, program, "Reconcile")
 }
 
-// workloadConditions reads Available and Progressing off the StatefulSet or
-// Deployment, and says why a rollout is stuck, if it is.
-func (r *LoyaltyProgramReconciler) workloadConditions(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (
-	available, progressing metav1.Condition, stuck string) {
+// now is the reconciler's clock.
+func (r *LoyaltyProgramReconciler) now() time.Time {
+	if r.Clock != nil {
+		return r.Clock()
+	}
+	return time.Now()
+}
+
+// StartDeadline is how long a new program's first pods may take to become
+// available before the program is Degraded (RolloutStuck): a StatefulSet has no
+// progress deadline of its own, and a Deployment's is the same ten minutes.
+const StartDeadline = 10 * time.Minute
+
+// workloadState is what the StatefulSet or Deployment says about the pods.
+type workloadState struct {
+	// want is the replicas the spec asks for; ready those available; updated
+	// those that run the current pod template.
+	want, ready, updated int32
+	// current: the workload controller has seen the current template.
+	current bool
+	// stuck says why the rollout stopped making progress, if it did.
+	stuck string
+}
+
+// workloadState reads the program's StatefulSet or Deployment.
+func (r *LoyaltyProgramReconciler) workloadState(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) workloadState {
 	// The replicas wanted come from the spec, not from the cached workload: a
 	// workload applied a moment ago may not be in the cache yet, and a count read
 	// from it would change the status once more when it arrives.
-	var ready, updated int32
-	want := int32(1)
-	var current bool
+	w := workloadState{want: 1}
 	key := client.ObjectKey{Namespace: program.Namespace, Name: accrualName(program)}
 	if program.Spec.Ledger.Type == loyaltyv1alpha1.LedgerPostgreSQL {
-		want = program.Spec.Service.ReplicaCount()
+		w.want = program.Spec.Service.ReplicaCount()
 		d := &appsv1.Deployment{}
 		if err := r.Get(ctx, key, d); err == nil {
-			ready, updated = d.Status.AvailableReplicas, d.Status.UpdatedReplicas
-			current = d.Status.ObservedGeneration >= d.Generation
+			w.ready, w.updated = d.Status.AvailableReplicas, d.Status.UpdatedReplicas
+			w.current = d.Status.ObservedGeneration >= d.Generation
 			for _, c := range d.Status.Conditions {
 				if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == deploymentProgressDeadlineExceeded {
-					stuck = fmt.Sprintf("The rollout of Deployment %s stopped making progress: %s; see its pods' events", d.Name, c.Message)
+					w.stuck = fmt.Sprintf("The rollout of Deployment %s stopped making progress: %s; see its pods' events", d.Name, c.Message)
 				}
 			}
 		}
-	} else {
-		s := &appsv1.StatefulSet{}
-		if err := r.Get(ctx, key, s); err == nil {
-			ready, updated = s.Status.AvailableReplicas, s.Status.UpdatedReplicas
-			current = s.Status.ObservedGeneration >= s.Generation
-		}
+		return w
 	}
+	s := &appsv1.StatefulSet{}
+	if err := r.Get(ctx, key, s); err == nil {
+		w.ready, w.updated = s.Status.AvailableReplicas, s.Status.UpdatedReplicas
+		w.current = s.Status.ObservedGeneration >= s.Generation
+	}
+	return w
+}
+
+// workloadConditions decides Available and Progressing, and says why the
+// rollout is stuck, if it is. previous is the program's Available condition.
+//
+// A program whose service has never been available is Starting: it becomes
+// Available only once a pod that runs the current configuration is ready, not
+// when a pod of a configuration already replaced is (a new program's
+// configuration usually changes while its first pod starts, as its partners are
+// accepted, and a StatefulSet of one then replaces that pod: available, then
+// not, then again, read like an incident). A start that takes longer than
+// StartDeadline is stuck; recheck says when to look again for that. After the
+// first availability, no ready pod is WorkloadUnavailable, which is news.
+func workloadConditions(program *loyaltyv1alpha1.LoyaltyProgram, w workloadState, previous *metav1.Condition, now time.Time) (
+	available, progressing metav1.Condition, stuck string, recheck time.Duration) {
+	rolledOut := w.current && w.updated >= w.want
+	starting := previous == nil || previous.Reason == loyaltyv1alpha1.ReasonWorkloadStarting
 	available = metav1.Condition{Type: loyaltyv1alpha1.ConditionAvailable, Status: metav1.ConditionTrue, Reason: loyaltyv1alpha1.ReasonWorkloadAvailable,
-		Message: fmt.Sprintf("%d of %d accrual pods are available", ready, want), ObservedGeneration: program.Generation}
-	if ready < 1 {
+		Message: fmt.Sprintf("%d of %d accrual pods are available", w.ready, w.want), ObservedGeneration: program.Generation}
+	stuck = w.stuck
+	switch {
+	case starting && (w.ready < 1 || !rolledOut):
+		available.Status, available.Reason = metav1.ConditionFalse, loyaltyv1alpha1.ReasonWorkloadStarting
+		available.Message = fmt.Sprintf("The accrual service is starting: %d of %d pods run the current configuration, %d are ready", w.updated, w.want, w.ready)
+		since := now
+		if previous != nil {
+			since = previous.LastTransitionTime.Time
+		}
+		available.LastTransitionTime = metav1.NewTime(since)
+		if left := since.Add(StartDeadline).Sub(now); left > 0 {
+			recheck = left
+		} else if stuck == "" {
+			stuck = fmt.Sprintf("The accrual service has not become available in %s since %s: %d of %d pods run the current configuration, %d are ready; "+
+				"see the events of the pods of %s", StartDeadline, since.UTC().Format(time.RFC3339), w.updated, w.want, w.ready, accrualName(program))
+		}
+	case w.ready < 1:
 		available.Status, available.Reason = metav1.ConditionFalse, loyaltyv1alpha1.ReasonWorkloadUnavailable
 		available.Message += "; see the pods of " + accrualName(program) + " for why"
 	}
 	progressing = metav1.Condition{Type: loyaltyv1alpha1.ConditionProgressing, Status: metav1.ConditionFalse, Reason: loyaltyv1alpha1.ReasonRolloutComplete,
 		Message: "Every accrual pod runs the current configuration", ObservedGeneration: program.Generation}
-	if !current || updated < want {
+	if !rolledOut {
 		progressing.Status, progressing.Reason = metav1.ConditionTrue, loyaltyv1alpha1.ReasonRollingOut
-		progressing.Message = fmt.Sprintf("%d of %d accrual pods run the current configuration", updated, want)
+		progressing.Message = fmt.Sprintf("%d of %d accrual pods run the current configuration", w.updated, w.want)
 	}
-	return available, progressing, stuck
+	return available, progressing, stuck, recheck
 }
 
 // SetupWithManager watches programs, what they own, and the Partners, credentials

@@ -41,13 +41,13 @@ type statusObject interface {
 
 // patchStatus merge-patches obj's status against before, with an event when its
 // Ready condition changed status or reason (Warning when it is not True). A new
-// program's workload that is still starting is no news: its first Ready=False
-// for that reason gets no event (the Ready=True that follows does). The caller
+// program's workload that is starting is no news: Ready=False for that reason
+// (Starting) gets no event; the Ready=True that follows does. The caller
 // has checked that the status changed.
 func patchStatus(ctx context.Context, c client.Client, rec events.EventRecorder, before, obj statusObject, action string) error {
 	was := meta.FindStatusCondition(before.GetConditions(), loyaltyv1alpha1.ConditionReady)
 	now := meta.FindStatusCondition(obj.GetConditions(), loyaltyv1alpha1.ConditionReady)
-	starting := was == nil && now != nil && now.Reason == loyaltyv1alpha1.ReasonWorkloadUnavailable
+	starting := now != nil && now.Reason == loyaltyv1alpha1.ReasonWorkloadStarting
 	if patched, err := statusPatch(ctx, c, before, obj); !patched {
 		return err
 	}

@@ -69,8 +69,12 @@ const (
 	// ReasonWorkloadAvailable: the accrual service has ready replicas (Ready and
 	// Available True).
 	ReasonWorkloadAvailable = "WorkloadAvailable"
-	// ReasonWorkloadUnavailable: no replica of the accrual service is ready yet.
+	// ReasonWorkloadUnavailable: no replica of the accrual service is ready, after
+	// it had been available.
 	ReasonWorkloadUnavailable = "WorkloadUnavailable"
+	// ReasonWorkloadStarting: a new program's first pods are starting; the
+	// service has never been available yet. No event: a normal start is no news.
+	ReasonWorkloadStarting = "Starting"
 	// ReasonRollingOut: pods with the new configuration are replacing the old ones.
 	ReasonRollingOut = "RollingOut"
 	// ReasonRolloutComplete: every pod runs the current configuration.
