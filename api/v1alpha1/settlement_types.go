@@ -180,7 +180,7 @@ type SettlementTotals struct {
 }
 
 // SettlementStatus is the result of a settlement run, written only by the job.
-// +kubebuilder:validation:XValidation:rule="!has(self.statements) || self.statements.all(a, self.statements.exists_one(b, b.partner.name == a.partner.name && (has(b.partner.__namespace__) ? b.partner.__namespace__ : '') == (has(a.partner.__namespace__) ? a.partner.__namespace__ : '')))",message="status.statements holds one statement per partner",fieldPath=.statements
+// +kubebuilder:validation:XValidation:rule="!has(self.statements) || self.statements.all(a, self.statements.exists_one(b, b.partner.name == a.partner.name && has(b.partner.__namespace__) == has(a.partner.__namespace__) && (!has(a.partner.__namespace__) || b.partner.__namespace__ == a.partner.__namespace__)))",message="status.statements holds one statement per partner",fieldPath=.statements
 // +kubebuilder:validation:XValidation:rule="!has(self.totals) || (has(self.totals.pointsIssued) ? self.totals.pointsIssued : 0) == (has(self.statements) ? self.statements.map(s, has(s.pointsIssued) ? s.pointsIssued : 0).sum() : 0)",message="status.totals.pointsIssued is the sum of the statements' pointsIssued",fieldPath=.totals.pointsIssued
 // +kubebuilder:validation:XValidation:rule="!has(self.totals) || (has(self.totals.pointsRedeemed) ? self.totals.pointsRedeemed : 0) == (has(self.statements) ? self.statements.map(s, has(s.pointsRedeemed) ? s.pointsRedeemed : 0).sum() : 0)",message="status.totals.pointsRedeemed is the sum of the statements' pointsRedeemed",fieldPath=.totals.pointsRedeemed
 type SettlementStatus struct {

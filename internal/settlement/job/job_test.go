@@ -49,9 +49,9 @@ import (
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 	"github.com/treue-dev/treue/internal/accrual"
 	"github.com/treue-dev/treue/internal/accrualapi"
-	"github.com/treue-dev/treue/internal/settlement"
 	"github.com/treue-dev/treue/internal/ledger"
 	"github.com/treue-dev/treue/internal/rules"
+	"github.com/treue-dev/treue/internal/settlement"
 )
 
 const (
