@@ -37,10 +37,11 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs and RBAC into config/ and the Helm chart.
+manifests: controller-gen ## Generate CRDs, RBAC and the admission policies into config/ and the Helm chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager crd:allowDangerousTypes=false paths="./..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	hack/sync-chart.sh
+	go run ./hack/admission-policy
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.

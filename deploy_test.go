@@ -116,6 +116,44 @@ func checkManifests(t *testing.T, objs []*unstructured.Unstructured) {
 			}
 		}
 	}
+	// The aggregated roles keep their own names: applied alone they touch no
+	// built-in role; every binding names a policy that is rendered with it.
+	policies := map[string]bool{}
+	for _, u := range objs {
+		if u.GetKind() == "ValidatingAdmissionPolicy" {
+			policies[u.GetName()] = true
+		}
+		if u.GetKind() == "ClusterRole" && slices.Contains([]string{"admin", "edit", "view", "cluster-admin"}, u.GetName()) {
+			t.Errorf("ClusterRole %s overwrites a built-in role", u.GetName())
+		}
+	}
+	bindings := 0
+	for _, u := range objs {
+		if u.GetKind() == "ValidatingAdmissionPolicyBinding" {
+			bindings++
+			if name, _, _ := unstructured.NestedString(u.Object, "spec", "policyName"); !policies[name] {
+				t.Errorf("ValidatingAdmissionPolicyBinding %s names policy %q, which is not rendered", u.GetName(), name)
+			}
+		}
+	}
+	// The policies name the manager as the rendered Deployment runs it.
+	for _, u := range objs {
+		if u.GetKind() != "Deployment" {
+			continue
+		}
+		sa, _, _ := unstructured.NestedString(u.Object, "spec", "template", "spec", "serviceAccountName")
+		user := fmt.Sprintf("'system:serviceaccount:%s:%s'", u.GetNamespace(), sa)
+		for _, p := range objs {
+			if p.GetKind() == "ValidatingAdmissionPolicy" && strings.HasSuffix(p.GetName(), "manager-objects") {
+				if conds, _, _ := unstructured.NestedSlice(p.Object, "spec", "matchConditions"); !strings.Contains(fmt.Sprint(conds), user) {
+					t.Errorf("policy %s does not match the manager %s: %v", p.GetName(), user, conds)
+				}
+			}
+		}
+	}
+	if len(policies) < 10 || bindings != len(policies) {
+		t.Errorf("rendered %d admission policies and %d bindings, want every policy of controllers.AdmissionPolicies bound once", len(policies), bindings)
+	}
 	if crds != 5 {
 		t.Errorf("rendered %d CRDs, want the 5 kinds of loyalty.treue.dev", crds)
 	}
@@ -191,6 +229,11 @@ func TestHelmChartOptions(t *testing.T) {
 	cluster := findObject(all, "ClusterRole", "", "treue-manager")
 	if cluster == nil {
 		t.Fatal("no manager ClusterRole by default")
+	}
+	for _, u := range renderHelm(t, "--set", "admissionPolicy.enabled=false") {
+		if strings.HasPrefix(u.GetKind(), "ValidatingAdmissionPolicy") {
+			t.Errorf("admissionPolicy.enabled=false still renders %s %s", u.GetKind(), u.GetName())
+		}
 	}
 	objs := renderHelm(t, "--set", "watchNamespaces={shops,networks}", "--set", "podDisruptionBudget.enabled=true",
 		"--set", "networkPolicy.enabled=true", "--set", "serviceMonitor.enabled=true", "--set", "replicaCount=2")

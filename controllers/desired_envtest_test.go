@@ -28,10 +28,17 @@ var _ = Describe("A program's desired objects", func() {
 	It("are valid Kubernetes objects, as the API server judges them", func(ctx SpecContext) {
 		for name, change := range map[string]func(*loyaltyv1alpha1.LoyaltyProgram){"embedded": nil, "postgres": postgres3} {
 			ns := newNamespace(ctx)
+			// treue's objects are created only where a program lives (the
+			// admission policy "program-namespaces").
+			program := decodeSamples[loyaltyv1alpha1.LoyaltyProgram](GinkgoT(), "loyalty_v1alpha1_loyaltyprogram.yaml")[0]
+			program.Namespace, program.ResourceVersion = ns, ""
+			Expect(k8sClient.Create(ctx, &program)).To(Succeed())
 			objs := sampleObjects(GinkgoT(), change)
 			for _, obj := range objs.all() {
 				obj.SetNamespace(ns)
-				Expect(k8sClient.Create(ctx, obj, client.DryRunAll)).To(Succeed(), "%s: %s %s", name, obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName())
+				// The API server's policy sees the new program a moment later.
+				eventually(ctx, func() error { return k8sClient.Create(ctx, obj, client.DryRunAll) }).Should(Succeed(),
+					"%s: %s %s", name, obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName())
 			}
 		}
 	})

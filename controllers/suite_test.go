@@ -20,6 +20,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/types"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
@@ -40,6 +42,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 )
@@ -79,7 +82,10 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	// The manager runs as it does in a cluster: as its service account, with
+	// the ClusterRole `make manifests` generates and under the admission
+	// policies the chart installs. Every spec's writes by the manager pass them.
+	mgr, err := ctrl.NewManager(asManager(context.Background()), ctrl.Options{
 		Scheme:                 scheme,
 		Cache:                  CacheOptions(),
 		NewClient:              countingClient,
@@ -117,6 +123,37 @@ var _ = Describe("The control plane built from source", func() {
 		}
 	})
 })
+
+// testManagerUser is the manager's identity in the suite, as kustomize names it.
+var testManagerUser = "system:serviceaccount:" + testManagerNamespace + ":treue-manager"
+
+// asManager grants testManagerUser the manager's generated ClusterRole, installs
+// the admission policies for it, and returns a configuration that impersonates it.
+func asManager(ctx context.Context) *rest.Config {
+	role := &rbacv1.ClusterRole{}
+	data, err := os.ReadFile(filepath.Join("..", "config", "rbac", "role.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	Expect(yaml.Unmarshal(data, role)).To(Succeed())
+	role.Name = "treue-manager"
+	Expect(k8sClient.Create(ctx, role)).To(Succeed())
+	Expect(k8sClient.Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "treue-manager"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: testManagerNamespace, Name: "treue-manager"}},
+	})).To(Succeed())
+	for _, obj := range AdmissionPolicies(PolicyOptions{NamePrefix: "treue-", ManagerUser: testManagerUser}) {
+		Expect(k8sClient.Create(ctx, obj)).To(Succeed())
+	}
+	return impersonating(testManagerUser)
+}
+
+// impersonating is the suite's configuration acting as a service account.
+func impersonating(user string) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: []string{"system:serviceaccounts", "system:authenticated",
+		"system:serviceaccounts:" + strings.Split(user, ":")[2]}}
+	return c
+}
 
 // managerWrites counts every write request the manager's controllers make, so
 // that a spec can prove a settled object costs none.
