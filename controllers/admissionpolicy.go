@@ -94,15 +94,8 @@ func AdmissionPolicies(o PolicyOptions) []client.Object {
 	// 1. Every object the manager writes is treue's, before and after: labelled,
 	// and controlled by a treue object of the kind that owns such objects.
 	add("manager-objects", admissionv1.ValidatingAdmissionPolicySpec{
-		MatchConstraints: &admissionv1.MatchResources{ResourceRules: []admissionv1.NamedRuleWithOperations{
-			rule(writes, "", "configmaps", "services", "serviceaccounts", "secrets"),
-			rule(writes, "apps", "statefulsets", "deployments"),
-			rule(writes, "batch", "cronjobs"),
-			rule(writes, "policy", "poddisruptionbudgets"),
-			rule(writes, "networking.k8s.io", "networkpolicies"),
-			rule(writes, "rbac.authorization.k8s.io", "roles", "rolebindings"),
-		}},
-		MatchConditions: isManager,
+		MatchConstraints: &admissionv1.MatchResources{ResourceRules: managedResources(writes)},
+		MatchConditions:  isManager,
 		Variables: []admissionv1.Variable{target, {Name: "ownerKinds", Expression: "request.resource.resource in ['cronjobs', 'roles', 'rolebindings'] ? " +
 			"['PartnerCooperation'] : request.resource.resource == 'serviceaccounts' ? ['LoyaltyProgram', 'PartnerCooperation'] : " +
 			"request.resource.resource == 'secrets' ? ['LoyaltyProgram', 'Partner'] : ['LoyaltyProgram']"}},
@@ -129,15 +122,8 @@ func AdmissionPolicies(o PolicyOptions) []client.Object {
 	}
 	create := []admissionv1.OperationType{admissionv1.Create}
 	add("program-namespaces", admissionv1.ValidatingAdmissionPolicySpec{
-		ParamKind: &admissionv1.ParamKind{APIVersion: loyaltyv1alpha1.GroupVersion.String(), Kind: "LoyaltyProgram"},
-		MatchConstraints: &admissionv1.MatchResources{ResourceRules: []admissionv1.NamedRuleWithOperations{
-			rule(create, "", "configmaps", "services", "serviceaccounts", "secrets"),
-			rule(create, "apps", "statefulsets", "deployments"),
-			rule(create, "batch", "cronjobs"),
-			rule(create, "policy", "poddisruptionbudgets"),
-			rule(create, "networking.k8s.io", "networkpolicies"),
-			rule(create, "rbac.authorization.k8s.io", "roles", "rolebindings"),
-		}},
+		ParamKind:        &admissionv1.ParamKind{APIVersion: loyaltyv1alpha1.GroupVersion.String(), Kind: "LoyaltyProgram"},
+		MatchConstraints: &admissionv1.MatchResources{ResourceRules: managedResources(create)},
 		Validations: []admissionv1.Validation{{Expression: "params.metadata.namespace == request.namespace",
 			Message: "treue's objects are created only in a namespace that holds a LoyaltyProgram"}},
 	}, inNamespacesWith(metav1.LabelSelectorOpDoesNotExist))
@@ -229,6 +215,19 @@ func AdmissionPolicies(o PolicyOptions) []client.Object {
 		}},
 	}, onlyDeny)
 	return out
+}
+
+// managedResources are the kinds of object the manager writes for programs,
+// cooperations and partners.
+func managedResources(ops []admissionv1.OperationType) []admissionv1.NamedRuleWithOperations {
+	return []admissionv1.NamedRuleWithOperations{
+		rule(ops, "", "configmaps", "services", "serviceaccounts", "secrets"),
+		rule(ops, "apps", "statefulsets", "deployments"),
+		rule(ops, "batch", "cronjobs"),
+		rule(ops, "policy", "poddisruptionbudgets"),
+		rule(ops, "networking.k8s.io", "networkpolicies"),
+		rule(ops, "rbac.authorization.k8s.io", "roles", "rolebindings"),
+	}
 }
 
 func rule(ops []admissionv1.OperationType, group string, resources ...string) admissionv1.NamedRuleWithOperations {
