@@ -29,10 +29,9 @@ var _ = Describe("A program's desired objects", func() {
 		for name, change := range map[string]func(*loyaltyv1alpha1.LoyaltyProgram){"embedded": nil, "postgres": postgres3} {
 			ns := newNamespace(ctx)
 			// treue's objects are created only where a program lives (the
-			// admission policy "program-namespaces").
-			program := decodeSamples[loyaltyv1alpha1.LoyaltyProgram](GinkgoT(), "loyalty_v1alpha1_loyaltyprogram.yaml")[0]
-			program.Namespace, program.ResourceVersion = ns, ""
-			Expect(k8sClient.Create(ctx, &program)).To(Succeed())
+			// admission policy "program-namespaces"); this one's own objects
+			// have other names than the sample's.
+			Expect(k8sClient.Create(ctx, newProgram(ns, "neighbour", loyaltyv1alpha1.NamespacesFromSame, nil))).To(Succeed())
 			objs := sampleObjects(GinkgoT(), change)
 			for _, obj := range objs.all() {
 				obj.SetNamespace(ns)
