@@ -214,6 +214,16 @@ var _ = Describe("The StadtBonus samples on a real node", Ordered, func() {
 		Expect(kubectlOut("get", "loyaltyprograms", "-n", "stadtbonus")).To(MatchRegexp(`stadtbonus\s+True\s+EUR\s+3\s+http://stadtbonus-accrual`))
 	})
 
+	It("run the manager under the chart's admission policies", func() {
+		// Its RBAC lets the manager create ConfigMaps anywhere; the policy the
+		// chart installs refuses one in kube-system (a server-side dry run, as
+		// the manager), while the manager wrote the program's objects above.
+		out, err := exec.Command(kubectl, "create", "configmap", "not-treues", "-n", "kube-system", "--dry-run=server",
+			"--as=system:serviceaccount:treue-system:treue-manager").CombinedOutput()
+		Expect(err).To(HaveOccurred(), string(out))
+		Expect(string(out)).To(And(ContainSubstring("ValidatingAdmissionPolicy 'treue-manager-objects'"), ContainSubstring("kube- namespace")))
+	})
+
 	It("serve a partner's till in the partner's own namespace with its credentials, and refuse a wrong key", func(ctx SpecContext) {
 		image := os.Getenv("TREUE_E2E_TILL_IMAGE")
 		Expect(image).NotTo(BeEmpty(), "TREUE_E2E_TILL_IMAGE is not set: run `make e2e`, which builds the till's image")
