@@ -108,11 +108,16 @@ var _ = Describe("A new program's first rollout", func() {
 		// of the first configuration becomes ready, is replaced, and its successor
 		// becomes ready.
 		setStatus := func(ready, updated int32) {
-			sts := &appsv1.StatefulSet{}
-			Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "firstday-accrual"}, sts)).To(Succeed())
-			sts.Status = appsv1.StatefulSetStatus{ObservedGeneration: sts.Generation, Replicas: 1, ReadyReplicas: ready, AvailableReplicas: ready,
-				UpdatedReplicas: updated, CurrentReplicas: 1 - updated}
-			Expect(k8sClient.Status().Update(ctx, sts)).To(Succeed())
+			// Read and written again if the StatefulSet changed in between.
+			eventually(ctx, func() error {
+				sts := &appsv1.StatefulSet{}
+				if err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "firstday-accrual"}, sts); err != nil {
+					return err
+				}
+				sts.Status = appsv1.StatefulSetStatus{ObservedGeneration: sts.Generation, Replicas: 1, ReadyReplicas: ready, AvailableReplicas: ready,
+					UpdatedReplicas: updated, CurrentReplicas: 1 - updated}
+				return k8sClient.Status().Update(ctx, sts)
+			}).Should(Succeed())
 		}
 		available := func(g Gomega) *metav1.Condition {
 			p := &loyaltyv1alpha1.LoyaltyProgram{}
