@@ -135,7 +135,10 @@ func (r *LoyaltyProgramReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		}
 	}
 	recheck, err := r.updateStatus(ctx, before, program, degraded, hash, int32(len(partners)))
-	return ctrl.Result{RequeueAfter: recheck}, err
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: recheck}, nil
 }
 
 // acceptedPartners are the Partners that reference the program, that it admits,
