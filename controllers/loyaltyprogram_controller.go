@@ -59,8 +59,6 @@ type LoyaltyProgramReconciler struct {
 	// ManagerNamespace is the manager's own, admitted by each service's
 	// NetworkPolicy; empty when the manager runs outside the cluster.
 	ManagerNamespace string
-	// Clock is the time now; nil is the real clock. Only tests set it.
-	Clock func() time.Time
 }
 
 // +kubebuilder:rbac:groups=loyalty.treue.dev,resources=loyaltyprograms,verbs=get;list;watch
@@ -313,7 +311,8 @@ func (r *LoyaltyProgramReconciler) updateStatus(ctx context.Context, before, pro
 	degraded metav1.Condition, hash string, partners int32) (time.Duration, error) {
 	state := r.workloadState(ctx, program)
 	previous := meta.FindStatusCondition(program.Status.Conditions, loyaltyv1alpha1.ConditionAvailable)
-	available, progressing, stuck, recheck := workloadConditions(program, state, previous, r.now())
+	// The decision takes the time as an argument: its tests choose it.
+	available, progressing, stuck, recheck := workloadConditions(program, state, previous, time.Now())
 	if stuck != "" && degraded.Status != metav1.ConditionTrue {
 		degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionTrue, loyaltyv1alpha1.ReasonRolloutStuck, stuck
 	}
@@ -336,14 +335,6 @@ func (r *LoyaltyProgramReconciler) updateStatus(ctx context.Context, before, pro
 		return recheck, nil
 	}
 	return recheck, patchStatus(ctx, r.Client, r.Recorder, before, program, "Reconcile")
-}
-
-// now is the reconciler's clock.
-func (r *LoyaltyProgramReconciler) now() time.Time {
-	if r.Clock != nil {
-		return r.Clock()
-	}
-	return time.Now()
 }
 
 // StartDeadline is how long a new program's first pods may take to become
