@@ -76,7 +76,7 @@ var _ = Describe("A Settlement's period and status", func() {
 				}
 			}
 		}
-		// Three years of weeks (2026 and 2032's neighbours have 53) and months, per zone.
+		// Three years of weeks (2026 has 53) and of months, per zone.
 		Expect(checked[settlement.Weekly]).To(BeNumerically(">=", 3*156))
 		Expect(checked[settlement.Monthly]).To(BeNumerically(">=", 3*36))
 	})
