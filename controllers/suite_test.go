@@ -130,10 +130,8 @@ var testManagerUser = "system:serviceaccount:" + testManagerNamespace + ":treue-
 // asManager grants testManagerUser the manager's generated ClusterRole, installs
 // the admission policies for it, and returns a configuration that impersonates it.
 func asManager(ctx context.Context) *rest.Config {
-	role := &rbacv1.ClusterRole{}
-	data, err := os.ReadFile(filepath.Join("..", "config", "rbac", "role.yaml"))
+	role, err := managerRole()
 	Expect(err).NotTo(HaveOccurred())
-	Expect(yaml.Unmarshal(data, role)).To(Succeed())
 	role.Name = "treue-manager"
 	Expect(k8sClient.Create(ctx, role)).To(Succeed())
 	Expect(k8sClient.Create(ctx, &rbacv1.ClusterRoleBinding{
@@ -145,6 +143,16 @@ func asManager(ctx context.Context) *rest.Config {
 		Expect(k8sClient.Create(ctx, obj)).To(Succeed())
 	}
 	return impersonating(testManagerUser)
+}
+
+// managerRole is the manager's ClusterRole as `make manifests` generates it.
+func managerRole() (*rbacv1.ClusterRole, error) {
+	data, err := os.ReadFile(filepath.Join("..", "config", "rbac", "role.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	role := &rbacv1.ClusterRole{}
+	return role, yaml.Unmarshal(data, role)
 }
 
 // impersonating is the suite's configuration acting as a service account.
