@@ -407,9 +407,7 @@ func paging(r *http.Request, cursor string) (int64, int, error) {
 func wireEntries(entries []ledger.Entry) []accrualapi.Entry {
 	out := make([]accrualapi.Entry, 0, len(entries))
 	for _, e := range entries {
-		out = append(out, accrualapi.Entry{ID: e.ID, Kind: e.Kind, Member: e.Member, Partner: e.Partner, CreatedAt: e.CreatedAt,
-			Points: e.Points, Amount: e.Amount, RelatedID: e.RelatedID, Reason: e.Reason, Settlement: e.Settlement,
-			TierDiscount: e.Discount})
+		out = append(out, e.Wire())
 	}
 	return out
 }

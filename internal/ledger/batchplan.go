@@ -24,6 +24,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
@@ -124,6 +125,14 @@ type plannedEntry struct {
 	points, amount        int64
 	discount              int64
 	result                string
+	// event and audience are the event the entry makes, as newEntry's.
+	event, audience string
+}
+
+// stored is the entry as history reads it back.
+func (e plannedEntry) stored() Entry {
+	return Entry{ID: e.id, Kind: e.kind, Member: e.member, Partner: e.partner, CreatedAt: fromMicros(e.createdAt),
+		Points: e.points, Amount: e.amount, Discount: e.discount}
 }
 
 type idemKey struct{ actor, key string }
@@ -251,7 +260,8 @@ func (l *Ledger) planEarn(fw *fastWrite, m *fastMember, now time.Time, ids, lotI
 	at := micros(now)
 	e := plannedEntry{id: res.EntryID, kind: KindEarn, member: fw.member, partner: req.Partner,
 		actor: fw.meta.Actor, key: fw.meta.Key, hash: fw.hash, createdAt: at,
-		points: d.points, amount: res.AmountDue, discount: d.tierDiscount, result: string(b)}
+		points: d.points, amount: res.AmountDue, discount: d.tierDiscount, result: string(b),
+		event: accrualapi.EventPointsEarned, audience: accrualapi.Audience(req.Partner)}
 	p.post(e.id, d.postings)
 	// What the next write of this member in the run must see.
 	m.lastEarn = at
@@ -307,7 +317,8 @@ func (l *Ledger) planRedeem(fw *fastWrite, m *fastMember, now time.Time, ids *id
 	p.post(res.EntryID, d.postings)
 	return res, plannedEntry{id: res.EntryID, kind: KindRedeem, member: fw.member, partner: req.Partner,
 		actor: fw.meta.Actor, key: fw.meta.Key, hash: fw.hash, createdAt: at,
-		points: -req.Points, amount: fw.value, result: string(b)}, nil
+		points: -req.Points, amount: fw.value, result: string(b),
+		event: accrualapi.EventPointsRedeemed, audience: accrualapi.Audience(req.Partner)}, nil
 }
 
 // spendable is the condition the single-write path selects lots by.
@@ -365,6 +376,19 @@ func (l *Ledger) writePlan(ctx context.Context, t tx, p planned, members map[str
 	}
 	if err := insertRows(ctx, t, "postings (entry_id, account, points)", triples(p.postings)); err != nil {
 		return err
+	}
+	if l.events {
+		events := make([]outboxEvent, 0, len(p.entries))
+		for _, e := range p.entries {
+			ev, err := entryEvent(e.event, e.audience, e.stored(), []byte(e.result))
+			if err != nil {
+				return err
+			}
+			events = append(events, ev)
+		}
+		if err := insertEventRows(ctx, t, events); err != nil {
+			return err
+		}
 	}
 	var lotRows [][]any
 	var taken, earned [][2]any

@@ -55,7 +55,7 @@ func openHeld(t *testing.T, backend Backend, program *rules.Program, fast, broke
 	clock := &testClock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	ctx := context.Background()
 	l, err := Open(ctx, Options{Backend: backend, DSN: dsn, Program: program, Clock: clock, GroupCommit: true,
-		Committers: 1, seams: testSeams{single: !fast, hold: hold, broken: broken}})
+		Committers: 1, Events: true, seams: testSeams{single: !fast, hold: hold, broken: broken}})
 	if err != nil {
 		t.Fatalf("opening the %s ledger: %v", backend, err)
 	}
@@ -406,6 +406,30 @@ func dumpLedger(t *testing.T, e *env) string {
 	}
 	slices.Sort(lines)
 	b.WriteString(strings.Join(lines, "\n"))
+	// Events in the order they were written: a member's order is part of what
+	// must agree.
+	for _, r := range rows("SELECT event_id, type, subject, audience, created_at, data FROM outbox ORDER BY id") {
+		var id int64
+		rest := ""
+		if n, _ := fmt.Sscanf(r[0].(string), "entry-%d", &id); n == 1 {
+			rest = strings.TrimPrefix(r[0].(string), fmt.Sprintf("entry-%d", id))
+			r[0] = fmt.Sprintf("entry-r%d%s", entries[id], rest)
+		}
+		var data map[string]any
+		if err := json.Unmarshal([]byte(r[5].(string)), &data); err != nil {
+			t.Fatalf("event data %v: %v", r[5], err)
+		}
+		if en, ok := data["entry"].(map[string]any); ok {
+			en["id"] = entries[int64(en["id"].(float64))]
+			if rel, ok := en["relatedId"].(float64); ok {
+				en["relatedId"] = entries[int64(rel)]
+			}
+			res := data["result"].(map[string]any)
+			res["entryId"] = entries[int64(res["entryId"].(float64))]
+		}
+		r[5] = data
+		fmt.Fprintf(&b, "\nevent %v", r)
+	}
 	return b.String()
 }
 

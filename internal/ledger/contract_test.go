@@ -80,7 +80,7 @@ func newEnv(t testing.TB, backend Backend, dsn string, program *rules.Program, r
 	t.Helper()
 	clock := &testClock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	ctx := context.Background()
-	l, err := Open(ctx, Options{Backend: backend, DSN: dsn, Program: program, Referrals: referrals, Clock: clock, GroupCommit: groupCommit})
+	l, err := Open(ctx, Options{Backend: backend, DSN: dsn, Program: program, Referrals: referrals, Clock: clock, GroupCommit: groupCommit, Events: true})
 	if err != nil {
 		t.Fatalf("opening the %s ledger: %v", backend, err)
 	}

@@ -60,6 +60,20 @@ type newEntry struct {
 	after func(ctx context.Context, t tx, id int64) error
 	// setID puts the entry's id into the result before it is stored.
 	setID func(id int64)
+
+	// event is the type of the event the entry makes ("" for none), audience
+	// who may see it (accrualapi.Audience); extra are further events of the
+	// write, which after may add (a commission). emit is set by write when the
+	// program sends events.
+	event, audience string
+	extra           []outboxEvent
+	emit            bool
+}
+
+// stored is the entry as history reads it back.
+func (e *newEntry) stored(id int64) Entry {
+	return Entry{ID: id, Kind: e.kind, Member: e.member, Partner: e.partner, CreatedAt: fromMicros(micros(e.createdAt)),
+		Points: e.points, Amount: e.amount, RelatedID: e.relatedID, Reason: e.reason, Discount: e.discount}
 }
 
 func (e *newEntry) insert(ctx context.Context, t tx, res any) error {
@@ -109,6 +123,19 @@ func (e *newEntry) insert(ctx context.Context, t tx, res any) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(ctx, `UPDATE entries SET result = $1 WHERE id = $2`, string(b), id)
-	return err
+	if _, err = t.exec(ctx, `UPDATE entries SET result = $1 WHERE id = $2`, string(b), id); err != nil {
+		return err
+	}
+	if !e.emit {
+		return nil
+	}
+	events := make([]outboxEvent, 0, 1+len(e.extra))
+	if e.event != "" {
+		ev, err := entryEvent(e.event, e.audience, e.stored(id), b)
+		if err != nil {
+			return err
+		}
+		events = append(events, ev)
+	}
+	return insertEvents(ctx, t, append(events, e.extra...))
 }

@@ -51,6 +51,9 @@ type Options struct {
 	// Committers is the number of group-commit lanes; 0 means 1 on SQLite (one
 	// writer at a time) and 8 on PostgreSQL.
 	Committers int
+	// Events writes an event into the outbox with every change that makes one
+	// (outbox.go): on when the program declares sinks.
+	Events bool
 
 	// seams is nil but in this package's tests (seams_test.go).
 	seams seams
@@ -81,6 +84,8 @@ type Ledger struct {
 	// stmts and rstmts cache prepared statements of db and rdb; nil on PostgreSQL.
 	stmts, rstmts *stmtCache
 	seams         seams
+	// events says whether writes put their events into the outbox.
+	events bool
 }
 
 // Open connects to the store and applies the schema migrations it lacks.
@@ -109,7 +114,7 @@ func Open(ctx context.Context, o Options) (*Ledger, error) {
 		closeAll()
 		return nil, err
 	}
-	l := &Ledger{db: db, rdb: rdb, d: d, program: o.Program, referrals: o.Referrals, clock: o.Clock, seams: o.seams}
+	l := &Ledger{db: db, rdb: rdb, d: d, program: o.Program, referrals: o.Referrals, clock: o.Clock, seams: o.seams, events: o.Events}
 	if d.backend == SQLite {
 		l.stmts, l.rstmts = newStmtCache(db), newStmtCache(rdb)
 	}
@@ -304,7 +309,7 @@ func writeWith[R any](ctx context.Context, l *Ledger, kind, member string, m Met
 		if err != nil {
 			return err
 		}
-		e.kind, e.actor, e.key, e.hash = kind, m.Actor, m.Key, hash
+		e.kind, e.actor, e.key, e.hash, e.emit = kind, m.Actor, m.Key, hash, l.events
 		return e.insert(work, t, res)
 	}
 	// After a unique violation another writer has committed the same key between

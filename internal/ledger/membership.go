@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/rules"
 )
 
@@ -58,6 +59,7 @@ func (l *Ledger) PayMembershipFee(ctx context.Context, req MembershipFeeRequest)
 			return nil, err
 		}
 		return &newEntry{member: req.Member, partner: req.Partner, createdAt: now, amount: req.Amount,
+			event: accrualapi.EventMembershipPaid, audience: accrualapi.Audience(req.Partner),
 			setID: func(id int64) { res.EntryID = id }}, nil
 	}
 	err := write(ctx, l, KindMembershipFee, req.Member, req.Meta, req.record(), &res, &res.Replayed, pay)
@@ -74,7 +76,8 @@ func (l *Ledger) LapseMembership(ctx context.Context, req LapseRequest) (Members
 		if err := lockMember(ctx, t, req.Member); err != nil {
 			return nil, err
 		}
-		e := &newEntry{member: req.Member, createdAt: now, setID: func(id int64) { res.EntryID = id }}
+		e := &newEntry{member: req.Member, createdAt: now, setID: func(id int64) { res.EntryID = id },
+			event: accrualapi.EventMembershipLapsed, audience: accrualapi.AudienceEveryone}
 		if req.Refund {
 			var paid int64
 			if err := t.queryRow(ctx, `SELECT paid_until FROM members WHERE id = $1`, req.Member).Scan(&paid); err != nil {
@@ -175,6 +178,7 @@ func (l *Ledger) GrantBirthdayBonuses(ctx context.Context) (int, error) {
 			return &newEntry{
 				member: d.member, createdAt: now, points: bonus,
 				postings: []posting{{memberAccount(d.member), bonus}, {accountProgram, -bonus}},
+				event:    accrualapi.EventBirthdayBonusGranted, audience: accrualapi.AudienceEveryone,
 				after: func(ctx context.Context, t tx, id int64) error {
 					return l.credit(ctx, t, id, d.member, "", bonus, now, l.bonusTerms(now))
 				},

@@ -65,6 +65,9 @@ func (l *Ledger) Enroll(ctx context.Context, req EnrollRequest) (EnrollResult, e
 			return nil, err
 		}
 		e := &newEntry{member: req.Member, createdAt: now, setID: func(id int64) { res.EntryID = id }}
+		if res.Created {
+			e.event, e.audience = accrualapi.EventMemberEnrolled, accrualapi.AudienceEveryone
+		}
 		if res.Created && l.program.SignupBonus > 0 {
 			bonus := l.program.SignupBonus
 			res.SignupBonus = bonus
@@ -128,19 +131,23 @@ func (l *Ledger) Earn(ctx context.Context, req EarnRequest) (EarnResult, error) 
 		if _, err := t.exec(ctx, `UPDATE members SET last_earned_at = $1 WHERE id = $2`, micros(now), req.Member); err != nil {
 			return nil, err
 		}
-		return &newEntry{
+		e := &newEntry{
 			member: req.Member, partner: req.Partner, createdAt: now,
 			points: d.points, amount: res.AmountDue, discount: d.tierDiscount, postings: d.postings,
-			after: func(ctx context.Context, t tx, id int64) error {
-				if ref != nil {
-					if err := ref.record(ctx, t, id, now); err != nil {
-						return err
-					}
-				}
-				return l.credit(ctx, t, id, req.Member, req.Partner, d.points, now, d.terms)
-			},
+			event: accrualapi.EventPointsEarned, audience: accrualapi.Audience(req.Partner),
 			setID: func(id int64) { res.EntryID = id },
-		}, nil
+		}
+		e.after = func(ctx context.Context, t tx, id int64) error {
+			if ref != nil {
+				events, err := ref.record(ctx, t, id, req, now)
+				if err != nil {
+					return err
+				}
+				e.extra = append(e.extra, events...)
+			}
+			return l.credit(ctx, t, id, req.Member, req.Partner, d.points, now, d.terms)
+		}
+		return e, nil
 	})
 	return res, err
 }
@@ -201,6 +208,7 @@ func (l *Ledger) Redeem(ctx context.Context, req RedeemRequest) (RedeemResult, e
 		return &newEntry{
 			member: req.Member, partner: req.Partner, createdAt: now,
 			points: -req.Points, amount: value, postings: d.postings,
+			event: accrualapi.EventPointsRedeemed, audience: accrualapi.Audience(req.Partner),
 			after: func(ctx context.Context, t tx, id int64) error {
 				for i, lt := range lots {
 					if err := take(ctx, t, id, lt.id, d.takes[i]); err != nil {
@@ -285,24 +293,28 @@ func (l *Ledger) Reverse(ctx context.Context, req ReverseRequest) (ReverseResult
 		if l.program.AllowNegativeBalance {
 			memberChange = -points
 		}
-		return &newEntry{
+		e := &newEntry{
 			member: member, partner: partner, createdAt: now, relatedID: req.EarnID,
 			points: memberChange, amount: req.Amount, postings: postings,
-			after: func(ctx context.Context, t tx, id int64) error {
-				if err := spend(ctx, t, id, order, res.ClawedBack); err != nil {
+			event: accrualapi.EventPointsReturned, audience: accrualapi.Audience(partner),
+			setID: func(id int64) { res.EntryID = id },
+		}
+		e.after = func(ctx context.Context, t tx, id int64) error {
+			if err := spend(ctx, t, id, order, res.ClawedBack); err != nil {
+				return err
+			}
+			if res.Shortfall > 0 && l.program.AllowNegativeBalance {
+				if err := debt(ctx, t, id, member, res.Shortfall, now); err != nil {
 					return err
 				}
-				if res.Shortfall > 0 && l.program.AllowNegativeBalance {
-					if err := debt(ctx, t, id, member, res.Shortfall, now); err != nil {
-						return err
-					}
-				}
-				var err error
-				res.CommissionMicros, err = reverseCommission(ctx, t, id, req.EarnID, paid, returned, req.Amount, now)
-				return err
-			},
-			setID: func(id int64) { res.EntryID = id },
-		}, nil
+			}
+			var events []outboxEvent
+			var err error
+			res.CommissionMicros, events, err = reverseCommission(ctx, t, id, req.EarnID, paid, returned, req.Amount, now)
+			e.extra = append(e.extra, events...)
+			return err
+		}
+		return e, nil
 	})
 	return res, err
 }
@@ -355,6 +367,7 @@ func (l *Ledger) Adjust(ctx context.Context, req AdjustRequest) (AdjustResult, e
 		e := &newEntry{
 			member: req.Member, createdAt: now, points: req.Points, reason: req.Reason,
 			postings: []posting{{memberAccount(req.Member), req.Points}, {accountProgram, -req.Points}},
+			event:    accrualapi.EventPointsAdjusted, // the program's sinks only: no partner made it
 			setID:    func(id int64) { res.EntryID = id },
 		}
 		if req.Points > 0 {
@@ -423,12 +436,16 @@ func (l *Ledger) Expire(ctx context.Context, upTo time.Time) (ExpireResult, erro
 				return nil, err
 			}
 			var remaining int64
-			if err := t.queryRow(ctx, `SELECT remaining FROM lots WHERE id = $1`, e.lot).Scan(&remaining); err != nil {
+			var issuer string
+			if err := t.queryRow(ctx, `SELECT remaining, partner_id FROM lots WHERE id = $1`, e.lot).Scan(&remaining, &issuer); err != nil {
 				return nil, err
 			}
 			res.Points = remaining
 			return &newEntry{
 				member: e.member, createdAt: now, points: -remaining,
+				// The partner that issued the lot hears of its expiry; a bonus
+				// lot's only the program's sinks.
+				event: accrualapi.EventPointsExpired, audience: accrualapi.Audience(issuer),
 				postings: []posting{{memberAccount(e.member), -remaining}, {accountBreakage, remaining}},
 				after: func(ctx context.Context, t tx, id int64) error {
 					return take(ctx, t, id, e.lot, remaining)

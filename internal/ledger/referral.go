@@ -88,6 +88,7 @@ func (l *Ledger) IssueCode(ctx context.Context, req IssueCodeRequest) (ReferralC
 		res = ReferralCode{ReferralCode: accrualapi.ReferralCode{Code: code, Referral: req.Referral, Owner: req.Member, IssuedAt: now}}
 		return &newEntry{
 			member: req.Member, partner: ref.Referrer, createdAt: now, reason: res.Code,
+			event: accrualapi.EventReferralCodeIssued, audience: accrualapi.Audience(ref.Referrer),
 			after: func(ctx context.Context, t tx, _ int64) error {
 				_, err := t.exec(ctx, `INSERT INTO referral_codes (code, referral_id, owner_member, issued_at) VALUES ($1, $2, $3, $4)`,
 					res.Code, req.Referral, req.Member, micros(now))
@@ -169,31 +170,62 @@ func (l *Ledger) prepareReferral(ctx context.Context, t tx, req EarnRequest, now
 	}}, nil
 }
 
-func (u *referralUse) record(ctx context.Context, t tx, earnID int64, now time.Time) error {
-	_, err := t.exec(ctx, `INSERT INTO commissions (entry_id, earn_id, referral_id, code, referrer, referee, micros, kind, confirms_at, created_at)
-		VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+// record stores the commission a code's use accrues, and returns the events
+// of the use: the code used, and the commission accrued, which the referrer and
+// the referee (the till's partner) both hear of.
+func (u *referralUse) record(ctx context.Context, t tx, earnID int64, req EarnRequest, now time.Time) ([]outboxEvent, error) {
+	c := accrualapi.Commission{Kind: CommissionAccrual, Referral: u.ref.ID, Referrer: u.ref.Referrer, Referee: u.ref.Referee,
+		Micros: u.outcome.CommissionMicros, DueAt: fromMicros(micros(u.outcome.ConfirmsAt)), EarnID: earnID}
+	err := t.queryRow(ctx, `INSERT INTO commissions (entry_id, earn_id, referral_id, code, referrer, referee, micros, kind, confirms_at, created_at)
+		VALUES ($1, $1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
 		earnID, u.ref.ID, u.code, u.ref.Referrer, u.ref.Referee, u.outcome.CommissionMicros, CommissionAccrual,
-		micros(u.outcome.ConfirmsAt), micros(now))
-	return err
+		micros(u.outcome.ConfirmsAt), micros(now)).Scan(&c.ID)
+	if err != nil {
+		return nil, err
+	}
+	audience := accrualapi.Audience(u.ref.Referrer, u.ref.Referee)
+	used, err := dataEvent(fmt.Sprintf("entry-%d-code", earnID), accrualapi.EventReferralCodeUsed, req.Member, audience, now,
+		accrualapi.ReferralCodeUse{Code: u.code, Referral: u.ref.ID, Member: req.Member, Partner: req.Partner, EarnID: earnID,
+			Discount: u.outcome.Discount, At: fromMicros(micros(now))})
+	if err != nil {
+		return nil, err
+	}
+	accrued, err := commissionEvent(earnID, c, req.Member, now)
+	if err != nil {
+		return nil, err
+	}
+	return []outboxEvent{used, accrued}, nil
+}
+
+// commissionEvent is the event of a commission written by entry entryID.
+func commissionEvent(entryID int64, c accrualapi.Commission, member string, now time.Time) (outboxEvent, error) {
+	typ := map[string]string{CommissionAccrual: accrualapi.EventCommissionAccrued,
+		CommissionCancel: accrualapi.EventCommissionCancelled, CommissionClawback: accrualapi.EventCommissionClawedBack}[c.Kind]
+	return dataEvent(fmt.Sprintf("entry-%d-commission", entryID), typ, member, accrualapi.Audience(c.Referrer, c.Referee), now,
+		accrualapi.CommissionEvent{Commission: c})
 }
 
 // reverseCommission takes back the returned share of a purchase's commission:
 // cancelled inside the holding period, clawed back after it. It returns the
 // (negative) change in millionths of a minor unit.
-func reverseCommission(ctx context.Context, t tx, entryID, earnID, paid, returnedBefore, amount int64, now time.Time) (int64, error) {
-	var refID, code, referrer, referee string
+// reverseCommission takes back the returned share of a purchase's commission:
+// cancelled inside the holding period, clawed back after it. It returns the
+// (negative) change in millionths of a minor unit, and the commission's event.
+func reverseCommission(ctx context.Context, t tx, entryID, earnID, paid, returnedBefore, amount int64, now time.Time) (int64, []outboxEvent, error) {
+	var refID, code, referrer, referee, member string
 	var accrued, confirms int64
-	err := t.queryRow(ctx, `SELECT referral_id, code, referrer, referee, micros, confirms_at FROM commissions WHERE earn_id = $1 AND kind = $2`,
-		earnID, CommissionAccrual).Scan(&refID, &code, &referrer, &referee, &accrued, &confirms)
+	err := t.queryRow(ctx, `SELECT c.referral_id, c.code, c.referrer, c.referee, c.micros, c.confirms_at, e.member_id
+		FROM commissions c JOIN entries e ON e.id = c.earn_id WHERE c.earn_id = $1 AND c.kind = $2`,
+		earnID, CommissionAccrual).Scan(&refID, &code, &referrer, &referee, &accrued, &confirms, &member)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
+		return 0, nil, nil
 	}
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	cut := clawback(accrued, paid, returnedBefore+amount) - clawback(accrued, paid, returnedBefore)
 	if cut == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	kind := CommissionClawback
 	if now.Before(fromMicros(confirms)) {
@@ -201,8 +233,17 @@ func reverseCommission(ctx context.Context, t tx, entryID, earnID, paid, returne
 	} else {
 		confirms = micros(now)
 	}
-	_, err = t.exec(ctx, `INSERT INTO commissions (entry_id, earn_id, referral_id, code, referrer, referee, micros, kind, confirms_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		entryID, earnID, refID, code, referrer, referee, -cut, kind, confirms, micros(now))
-	return -cut, err
+	c := accrualapi.Commission{Kind: kind, Referral: refID, Referrer: referrer, Referee: referee, Micros: -cut,
+		DueAt: fromMicros(confirms), EarnID: earnID}
+	err = t.queryRow(ctx, `INSERT INTO commissions (entry_id, earn_id, referral_id, code, referrer, referee, micros, kind, confirms_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+		entryID, earnID, refID, code, referrer, referee, -cut, kind, confirms, micros(now)).Scan(&c.ID)
+	if err != nil {
+		return 0, nil, err
+	}
+	ev, err := commissionEvent(entryID, c, member, now)
+	if err != nil {
+		return 0, nil, err
+	}
+	return -cut, []outboxEvent{ev}, nil
 }

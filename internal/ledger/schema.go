@@ -125,6 +125,39 @@ CREATE INDEX commissions_code ON commissions (code);
 	// 4: the discount a member's tier gave on a purchase (minor units), which
 	// settlement shows per partner.
 	`ALTER TABLE entries ADD COLUMN discount BIGINT NOT NULL DEFAULT 0`,
+	// 5: the events outbox (outbox.go): each event once, written with its
+	// change; and its deliveries, one per event and sink that may see it, with
+	// state 0 pending, 1 delivered, 2 dead (parked until replayed).
+	`
+CREATE TABLE outbox (
+	id {{identity}},
+	event_id TEXT NOT NULL UNIQUE,
+	type TEXT NOT NULL,
+	subject TEXT NOT NULL,
+	audience TEXT NOT NULL,
+	created_at BIGINT NOT NULL,
+	data TEXT NOT NULL,
+	fanned_out INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX outbox_fan_out ON outbox (id) WHERE fanned_out = 0;
+CREATE INDEX outbox_created ON outbox (created_at);
+CREATE TABLE deliveries (
+	sink TEXT NOT NULL,
+	event_row BIGINT NOT NULL REFERENCES outbox(id),
+	subject TEXT NOT NULL,
+	state INTEGER NOT NULL,
+	attempts INTEGER NOT NULL DEFAULT 0,
+	next_at BIGINT NOT NULL,
+	first_failed_at BIGINT NOT NULL DEFAULT 0,
+	done_at BIGINT NOT NULL DEFAULT 0,
+	last_error TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (sink, event_row)
+);
+CREATE INDEX deliveries_due ON deliveries (sink, event_row) WHERE state = 0;
+CREATE INDEX deliveries_subject ON deliveries (sink, subject, event_row) WHERE state = 0;
+CREATE INDEX deliveries_event ON deliveries (event_row);
+CREATE INDEX deliveries_done ON deliveries (state, done_at)
+`,
 }
 
 // migrate applies the migrations not applied yet, under a lock so that replicas

@@ -234,6 +234,13 @@ type Entry struct {
 	Discount int64
 }
 
+// Wire is the entry as the API shows it (history, entries, events).
+func (e Entry) Wire() accrualapi.Entry {
+	return accrualapi.Entry{ID: e.ID, Kind: e.Kind, Member: e.Member, Partner: e.Partner, CreatedAt: e.CreatedAt,
+		Points: e.Points, Amount: e.Amount, RelatedID: e.RelatedID, Reason: e.Reason, Settlement: e.Settlement,
+		TierDiscount: e.Discount}
+}
+
 // Entry kinds, as stored and as the API names them.
 const (
 	KindSignupBonus   = accrualapi.KindSignupBonus

@@ -1,0 +1,105 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package accrualapi
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// The events the service sends out (issue 18), as CloudEvents 1.0. Their types
+// are reverse-DNS names under dev.treue.; their data are the wire types below,
+// built from the API's own (Entry, Commission, ReferralCode). The README lists
+// every type with an example, and testdata/events/ holds a JSON Schema per data.
+const (
+	EventMemberEnrolled       = "dev.treue.member.enrolled"
+	EventPointsEarned         = "dev.treue.points.earned"
+	EventPointsRedeemed       = "dev.treue.points.redeemed"
+	EventPointsReturned       = "dev.treue.points.returned"
+	EventPointsAdjusted       = "dev.treue.points.adjusted"
+	EventPointsExpired        = "dev.treue.points.expired"
+	EventBirthdayBonusGranted = "dev.treue.birthday.bonus.granted"
+	EventMembershipPaid       = "dev.treue.membership.paid"
+	EventMembershipLapsed     = "dev.treue.membership.lapsed"
+	EventReferralCodeIssued   = "dev.treue.referral.code.issued"
+	EventReferralCodeUsed     = "dev.treue.referral.code.used"
+	EventCommissionAccrued    = "dev.treue.commission.accrued"
+	EventCommissionCancelled  = "dev.treue.commission.cancelled"
+	EventCommissionClawedBack = "dev.treue.commission.clawedback"
+)
+
+// EventTypes are the types the service emits, in the order the README lists them.
+var EventTypes = []string{
+	EventMemberEnrolled, EventPointsEarned, EventPointsRedeemed, EventPointsReturned, EventPointsAdjusted,
+	EventPointsExpired, EventBirthdayBonusGranted, EventMembershipPaid, EventMembershipLapsed,
+	EventReferralCodeIssued, EventReferralCodeUsed,
+	EventCommissionAccrued, EventCommissionCancelled, EventCommissionClawedBack,
+}
+
+// EntryEvent is the data of an event about one journal entry: the entry as a
+// member's history shows it, and the answer the write that made it got (an
+// EarnResult for points earned, a RedeemResult for points redeemed, ...), so
+// that a receiver learns what the till learnt.
+type EntryEvent struct {
+	Entry  Entry           `json:"entry"`
+	Result json.RawMessage `json:"result"`
+}
+
+// ReferralCodeUse is the data of a referral code used on a purchase.
+type ReferralCodeUse struct {
+	Code     string `json:"code"`
+	Referral string `json:"referral"`
+	// Member is the referred customer who used the code; Partner the till.
+	Member  string `json:"member"`
+	Partner string `json:"partner"`
+	EarnID  int64  `json:"earnId"`
+	// Discount is what the code took off the purchase, in minor units.
+	Discount int64     `json:"discount"`
+	At       time.Time `json:"at"`
+}
+
+// CommissionEvent is the data of a commission's accrual, cancellation or
+// clawback: the commission as the commissions route lists it.
+type CommissionEvent struct {
+	Commission Commission `json:"commission"`
+}
+
+// Audience says which partners' sinks an event reaches; a program's sinks reach
+// every event. Everyone marks an event about a member, not a purchase (her
+// enrolment, birthday bonus, membership), which any partner could read from
+// her balance and tier anyway.
+const AudienceEveryone = "*"
+
+// Audience is the partners an event concerns, as stored with it: "" for the
+// program's sinks only, "*" for every partner, else partner ids separated by
+// spaces.
+func Audience(partners ...string) string { return strings.Join(partners, " ") }
+
+// Reaches says whether an event of audience reaches a sink of partner (a
+// partner id), or a program sink (partner "").
+func Reaches(audience, partner string) bool {
+	if partner == "" || audience == AudienceEveryone {
+		return true
+	}
+	for p := range strings.FieldsSeq(audience) {
+		if p == partner {
+			return true
+		}
+	}
+	return false
+}
