@@ -147,10 +147,22 @@ func newFixtureOn(t *testing.T, clock ledger.Clock, backend ledger.Backend) *fix
 // newFixtureWith is newFixtureOn with the test configuration changed by change.
 func newFixtureWith(t *testing.T, clock ledger.Clock, backend ledger.Backend, change func(*accrualapi.Config)) *fixture {
 	t.Helper()
+	return newFixtureFiles(t, clock, backend, change, nil)
+}
+
+// newFixtureFiles is newFixtureWith with further files in the secrets
+// directory (name → content).
+func newFixtureFiles(t *testing.T, clock ledger.Clock, backend ledger.Backend, change func(*accrualapi.Config), files map[string]string) *fixture {
+	t.Helper()
 	dir := t.TempDir()
 	c := testConfig(filepath.Join(dir, "ledger.db"))
 	if change != nil {
 		change(&c)
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	keys := writeSecrets(t, dir, c)
 	raw, _ := json.Marshal(c)
@@ -166,7 +178,7 @@ func newFixtureWith(t *testing.T, clock ledger.Clock, backend ledger.Backend, ch
 		dsn = pgtest.ForTest(t, "a")
 	}
 	l, err := ledger.Open(context.Background(), ledger.Options{Backend: backend, DSN: dsn, Program: cfg.Program,
-		Referrals: cfg.Referrals, Clock: clock})
+		Referrals: cfg.Referrals, Clock: clock, Events: cfg.Events != nil})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,8 @@ type Loaded struct {
 	Partners map[string]accrualapi.PartnerConfig
 	// LedgerDSN is the SQLite path or the PostgreSQL DSN.
 	LedgerDSN string
+	// Events are the program's sinks; nil when it sends no events.
+	Events *LoadedEvents
 }
 
 var (
@@ -147,6 +149,9 @@ func load(c accrualapi.Config, secretsDir string) (*Loaded, error) {
 		l.LedgerDSN = strings.TrimSpace(string(b))
 	default:
 		fail("ledger.backend", "%q: want sqlite or postgres", c.Ledger.Backend)
+	}
+	if c.Events != nil {
+		l.Events = loadEvents(*c.Events, secretsDir, l.Partners, fail)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -46,7 +46,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		pointsExpired: prometheus.NewCounter(prometheus.CounterOpts{Name: "treue_accrual_points_expired_total", Help: "Points expired."}),
 		ledgerErrors:  prometheus.NewCounter(prometheus.CounterOpts{Name: "treue_accrual_ledger_errors_total", Help: "Requests that failed inside the ledger."}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.latency, m.pointsEarned, m.pointsRedeem, m.pointsExpired, m.ledgerErrors} {
+	register(reg, m.requests, m.latency, m.pointsEarned, m.pointsRedeem, m.pointsExpired, m.ledgerErrors)
+	return m
+}
+
+// register registers collectors, once however many servers share reg.
+func register(reg prometheus.Registerer, cs ...prometheus.Collector) {
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
@@ -54,7 +60,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			}
 		}
 	}
-	return m
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

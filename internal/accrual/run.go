@@ -72,6 +72,8 @@ func Run(ctx context.Context, o Options) error {
 		// More connections than PostgreSQL has cores to run them only make its
 		// backends contend; requests beyond them queue in the pool.
 		MaxOpenConns: 16,
+		// Events go into the outbox only when there is a sink to send them to.
+		Events: cfg.Events != nil,
 	})
 	if err != nil {
 		return fmt.Errorf("opening the ledger: %w", err)
@@ -117,6 +119,13 @@ func Run(ctx context.Context, o Options) error {
 		defer close(sweepsDone)
 		s.sweep(sweepCtx, o.SweepInterval)
 	}()
+	dispatchDone := make(chan struct{})
+	go func() {
+		defer close(dispatchDone)
+		if s.dispatch != nil {
+			s.dispatch.run(sweepCtx)
+		}
+	}()
 
 	var serveErr error
 	select {
@@ -125,6 +134,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	stopSweeps()
 	<-sweepsDone
+	<-dispatchDone
 	log.Info("Shutting down: finishing in-flight requests", "grace", o.ShutdownGrace)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.ShutdownGrace)
 	defer cancel()

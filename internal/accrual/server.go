@@ -45,6 +45,8 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	api     *http.ServeMux
+	// dispatch sends the events; nil when the program declares no sinks.
+	dispatch *dispatcher
 }
 
 // route is one operation of the API: who may call it, what it does, and the
@@ -76,11 +78,17 @@ var routes = []route{
 	{"POST /v1/settlement/commissions/mark", []Role{RoleSettlement}, (*Server).markCommissionsSettled,
 		accrualapi.MarkCommissionsRequest{}, accrualapi.MarkResult{}},
 	{"GET /v1/stats", []Role{RoleAdmin, RoleSettlement}, (*Server).stats, nil, accrualapi.Stats{}},
+	{"GET /v1/events/sinks", []Role{RoleAdmin}, (*Server).sinksStatus, nil, accrualapi.SinksStatus{}},
+	{"GET /v1/events/sinks/{sink}/dead", []Role{RoleAdmin}, (*Server).deadEvents, nil, accrualapi.DeadEventsPage{}},
+	{"POST /v1/events/sinks/{sink}/replay", []Role{RoleAdmin}, (*Server).replayDead, accrualapi.ReplayRequest{}, accrualapi.ReplayResult{}},
 }
 
 // NewServer builds the service around an open ledger.
 func NewServer(cfg *Loaded, l *ledger.Ledger, log *slog.Logger, reg prometheus.Registerer) *Server {
 	s := &Server{cfg: cfg, ledger: l, log: log, metrics: newMetrics(reg), api: http.NewServeMux()}
+	if cfg.Events != nil {
+		s.dispatch = newDispatcher(l, cfg.Events, log, newEventMetrics(reg))
+	}
 	for _, rt := range routes {
 		s.api.Handle(rt.pattern, s.wrap(rt))
 	}
@@ -159,6 +167,9 @@ func (s *Server) wrap(rt route) http.Handler {
 			if err = checkURLText(r); err == nil {
 				err = rt.handle(s, sw, r, who)
 			}
+		}
+		if err == nil && r.Method == http.MethodPost && s.dispatch != nil {
+			s.dispatch.poke()
 		}
 		if err != nil {
 			pe := classify(err)

@@ -33,6 +33,40 @@ type Config struct {
 	Partners   []PartnerConfig        `json:"partners"`
 	Referrals  []rules.ReferralConfig `json:"referrals,omitempty"`
 	Ledger     LedgerConfig           `json:"ledger"`
+	// Events, when set, sends the program's events to its sinks.
+	Events *EventsConfig `json:"events,omitempty"`
+}
+
+// EventsConfig is where a program's events go: the sinks the program and its
+// partners declare.
+type EventsConfig struct {
+	// Source is every event's CloudEvents source: the program's API path.
+	Source string `json:"source"`
+	// Retention is how long delivered events are kept (a Go duration); 168h
+	// when empty.
+	Retention string       `json:"retention,omitempty"`
+	Sinks     []SinkConfig `json:"sinks"`
+}
+
+// SinkConfig is one sink: an HTTP receiver.
+type SinkConfig struct {
+	// Name is unique among the program's sinks, and stays the same while the
+	// sink does: its deliveries are kept under it.
+	Name string `json:"name"`
+	// Partner is the id of the partner whose sink it is, which gets only the
+	// events that concern it; empty for a program sink, which gets every event.
+	Partner string `json:"partner,omitempty"`
+	// Types it takes; every type when empty.
+	Types []string `json:"types,omitempty"`
+	// URL of an HTTP receiver.
+	URL string `json:"url,omitempty"`
+	// SigningSecretFiles name files in the secrets directory with the signing
+	// secrets ("whsec_..."); each request is signed with every one, so that a
+	// rotation accepts the old and the new.
+	SigningSecretFiles []string `json:"signingSecretFiles,omitempty"`
+	// DeadAfter parks an event that could not be delivered for this long (a Go
+	// duration) after its first failed attempt; 24h when empty.
+	DeadAfter string `json:"deadAfter,omitempty"`
 }
 
 // PartnerConfig is one accepted partner.

@@ -103,3 +103,58 @@ func Reaches(audience, partner string) bool {
 	}
 	return false
 }
+
+// SinksStatus is where every sink's deliveries stand (GET /v1/events/sinks),
+// which the operator copies to the program's and the partners' status.
+type SinksStatus struct {
+	Sinks []SinkStatus `json:"sinks"`
+	// Unrouted counts events written and not yet given their deliveries.
+	Unrouted int64     `json:"unrouted"`
+	At       time.Time `json:"at"`
+}
+
+// SinkStatus is one sink's figures.
+type SinkStatus struct {
+	Name    string `json:"name"`
+	Partner string `json:"partner,omitempty"`
+	// Delivered counts deliveries kept (within the retention).
+	Delivered int64 `json:"delivered"`
+	Pending   int64 `json:"pending"`
+	Dead      int64 `json:"dead"`
+	// OldestPending is when the oldest pending event was written.
+	OldestPending *time.Time `json:"oldestPending,omitempty"`
+	// FailingSince is when the oldest pending event's first attempt failed.
+	FailingSince *time.Time `json:"failingSince,omitempty"`
+	LastError    string     `json:"lastError,omitempty"`
+	// DeadAfter is the sink's bound, a Go duration.
+	DeadAfter string `json:"deadAfter"`
+}
+
+// DeadEvent is an event a sink did not take for longer than its bound.
+type DeadEvent struct {
+	ID          string    `json:"id"`
+	Type        string    `json:"type"`
+	Subject     string    `json:"subject"`
+	Time        time.Time `json:"time"`
+	Attempts    int       `json:"attempts"`
+	FirstFailed time.Time `json:"firstFailed"`
+	LastError   string    `json:"lastError"`
+}
+
+// DeadEventsPage lists a sink's dead events, oldest first.
+type DeadEventsPage struct {
+	Events []DeadEvent `json:"events"`
+}
+
+// ReplayRequest sends a sink's dead events again: those named, or all.
+type ReplayRequest struct {
+	EventIDs []string `json:"eventIds,omitempty"`
+}
+
+// ReplayResult counts the events put back.
+type ReplayResult struct {
+	Replayed int64 `json:"replayed"`
+}
+
+// MaxReplay is the most event ids one replay names.
+const MaxReplay = 1000

@@ -14,8 +14,10 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package events is what treue sends out about a network (issue 18): the
-// signing of webhook requests per the Standard Webhooks specification, so that
-// a receiver verifies them with any Standard Webhooks library. The outbox, the
-// event types and their delivery build on it.
+// Package events is how treue sends out what happens in a network (issue 18):
+// events as CloudEvents 1.0, posted to webhooks signed per the Standard Webhooks
+// specification (so that a receiver verifies them with any Standard Webhooks
+// library) or published to NATS JetStream, with the back-off between attempts.
+// What an event says, and when it is sent, are the ledger's and the service's
+// business: this package must never import them, nor Kubernetes.
 package events

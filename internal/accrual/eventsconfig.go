@@ -1,0 +1,145 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package accrual
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/treue-dev/treue/internal/accrualapi"
+	"github.com/treue-dev/treue/internal/events"
+	"github.com/treue-dev/treue/internal/ledger"
+)
+
+// LoadedEvents is the events' configuration, checked, with the sinks built.
+type LoadedEvents struct {
+	Source    string
+	Retention time.Duration
+	Sinks     []LoadedSink
+}
+
+// LoadedSink is one sink ready to send.
+type LoadedSink struct {
+	Filter    ledger.SinkFilter
+	Sink      events.Sink
+	DeadAfter time.Duration
+}
+
+// Defaults of the events' configuration.
+const (
+	defaultRetention = 7 * 24 * time.Hour
+	defaultDeadAfter = 24 * time.Hour
+	// sinkTimeout bounds one attempt: a receiver that hangs fails it.
+	sinkTimeout = 10 * time.Second
+)
+
+var sinkName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
+
+// sinkClient posts events. It does not follow redirects: a receiver answers
+// where it was declared, and a 3xx fails the attempt rather than send a signed
+// event somewhere nobody declared.
+func sinkClient() *http.Client {
+	return &http.Client{
+		Timeout:       sinkTimeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func loadEvents(c accrualapi.EventsConfig, secretsDir string, partners map[string]accrualapi.PartnerConfig,
+	fail func(field, format string, args ...any)) *LoadedEvents {
+	out := &LoadedEvents{Source: c.Source, Retention: defaultRetention}
+	if c.Source == "" {
+		fail("events.source", "is empty: want the program's API path")
+	}
+	if c.Retention != "" {
+		d, err := time.ParseDuration(c.Retention)
+		if err != nil || d <= 0 {
+			fail("events.retention", "%q is not a positive duration such as 168h", c.Retention)
+		}
+		out.Retention = d
+	}
+	client := sinkClient()
+	seen := map[string]bool{}
+	for i, sc := range c.Sinks {
+		field := fmt.Sprintf("events.sinks[%d]", i)
+		if !sinkName.MatchString(sc.Name) || len(sc.Name) > 200 {
+			fail(field+".name", "%q is not a sink name (lower-case letters, digits, '-' and '.')", sc.Name)
+		}
+		if seen[sc.Name] {
+			fail(field+".name", "%q is listed twice", sc.Name)
+		}
+		seen[sc.Name] = true
+		if _, ok := partners[sc.Partner]; sc.Partner != "" && !ok {
+			fail(field+".partner", "%q is not a partner of the program", sc.Partner)
+		}
+		for j, typ := range sc.Types {
+			if !slices.Contains(accrualapi.EventTypes, typ) {
+				fail(fmt.Sprintf("%s.types[%d]", field, j), "%q is not an event type; see the README's list", typ)
+			}
+		}
+		ls := LoadedSink{Filter: ledger.SinkFilter{Name: sc.Name, Partner: sc.Partner, Types: sc.Types}, DeadAfter: defaultDeadAfter}
+		if sc.DeadAfter != "" {
+			d, err := time.ParseDuration(sc.DeadAfter)
+			if err != nil || d <= 0 {
+				fail(field+".deadAfter", "%q is not a positive duration such as 24h", sc.DeadAfter)
+			}
+			ls.DeadAfter = d
+		}
+		u, err := url.Parse(sc.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			fail(field+".url", "%q is not an http or https URL", sc.URL)
+		}
+		var secrets []string
+		for j, name := range sc.SigningSecretFiles {
+			f := fmt.Sprintf("%s.signingSecretFiles[%d]", field, j)
+			if !fileName.MatchString(name) {
+				fail(f, "%q is not a file name in the secrets directory", name)
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(secretsDir, name))
+			if err != nil {
+				fail(f, "reading secret %s: %v", name, err)
+				continue
+			}
+			secret := strings.TrimSpace(string(b))
+			if _, err := events.ParseSecret(secret); err != nil {
+				// The error says what is wrong with it, never the secret.
+				fail(f, "secret %s: %v", name, err)
+				continue
+			}
+			secrets = append(secrets, secret)
+		}
+		sink := &events.HTTPSink{URL: sc.URL, Client: client}
+		if len(sc.SigningSecretFiles) == 0 {
+			fail(field+".signingSecretFiles", "is empty: every request is signed, name at least one secret")
+		} else if len(secrets) == len(sc.SigningSecretFiles) {
+			if sink.Signer, err = events.NewSigner(secrets...); err != nil {
+				fail(field+".signingSecretFiles", "%v", err)
+			}
+		}
+		ls.Sink = sink
+		out.Sinks = append(out.Sinks, ls)
+	}
+	return out
+}
