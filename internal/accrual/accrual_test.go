@@ -38,6 +38,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/treue-dev/treue/internal/accrualapi"
+	"github.com/treue-dev/treue/internal/events"
 	"github.com/treue-dev/treue/internal/ledger"
 	"github.com/treue-dev/treue/internal/pgtest"
 	"github.com/treue-dev/treue/internal/rules"
@@ -252,6 +253,15 @@ func num(r response, field string) int64 {
 	return int64(v)
 }
 
+// withSink gives c the bakery's webhook sink, its secret in dir.
+func withSink(c *accrualapi.Config, dir string) *accrualapi.EventsConfig {
+	secret, _ := events.NewSecret()
+	_ = os.WriteFile(filepath.Join(dir, "shop.whsec"), []byte(secret), 0o600)
+	c.Events = &accrualapi.EventsConfig{Source: eventsSource, Sinks: []accrualapi.SinkConfig{
+		{Name: "baeckerei-korn.shop", Partner: baecker, URL: "https://shop.example/hooks", SigningSecretFiles: []string{"shop.whsec"}}}}
+	return c.Events
+}
+
 func TestConfigErrorsNameTheField(t *testing.T) {
 	tests := []struct {
 		field  string
@@ -279,6 +289,31 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"ledger.dsnFile", func(c *accrualapi.Config, _ string) {
 			c.Ledger = accrualapi.LedgerConfig{Backend: ledger.PostgreSQL, DSNFile: "ledger-dsn"}
 		}},
+		{"events.source", func(c *accrualapi.Config, dir string) { withSink(c, dir).Source = "" }},
+		{"events.retention", func(c *accrualapi.Config, dir string) { withSink(c, dir).Retention = "P7D" }},
+		{"events.sinks[1].name", func(c *accrualapi.Config, dir string) {
+			e := withSink(c, dir)
+			e.Sinks = append(e.Sinks, e.Sinks[0])
+		}},
+		{"events.sinks[0].name", func(c *accrualapi.Config, dir string) { withSink(c, dir).Sinks[0].Name = "Bäckerei/Shop" }},
+		{"events.sinks[0].partner", func(c *accrualapi.Config, dir string) { withSink(c, dir).Sinks[0].Partner = "other/partner" }},
+		{"events.sinks[0].types[1]", func(c *accrualapi.Config, dir string) {
+			withSink(c, dir).Sinks[0].Types = []string{accrualapi.EventPointsEarned, "dev.treue.points.earnt"}
+		}},
+		{"events.sinks[0].url", func(c *accrualapi.Config, dir string) { withSink(c, dir).Sinks[0].URL = "ftp://shop.example" }},
+		{"events.sinks[0].url", func(c *accrualapi.Config, dir string) { withSink(c, dir).Sinks[0].URL = "/relative" }},
+		{"events.sinks[0].deadAfter", func(c *accrualapi.Config, dir string) { withSink(c, dir).Sinks[0].DeadAfter = "-1h" }},
+		{"events.sinks[0].signingSecretFiles: is empty", func(c *accrualapi.Config, dir string) {
+			withSink(c, dir).Sinks[0].SigningSecretFiles = nil
+		}},
+		{"events.sinks[0].signingSecretFiles[1]: reading secret", func(c *accrualapi.Config, dir string) {
+			s := &withSink(c, dir).Sinks[0]
+			s.SigningSecretFiles = append(s.SigningSecretFiles, "missing.whsec")
+		}},
+		{"events.sinks[0].signingSecretFiles[0]: secret shop.whsec: not a Standard Webhooks secret", func(c *accrualapi.Config, dir string) {
+			withSink(c, dir)
+			_ = os.WriteFile(filepath.Join(dir, "shop.whsec"), []byte("hunter2hunter2hunter2hunter2"), 0o600)
+		}},
 	}
 	for _, tt := range tests {
 		dir := t.TempDir()
@@ -291,6 +326,9 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		_, err := LoadConfig(path, dir)
 		if err == nil || !strings.Contains(err.Error(), tt.field) {
 			t.Errorf("%s: got %v, want an error naming it", tt.field, err)
+		}
+		if err != nil && (strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "whsec_")) && !strings.Contains(err.Error(), `"whsec_"`) {
+			t.Errorf("%s: the error shows a secret: %v", tt.field, err)
 		}
 	}
 	// Unknown fields in the file are refused, not ignored.

@@ -26,6 +26,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -34,6 +36,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/treue-dev/treue/internal/accrualapi"
+	"github.com/treue-dev/treue/internal/events"
 	"github.com/treue-dev/treue/internal/ledger"
 	"github.com/treue-dev/treue/internal/pgtest"
 	"github.com/treue-dev/treue/internal/testbin"
@@ -150,6 +153,15 @@ func runCrash(t *testing.T, bin string, backend ledger.Backend) {
 	c := testConfig("")
 	var readDSN string
 	c.Ledger, readDSN = crashLedger(t, backend, dir)
+	// Every write's event goes to a receiver that verifies its signature: the
+	// kills land in deliveries as well as in writes.
+	secret, _ := events.NewSecret()
+	sink := newReceiver(t, secret)
+	if err := os.WriteFile(filepath.Join(dir, "sink.whsec"), []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.Events = &accrualapi.EventsConfig{Source: eventsSource, Sinks: []accrualapi.SinkConfig{
+		{Name: "warehouse", URL: sink.URL, SigningSecretFiles: []string{"sink.whsec"}}}}
 	keys := writeSecrets(t, dir, c)
 	raw, _ := json.Marshal(c)
 	if err := os.WriteFile(filepath.Join(dir, "accrual.json"), raw, 0o600); err != nil {
@@ -228,6 +240,11 @@ func runCrash(t *testing.T, bin string, backend ledger.Backend) {
 	if kills < 3 {
 		t.Errorf("only %d kills happened during the load; want several", kills)
 	}
+	if t.Failed() {
+		return
+	}
+	// The last incarnation delivers what is left.
+	received, duplicates := awaitDelivery(t, backend, readDSN, sink)
 	if code := svc.stop(); code != 0 {
 		t.Errorf("SIGTERM: the service exited %d", code)
 	}
@@ -236,7 +253,95 @@ func runCrash(t *testing.T, bin string, backend ledger.Backend) {
 	}
 
 	verifyCrash(t, backend, readDSN, acks, clients*opsPerClient)
-	t.Logf("%s: %d writes acknowledged through %d kills, each stored once", backend, len(acks), kills)
+	t.Logf("%s: %d writes acknowledged through %d kills, each stored once; %d events delivered, each at least once, "+
+		"each member's in order (%d sent again after a kill)", backend, len(acks), kills, received, duplicates)
+}
+
+// outboxOrder reads every event's id and subject in the order the ledger wrote them.
+func outboxOrder(t *testing.T, backend ledger.Backend, dsn string) (ids []string, subjects map[string]string) {
+	t.Helper()
+	driver := "pgx"
+	if backend == ledger.SQLite {
+		driver = "sqlite"
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	rows, err := db.Query(`SELECT event_id, subject FROM outbox ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rows.Close() }()
+	subjects = map[string]string{}
+	for rows.Next() {
+		var id, subject string
+		if err := rows.Scan(&id, &subject); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+		subjects[id] = subject
+	}
+	return ids, subjects
+}
+
+// awaitDelivery waits until the receiver has every event of the ledger, then
+// checks that each arrived with the same content every time, and each
+// member's in the ledger's order (a repeat of the latest one aside). It
+// returns the events and the repeats.
+func awaitDelivery(t *testing.T, backend ledger.Backend, dsn string, sink *receiver) (int, int) {
+	t.Helper()
+	ids, subjects := outboxOrder(t, backend, dsn)
+	rank := map[string]int{}
+	for i, id := range ids {
+		rank[id] = i
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		sink.mu.Lock()
+		seen := map[string]bool{}
+		for _, e := range sink.events {
+			seen[e.ID()] = true
+		}
+		sink.mu.Unlock()
+		if len(seen) >= len(ids) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events delivered within a minute", len(seen), len(ids))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if sink.refused > 0 {
+		t.Errorf("the receiver refused %d requests", sink.refused)
+	}
+	first := map[string]string{}
+	latest := map[string]int{} // per subject, the rank of the latest event received
+	duplicates := 0
+	for _, e := range sink.events {
+		body, _ := json.Marshal(e)
+		if prev, ok := first[e.ID()]; ok {
+			duplicates++
+			if prev != string(body) {
+				t.Errorf("event %s arrived twice with different content:\n%s\n%s", e.ID(), prev, body)
+			}
+		} else {
+			first[e.ID()] = string(body)
+		}
+		r, ok := rank[e.ID()]
+		if !ok || subjects[e.ID()] != e.Subject() {
+			t.Errorf("event %s about %s is not in the ledger's outbox", e.ID(), e.Subject())
+			continue
+		}
+		if last, ok := latest[e.Subject()]; ok && r < last {
+			t.Errorf("%s's event %s arrived after a later one (%s)", e.Subject(), e.ID(), ids[last])
+		}
+		latest[e.Subject()] = max(latest[e.Subject()], r)
+	}
+	return len(first), duplicates
 }
 
 // verifyCrash checks that every acknowledged write is in the ledger exactly once,
@@ -344,4 +449,107 @@ func TestRulesChangeByRestart(t *testing.T) {
 		t.Fatalf("a replay after the restart answered %d, not the original 5", p)
 	}
 	_ = svc.stop()
+}
+
+// Two replicas on one PostgreSQL ledger: one dispatches, so each event is sent
+// once; when it is killed, the other takes the lock over and delivers what
+// the dead one left and what comes after.
+func TestTwoReplicasDispatchEachEventOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the replica test builds and runs the real binary")
+	}
+	bin := testbin.BuildTreue(t)
+	dir := t.TempDir()
+	c := testConfig("")
+	var dsn string
+	c.Ledger, dsn = crashLedger(t, ledger.PostgreSQL, dir)
+	secret, _ := events.NewSecret()
+	sink := newReceiver(t, secret)
+	if err := os.WriteFile(filepath.Join(dir, "sink.whsec"), []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.Events = &accrualapi.EventsConfig{Source: eventsSource, Sinks: []accrualapi.SinkConfig{
+		{Name: "warehouse", URL: sink.URL, SigningSecretFiles: []string{"sink.whsec"}}}}
+	keys := writeSecrets(t, dir, c)
+	raw, _ := json.Marshal(c)
+	if err := os.WriteFile(filepath.Join(dir, "accrual.json"), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	replicas := make([]*service, 2)
+	for i := range replicas {
+		logFile, err := os.Create(filepath.Join(dir, fmt.Sprintf("replica-%d.log", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		replicas[i] = &service{t: t, bin: bin, dir: dir, addr: testbin.FreeAddr(t), metricAddr: testbin.FreeAddr(t), log: logFile}
+		replicas[i].start()
+	}
+	write := func(round int) {
+		for i := range 20 {
+			svc := replicas[i%2]
+			if replicas[0] == nil {
+				svc = replicas[1]
+			}
+			member := fmt.Sprintf("m%d", i)
+			if code, out := svc.send(keys["admin"], "/v1/members", fmt.Sprintf("e-%d", i), map[string]any{"member": member}); code != 200 {
+				t.Fatalf("enrolling %s: %d %v", member, code, out)
+			}
+			key := fmt.Sprintf("r%d-%d", round, i)
+			if code, out := svc.send(keys[baecker], "/v1/earn", key, map[string]any{"member": member, "amount": 1000 + i, "currency": "EUR"}); code != 200 {
+				t.Fatalf("earning %s: %d %v", key, code, out)
+			}
+		}
+	}
+	write(1)
+	received, duplicates := awaitDelivery(t, ledger.PostgreSQL, dsn, sink)
+	if duplicates != 0 {
+		t.Fatalf("%d events were delivered twice by two live replicas", duplicates)
+	}
+	dispatching := -1
+	for i, r := range replicas {
+		if dispatchingGauge(t, r.metricAddr) == 1 {
+			if dispatching >= 0 {
+				t.Fatal("both replicas say they dispatch")
+			}
+			dispatching = i
+		}
+	}
+	if dispatching < 0 {
+		t.Fatal("no replica says it dispatches")
+	}
+	// Kill the dispatcher: the other takes over within its lock retry.
+	replicas[dispatching].kill()
+	survivor := replicas[1-dispatching]
+	replicas[0], replicas[1] = nil, survivor
+	write(2)
+	after, _ := awaitDelivery(t, ledger.PostgreSQL, dsn, sink)
+	if dispatchingGauge(t, survivor.metricAddr) != 1 {
+		t.Fatal("the survivor delivered without saying it dispatches")
+	}
+	if code := survivor.stop(); code != 0 {
+		t.Errorf("SIGTERM: the survivor exited %d", code)
+	}
+	t.Logf("%d events delivered once each by one of two replicas; %d in all after the dispatcher was killed", received, after)
+}
+
+// dispatchingGauge reads treue_accrual_events_dispatching from a replica.
+func dispatchingGauge(t *testing.T, metricsAddr string) float64 {
+	t.Helper()
+	res, err := crashClient.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = res.Body.Close() }()
+	body, _ := io.ReadAll(res.Body)
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "treue_accrual_events_dispatching "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("%s/metrics has no treue_accrual_events_dispatching", metricsAddr)
+	return 0
 }
