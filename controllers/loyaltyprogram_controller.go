@@ -59,6 +59,8 @@ type LoyaltyProgramReconciler struct {
 	// ManagerNamespace is the manager's own, admitted by each service's
 	// NetworkPolicy; empty when the manager runs outside the cluster.
 	ManagerNamespace string
+	// Sinks are the programs' latest reports on their event sinks.
+	Sinks *sinkReports
 }
 
 // +kubebuilder:rbac:groups=loyalty.treue.dev,resources=loyaltyprograms,verbs=get;list;watch
@@ -103,6 +105,19 @@ func (r *LoyaltyProgramReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	// The sinks whose signing Secret is good run; the others wait for it, and
+	// the status says what to create.
+	sinks := declaredSinks(program, partners)
+	keys, err := readSigningKeys(ctx, r.APIReader, sinks)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	var signing map[string][]byte
+	var sinkProblems map[string]string
+	config.Events, signing, sinkProblems = renderEvents(program, sinks, keys)
+	for k, v := range signing {
+		hashes[k] = v
+	}
 	// The API server checked every rule it can; what it cannot (a money amount
 	// finer than the currency's minor unit, say) shows here.
 	if compiled, err := rules.Compile(config.Rules); err != nil {
@@ -132,9 +147,15 @@ func (r *LoyaltyProgramReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 			return ctrl.Result{}, err
 		}
 	}
+	r.eventsStatus(ctx, program, sinks, sinkProblems)
 	recheck, err := r.updateStatus(ctx, before, program, degraded, hash, int32(len(partners)))
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if len(sinks) > 0 && (recheck == 0 || recheck > r.Sinks.interval) {
+		// The sinks' figures, and their signing Secrets (which no watch covers),
+		// are read again after the interval.
+		recheck = r.Sinks.interval
 	}
 	return ctrl.Result{RequeueAfter: recheck}, nil
 }
@@ -270,6 +291,27 @@ func (r *LoyaltyProgramReconciler) runnableReferrals(ctx context.Context, progra
 		}
 	}
 	return out, nil
+}
+
+// eventsStatus sets the figures of the program's own sinks and their
+// EventsDelivering condition; partners' sinks are on the partners' status.
+func (r *LoyaltyProgramReconciler) eventsStatus(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram, sinks []declaredSink,
+	problems map[string]string) {
+	var own []declaredSink
+	for _, d := range sinks {
+		if d.partner == "" {
+			own = append(own, d)
+		}
+	}
+	if len(own) == 0 {
+		program.Status.Events = nil
+		setEventsCondition(&program.Status.Conditions, nil, metav1.Condition{})
+		return
+	}
+	now := time.Now()
+	statuses, cond := sinkFigures(own, problems, r.Sinks.get(ctx, program, now), now, program.Generation)
+	program.Status.Events = statuses
+	setEventsCondition(&program.Status.Conditions, own, cond)
 }
 
 // missingDSN says what is wrong with the PostgreSQL DSN Secret, or "".

@@ -245,14 +245,14 @@ func tokensSecret(program *loyaltyv1alpha1.LoyaltyProgram, admin, settlement str
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: kindSecret},
 		ObjectMeta: metav1.ObjectMeta{Name: tokensSecretName(program.Name), Namespace: program.Namespace, Labels: accrualLabels(program)},
 		Type:       corev1.SecretTypeOpaque,
-		Data:       map[string][]byte{"admin-token": []byte(admin), settlementTokenKey: []byte(settlement)},
+		Data:       map[string][]byte{adminTokenKey: []byte(admin), settlementTokenKey: []byte(settlement)},
 	}
 }
 
 // tokenHashes are the hashes of a program's tokens, by the service's file names.
 func tokenHashes(secret *corev1.Secret) map[string][]byte {
 	return map[string][]byte{
-		accrualapi.AdminTokenHashFile:      keyHash(secret.Data["admin-token"]),
+		accrualapi.AdminTokenHashFile:      keyHash(secret.Data[adminTokenKey]),
 		accrualapi.SettlementTokenHashFile: keyHash(secret.Data[settlementTokenKey]),
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -48,6 +49,8 @@ type PartnerReconciler struct {
 	APIReader client.Reader
 	Scheme    *runtime.Scheme
 	Recorder  events.EventRecorder
+	// Sinks are the programs' latest reports on their event sinks.
+	Sinks *sinkReports
 }
 
 // +kubebuilder:rbac:groups=loyalty.treue.dev,resources=partners,verbs=get;list;watch
@@ -79,9 +82,12 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		program := programRef.In(partner.Namespace)
 		ns, name := program.Namespace, program.Name
 		st := previousProgramStatus(before, ns, name)
-		accepted, reason, message := r.admission(ctx, ns, name, namespace)
+		accepted, reason, message, programObj := r.admission(ctx, ns, name, namespace)
 		status := metav1.ConditionFalse
 		if accepted {
+			if err := r.eventsStatus(ctx, partner, programObj, &st); err != nil {
+				return ctrl.Result{}, err
+			}
 			status = metav1.ConditionTrue
 			secretName, issued, err := r.ensureCredentials(ctx, partner, ns, name)
 			if err != nil {
@@ -97,6 +103,8 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			message = fmt.Sprintf("LoyaltyProgram %s/%s accepted this partner; its API key and the program's endpoint are in Secret %s", ns, name, secretName)
 		} else {
 			st.CredentialsSecretRef = nil
+			st.Events = nil
+			meta.RemoveStatusCondition(&st.Conditions, loyaltyv1alpha1.ConditionEventsDelivering)
 			refused = append(refused, loyaltyv1alpha1.ObjectKey(ns, name))
 		}
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
@@ -118,14 +126,42 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	meta.SetStatusCondition(&partner.Status.Conditions, ready)
 	partner.Status.ObservedGeneration = partner.Generation
+	var result ctrl.Result
+	if partner.Spec.Events != nil && partner.Status.AcceptedPrograms > 0 {
+		// The sinks' figures, and their signing Secrets, are read again after
+		// the interval.
+		result.RequeueAfter = r.Sinks.interval
+	}
 	if equality.Semantic.DeepEqual(before.Status, partner.Status) {
-		return ctrl.Result{}, nil
+		return result, nil
 	}
 	if patched, err := statusPatch(ctx, r.Client, before, partner); !patched {
 		return ctrl.Result{}, err
 	}
 	r.recordTransitions(before, partner)
-	return ctrl.Result{}, nil
+	return result, nil
+}
+
+// eventsStatus sets the figures of the partner's sinks in one program that
+// accepted it, and their EventsDelivering condition.
+func (r *PartnerReconciler) eventsStatus(ctx context.Context, partner *loyaltyv1alpha1.Partner, program *loyaltyv1alpha1.LoyaltyProgram,
+	st *loyaltyv1alpha1.PartnerProgramStatus) error {
+	sinks := declaredSinks(&loyaltyv1alpha1.LoyaltyProgram{}, []loyaltyv1alpha1.Partner{*partner})
+	if len(sinks) == 0 {
+		st.Events = nil
+		setEventsCondition(&st.Conditions, nil, metav1.Condition{})
+		return nil
+	}
+	keys, err := readSigningKeys(ctx, r.APIReader, sinks)
+	if err != nil {
+		return err
+	}
+	_, _, problems := renderEvents(program, sinks, keys)
+	now := time.Now()
+	statuses, cond := sinkFigures(sinks, problems, r.Sinks.get(ctx, program, now), now, partner.Generation)
+	st.Events = statuses
+	setEventsCondition(&st.Conditions, sinks, cond)
+	return nil
 }
 
 func previousProgramStatus(p *loyaltyv1alpha1.Partner, ns, name string) loyaltyv1alpha1.PartnerProgramStatus {
@@ -138,18 +174,19 @@ func previousProgramStatus(p *loyaltyv1alpha1.Partner, ns, name string) loyaltyv
 }
 
 // admission asks the program whether it accepts the partner's namespace.
-func (r *PartnerReconciler) admission(ctx context.Context, ns, name string, partnerNamespace *corev1.Namespace) (bool, string, string) {
+func (r *PartnerReconciler) admission(ctx context.Context, ns, name string, partnerNamespace *corev1.Namespace) (
+	bool, string, string, *loyaltyv1alpha1.LoyaltyProgram) {
 	program := &loyaltyv1alpha1.LoyaltyProgram{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, program); err != nil {
 		if apierrors.IsNotFound(err) {
-			return false, loyaltyv1alpha1.ReasonProgramNotFound, fmt.Sprintf("LoyaltyProgram %s/%s does not exist; check spec.programRefs", ns, name)
+			return false, loyaltyv1alpha1.ReasonProgramNotFound, fmt.Sprintf("LoyaltyProgram %s/%s does not exist; check spec.programRefs", ns, name), nil
 		}
-		return false, "ProgramUnreadable", fmt.Sprintf("LoyaltyProgram %s/%s could not be read: %v", ns, name, err)
+		return false, "ProgramUnreadable", fmt.Sprintf("LoyaltyProgram %s/%s could not be read: %v", ns, name, err), nil
 	}
 	if ok, why := admits(program, partnerNamespace); !ok {
-		return false, loyaltyv1alpha1.ReasonNotAllowedByProgram, why
+		return false, loyaltyv1alpha1.ReasonNotAllowedByProgram, why, nil
 	}
-	return true, loyaltyv1alpha1.ReasonAccepted, ""
+	return true, loyaltyv1alpha1.ReasonAccepted, "", program
 }
 
 // ensureCredentials keeps the partner's API key for a program: created once,

@@ -38,7 +38,10 @@ const (
 	verbGet    = "get"
 	// settlementTokenKey is the key of the program's tokens Secret the job reads.
 	settlementTokenKey = "settlement-token"
-	settleContainer    = "settle"
+	// adminTokenKey is the key of the program's admin token, which the manager
+	// reads the sinks' figures with.
+	adminTokenKey   = "admin-token"
+	settleContainer = "settle"
 	// settlementTokenDir is where the settlement job finds the program's token.
 	settlementTokenDir = "/etc/treue/settlement"
 	// maxCronJobName leaves room for the 11 characters a CronJob adds to its Jobs.

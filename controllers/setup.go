@@ -51,6 +51,12 @@ type Options struct {
 	// ReferralStatsInterval is the least time between two reads of an
 	// agreement's counts; 0 is 5 minutes.
 	ReferralStatsInterval time.Duration
+	// EventSinks reads programs' sink figures from their services; nil reads
+	// them over HTTP with each program's admin token.
+	EventSinks SinkStatusReader
+	// EventSinksInterval is the least time between two reads of a program's
+	// sink figures; 0 is a minute.
+	EventSinksInterval time.Duration
 	// ManagerNamespace is where the manager runs: each accrual service's
 	// NetworkPolicy admits it to the API port (the manager reads /v1/stats).
 	// Empty when the manager runs outside the cluster.
@@ -81,11 +87,17 @@ func SetupWithManager(ctx context.Context, mgr ctrl.Manager, opts Options) error
 	}
 	recorder := mgr.GetEventRecorder("treue")
 	c := mgr.GetClient()
+	sinkReader := opts.EventSinks
+	if sinkReader == nil {
+		sinkReader = httpSinks{c: c, http: &http.Client{Timeout: 5 * time.Second}}
+	}
+	sinks := newSinkReports(sinkReader, opts.EventSinksInterval)
 	if err := (&LoyaltyProgramReconciler{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: recorder,
-		Image: opts.Image, ManagerNamespace: opts.ManagerNamespace}).SetupWithManager(mgr, opts); err != nil {
+		Image: opts.Image, ManagerNamespace: opts.ManagerNamespace, Sinks: sinks}).SetupWithManager(mgr, opts); err != nil {
 		return fmt.Errorf("setting up the LoyaltyProgram controller: %w", err)
 	}
-	if err := (&PartnerReconciler{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: recorder}).SetupWithManager(mgr, opts); err != nil {
+	if err := (&PartnerReconciler{Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(), Recorder: recorder, Sinks: sinks}).
+		SetupWithManager(mgr, opts); err != nil {
 		return fmt.Errorf("setting up the Partner controller: %w", err)
 	}
 	if err := (&PartnerCooperationReconciler{Client: c, Scheme: mgr.GetScheme(), Recorder: recorder, Image: opts.Image}).

@@ -96,7 +96,7 @@ var _ = BeforeSuite(func() {
 	var ctx context.Context
 	ctx, cancel = context.WithCancel(context.Background())
 	Expect(SetupWithManager(ctx, mgr, Options{MaxConcurrentReconciles: 2, Image: testImage, ManagerNamespace: testManagerNamespace,
-		ReferralStats: testStats, ReferralStatsInterval: time.Second})).To(Succeed())
+		ReferralStats: testStats, ReferralStatsInterval: time.Second, EventSinks: testSinks, EventSinksInterval: time.Second})).To(Succeed())
 
 	go func() {
 		defer GinkgoRecover()

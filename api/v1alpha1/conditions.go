@@ -50,6 +50,25 @@ const (
 	// ConditionConflict says a member of a cooperation is also settled by an older
 	// cooperation of the same program, which keeps it.
 	ConditionConflict = "Conflict"
+	// ConditionEventsDelivering says whether a program's event sinks (in its
+	// status) or a partner's sinks in one program (in the partner's
+	// status.programs) take their events: False when a sink cannot run or has
+	// failed for longer than its deadAfter.
+	ConditionEventsDelivering = "EventsDelivering"
+)
+
+// Reasons of EventsDelivering.
+const (
+	// ReasonDelivering: every sink takes its events.
+	ReasonDelivering = "Delivering"
+	// ReasonSinkFailing: a sink's receiver has refused or not answered for longer
+	// than its deadAfter; events are parked dead until replayed.
+	ReasonSinkFailing = "SinkFailing"
+	// ReasonSigningSecretMissing: a sink's signing Secret does not exist or holds
+	// no valid "secret"; the sink is not run until it does.
+	ReasonSigningSecretMissing = "SigningSecretMissing"
+	// ReasonEventsUnknown: the program's service could not be asked yet.
+	ReasonEventsUnknown = "EventsUnknown"
 )
 
 // Reasons of a program's answer to a partner (Accepted, and a Partner's Ready).

@@ -103,6 +103,12 @@ type LoyaltyProgramSpec struct {
 	// +optional
 	// +kubebuilder:default={}
 	Service ServiceSpec `json:"service,omitzero"`
+
+	// events declares the platform team's event sinks, which receive every event
+	// of the program as a signed CloudEvent; partners declare their own on their
+	// Partner.
+	// +optional
+	Events *ProgramEvents `json:"events,omitempty"`
 }
 
 // EarningRules turn a purchase into points.
@@ -563,6 +569,14 @@ type LoyaltyProgramStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	ConfigHash string `json:"configHash,omitempty"`
+
+	// events is where each of the program's own sinks stands, as its service
+	// last reported (at most once a minute).
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	Events []EventSinkStatus `json:"events,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -69,6 +69,12 @@ type PartnerSpec struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:XValidation:rule="self.all(a, self.exists_one(b, a.kind == b.kind && a.name == b.name && (!has(a.__namespace__) || !has(b.__namespace__) || a.__namespace__ == b.__namespace__)))",message="spec.consents must not name the same agreement twice (when two agreements share a name, write the namespace of each)"
 	Consents []Consent `json:"consents,omitempty"`
+
+	// events declares where this partner's events go: its shop, CRM or e-mail
+	// tool hears, as a signed CloudEvent, of what concerns it in every program
+	// that accepted it.
+	// +optional
+	Events *PartnerEvents `json:"events,omitempty"`
 }
 
 // AgreementKind names a kind of agreement a partner consents to.
@@ -154,6 +160,14 @@ type PartnerProgramStatus struct {
 	// the partner's API key for this program and the program's endpoint.
 	// +optional
 	CredentialsSecretRef *LocalObjectReference `json:"credentialsSecretRef,omitempty"`
+
+	// events is where each of the partner's sinks stands in this program, as the
+	// program's service last reported (at most once a minute).
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	Events []EventSinkStatus `json:"events,omitempty"`
 }
 
 // PartnerStatus is the observed state of a Partner.

@@ -253,22 +253,23 @@ type eventMetrics struct {
 }
 
 func newEventMetrics(reg prometheus.Registerer) *eventMetrics {
+	bySinkAndType, bySink := []string{"sink", "type"}, []string{"sink"}
 	m := &eventMetrics{
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "treue_accrual_events_delivered_total",
-			Help: "Events a sink took, by sink and type."}, []string{"sink", "type"}),
+			Help: "Events a sink took, by sink and type."}, bySinkAndType),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "treue_accrual_events_failed_attempts_total",
-			Help: "Delivery attempts that failed, by sink and type."}, []string{"sink", "type"}),
+			Help: "Delivery attempts that failed, by sink and type."}, bySinkAndType),
 		dead: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "treue_accrual_events_dead_total",
-			Help: "Events parked dead after failing longer than the sink's bound, by sink and type."}, []string{"sink", "type"}),
+			Help: "Events parked dead after failing longer than the sink's bound, by sink and type."}, bySinkAndType),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "treue_accrual_event_delivery_seconds",
 			Help:    "Time from an event's change to its delivery, by sink.",
-			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}}, []string{"sink"}),
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}}, bySink),
 		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "treue_accrual_events_pending",
-			Help: "Events waiting for delivery, by sink (on the dispatching replica)."}, []string{"sink"}),
+			Help: "Events waiting for delivery, by sink (on the dispatching replica)."}, bySink),
 		deadNow: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "treue_accrual_events_parked",
-			Help: "Events parked dead and not replayed, by sink (on the dispatching replica)."}, []string{"sink"}),
+			Help: "Events parked dead and not replayed, by sink (on the dispatching replica)."}, bySink),
 		oldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "treue_accrual_events_oldest_pending_age_seconds",
-			Help: "Age of the oldest event waiting for delivery, by sink (on the dispatching replica)."}, []string{"sink"}),
+			Help: "Age of the oldest event waiting for delivery, by sink (on the dispatching replica)."}, bySink),
 		waiting: prometheus.NewGauge(prometheus.GaugeOpts{Name: "treue_accrual_events_unrouted",
 			Help: "Events written and not yet given their deliveries (on the dispatching replica)."}),
 		dispatching: prometheus.NewGauge(prometheus.GaugeOpts{Name: "treue_accrual_events_dispatching",

@@ -160,7 +160,8 @@ func TestEventsReachTheirSinksSignedInOrderAndOnlyWhereTheyConcern(t *testing.T)
 			redeemed := f.expect(f.call("POST", "/v1/redeem", baecker, "t3", map[string]any{"member": "anna", "points": 20}), http.StatusOK)
 			drain(t, f)
 
-			anna := []string{"member.enrolled@anna", "points.earned@anna", "points.redeemed@anna"}
+			anna := make([]string, 0, 6)
+			anna = append(anna, "member.enrolled@anna", "points.earned@anna", "points.redeemed@anna")
 			ben := []string{"member.enrolled@ben", "points.earned@ben"}
 			all := slices.Concat(anna, ben)
 			if got := platform.got(); strings.Join(got, " ") != strings.Join(all, " ") {
@@ -189,66 +190,79 @@ func TestEventsReachTheirSinksSignedInOrderAndOnlyWhereTheyConcern(t *testing.T)
 				t.Fatalf("the redemption's event: %s", last)
 			}
 
-			// The platform's receiver goes down: two new events wait, in order, and
-			// the sink's figures say why.
-			platform.setDown(true)
-			f.expect(f.call("POST", "/v1/earn", baecker, "t4", map[string]any{"member": "anna", "amount": 2000, "currency": "EUR"}), http.StatusOK)
-			f.expect(f.call("POST", "/v1/redeem", baecker, "t5", map[string]any{"member": "anna", "points": 5}), http.StatusOK)
-			drain(t, f)
-			st := f.expect(f.call("GET", "/v1/events/sinks", "admin", "", nil), http.StatusOK)
-			var status accrualapi.SinksStatus
-			if err := json.Unmarshal([]byte(st.raw), &status); err != nil {
-				t.Fatal(err)
-			}
-			p := status.Sinks[0]
-			if p.Name != "platform" || p.Pending != 2 || p.Delivered != 5 || p.Dead != 0 || !strings.Contains(p.LastError, "503") ||
-				p.FailingSince == nil || !p.FailingSince.Equal(clock.Now()) || p.DeadAfter != "1h0m0s" {
-				t.Fatalf("the platform sink while its receiver is down: %+v", p)
-			}
-			if b := status.Sinks[1]; b.Pending != 0 || b.Delivered != 6 || b.Partner != baecker {
-				t.Fatalf("the bakery's sink: %+v", b)
-			}
-			// Past the back-off, and up again: both arrive, in order.
-			clock.Advance(10 * time.Minute)
-			platform.setDown(false)
-			drain(t, f)
-			anna = append(anna, "points.earned@anna", "points.redeemed@anna")
-			all = slices.Concat(anna, ben)
-			if got := platform.got(); strings.Join(got, " ") != strings.Join(all, " ") {
-				t.Fatalf("after the outage the platform has %q, want %q", got, all)
-			}
-
-			// Down for longer than its bound: the event is parked dead, counted, and
-			// comes through when replayed.
-			platform.setDown(true)
-			f.expect(f.call("POST", "/v1/earn", baecker, "t6", map[string]any{"member": "anna", "amount": 3000, "currency": "EUR"}), http.StatusOK)
-			for range 8 {
-				drain(t, f)
-				clock.Advance(10 * time.Minute)
-			}
-			dead := f.expect(f.call("GET", "/v1/events/sinks/platform/dead", "admin", "", nil), http.StatusOK)
-			var page accrualapi.DeadEventsPage
-			if err := json.Unmarshal([]byte(dead.raw), &page); err != nil || len(page.Events) != 1 || page.Events[0].Type != accrualapi.EventPointsEarned ||
-				page.Events[0].Attempts < 2 || !strings.Contains(page.Events[0].LastError, "503") {
-				t.Fatalf("dead events: %s", dead.raw)
-			}
-			if v := counterValue(t, f.reg, "treue_accrual_events_dead_total", "platform", accrualapi.EventPointsEarned); v != 1 {
-				t.Fatalf("treue_accrual_events_dead_total %v, want 1", v)
-			}
-			f.expect(f.call("GET", "/v1/events/sinks/nowhere/dead", "admin", "", nil), http.StatusNotFound)
-			f.expect(f.call("POST", "/v1/events/sinks/platform/replay", baecker, "", map[string]any{}), http.StatusForbidden)
-			platform.setDown(false)
-			replayed := f.expect(f.call("POST", "/v1/events/sinks/platform/replay", "admin", "", map[string]any{"eventIds": []string{page.Events[0].ID}}), http.StatusOK)
-			if replayed.body["replayed"] != 1.0 {
-				t.Fatalf("replay: %s", replayed.raw)
-			}
-			drain(t, f)
-			anna = append(anna, "points.earned@anna")
-			all = slices.Concat(anna, ben)
-			if got := platform.got(); strings.Join(got, " ") != strings.Join(all, " ") {
-				t.Fatalf("after the replay the platform has %q, want %q", got, all)
-			}
+			anna = outageAndRecovery(t, f, clock, platform, anna, ben)
+			deadAndReplay(t, f, clock, platform, anna, ben)
 		})
+	}
+}
+
+// outageAndRecovery takes the platform's receiver down: new events wait, in
+// order, and the sink's figures say why; up again, they arrive. It returns
+// anna's events so far.
+func outageAndRecovery(t *testing.T, f *fixture, clock *movableClock, platform *receiver, anna, ben []string) []string {
+	// The platform's receiver goes down: two new events wait, in order, and
+	// the sink's figures say why.
+	platform.setDown(true)
+	f.expect(f.call("POST", "/v1/earn", baecker, "t4", map[string]any{"member": "anna", "amount": 2000, "currency": "EUR"}), http.StatusOK)
+	f.expect(f.call("POST", "/v1/redeem", baecker, "t5", map[string]any{"member": "anna", "points": 5}), http.StatusOK)
+	drain(t, f)
+	st := f.expect(f.call("GET", "/v1/events/sinks", "admin", "", nil), http.StatusOK)
+	var status accrualapi.SinksStatus
+	if err := json.Unmarshal([]byte(st.raw), &status); err != nil {
+		t.Fatal(err)
+	}
+	p := status.Sinks[0]
+	if p.Name != "platform" || p.Pending != 2 || p.Delivered != 5 || p.Dead != 0 || !strings.Contains(p.LastError, "503") ||
+		p.FailingSince == nil || !p.FailingSince.Equal(clock.Now()) || p.DeadAfter != "1h0m0s" {
+		t.Fatalf("the platform sink while its receiver is down: %+v", p)
+	}
+	if b := status.Sinks[1]; b.Pending != 0 || b.Delivered != 6 || b.Partner != baecker {
+		t.Fatalf("the bakery's sink: %+v", b)
+	}
+	// Past the back-off, and up again: both arrive, in order.
+	clock.Advance(10 * time.Minute)
+	platform.setDown(false)
+	drain(t, f)
+	anna = append(anna, "points.earned@anna", "points.redeemed@anna")
+	all := slices.Concat(anna, ben)
+	if got := platform.got(); strings.Join(got, " ") != strings.Join(all, " ") {
+		t.Fatalf("after the outage the platform has %q, want %q", got, all)
+	}
+	return anna
+}
+
+// deadAndReplay keeps the receiver down for longer than the sink's bound: the
+// event is parked dead, counted, and comes through when replayed.
+func deadAndReplay(t *testing.T, f *fixture, clock *movableClock, platform *receiver, anna, ben []string) {
+	// Down for longer than its bound: the event is parked dead, counted, and
+	// comes through when replayed.
+	platform.setDown(true)
+	f.expect(f.call("POST", "/v1/earn", baecker, "t6", map[string]any{"member": "anna", "amount": 3000, "currency": "EUR"}), http.StatusOK)
+	for range 8 {
+		drain(t, f)
+		clock.Advance(10 * time.Minute)
+	}
+	dead := f.expect(f.call("GET", "/v1/events/sinks/platform/dead", "admin", "", nil), http.StatusOK)
+	var page accrualapi.DeadEventsPage
+	if err := json.Unmarshal([]byte(dead.raw), &page); err != nil || len(page.Events) != 1 || page.Events[0].Type != accrualapi.EventPointsEarned ||
+		page.Events[0].Attempts < 2 || !strings.Contains(page.Events[0].LastError, "503") {
+		t.Fatalf("dead events: %s", dead.raw)
+	}
+	if v := counterValue(t, f.reg, "treue_accrual_events_dead_total", "platform", accrualapi.EventPointsEarned); v != 1 {
+		t.Fatalf("treue_accrual_events_dead_total %v, want 1", v)
+	}
+	f.expect(f.call("GET", "/v1/events/sinks/nowhere/dead", "admin", "", nil), http.StatusNotFound)
+	f.expect(f.call("POST", "/v1/events/sinks/platform/replay", baecker, "", map[string]any{}), http.StatusForbidden)
+	platform.setDown(false)
+	replayed := f.expect(f.call("POST", "/v1/events/sinks/platform/replay", "admin", "", map[string]any{"eventIds": []string{page.Events[0].ID}}), http.StatusOK)
+	if replayed.body["replayed"] != 1.0 {
+		t.Fatalf("replay: %s", replayed.raw)
+	}
+	drain(t, f)
+	anna = append(anna, "points.earned@anna")
+	all := slices.Concat(anna, ben)
+	if got := platform.got(); strings.Join(got, " ") != strings.Join(all, " ") {
+		t.Fatalf("after the replay the platform has %q, want %q", got, all)
 	}
 }
 

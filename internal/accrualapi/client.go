@@ -273,3 +273,11 @@ func (c *Client) Stats(ctx context.Context) (Stats, error) {
 	_, err := c.do(ctx, http.MethodGet, "/v1/stats", nil, "", nil, &out)
 	return out, err
 }
+
+// Sinks reads where the program's event sinks stand (GET /v1/events/sinks,
+// admin token).
+func (c *Client) Sinks(ctx context.Context) (SinksStatus, error) {
+	var out SinksStatus
+	_, err := c.do(ctx, http.MethodGet, "/v1/events/sinks", nil, "", nil, &out)
+	return out, err
+}

@@ -60,7 +60,7 @@ func outboxRows(t testing.TB, e *env) []outboxRow {
 
 // since returns the rows written after the first n, as type@subject[audience].
 func since(rows []outboxRow, n int) []string {
-	out := []string{}
+	out := make([]string, 0, len(rows)-n)
 	for _, r := range rows[n:] {
 		out = append(out, r.String())
 	}
@@ -95,6 +95,8 @@ func entryData[R any](t *testing.T, r outboxRow, entryID int64) (accrualapi.Entr
 	return d.Entry, res
 }
 
+// Every write that changes the ledger writes its events, in its transaction;
+// one that changes nothing, is refused or replays writes none.
 func TestEveryWriteWritesItsEventsAndOnlyThose(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open opener) {
 		c := stadtBonusConfig()
@@ -102,138 +104,154 @@ func TestEveryWriteWritesItsEventsAndOnlyThose(t *testing.T) {
 		ref := grafikReferral(t, rules.DiscountConfig{Type: "Percent", Percent: "5", Cap: "50.00"}, rules.GuardsConfig{})
 		e := open(t, mustProgram(t, c), map[string]*rules.Referral{ref.ID: ref})
 		n := 0
-		everyone := accrualapi.AudienceEveryone
-
-		enroll := EnrollRequest{Meta: Meta{Actor: "admin", Key: "e-anna"}, Member: "anna", Birthday: &rules.Birthday{Month: time.March, Day: 10}}
-		enrolled, err := e.Enroll(e.ctx, enroll)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows := expectEvents(t, e, &n, "enrolling", "dev.treue.member.enrolled@anna["+everyone+"]")
-		_, er := entryData[accrualapi.EnrollResult](t, rows[0], enrolled.EntryID)
-		if !er.Created || er.SignupBonus != 50 {
-			t.Fatalf("the enrolment's result in its event: %+v", er)
-		}
-		// The same enrolment again, under a new key: the member exists, nothing
-		// happened, no event. The first key again: a replay, no event.
-		if _, err := e.Enroll(e.ctx, EnrollRequest{Meta: Meta{Actor: "admin", Key: "e-anna-2"}, Member: "anna", Birthday: enroll.Birthday}); err != nil {
-			t.Fatal(err)
-		}
-		if r, err := e.Enroll(e.ctx, enroll); err != nil || !r.Replayed {
-			t.Fatalf("replaying the enrolment: %+v, %v", r, err)
-		}
-		expectEvents(t, e, &n, "enrolling an enrolled member")
-		e.enroll(t, "ben")
-		n++
-
-		code, err := e.IssueCode(e.ctx, IssueCodeRequest{Meta: Meta{Actor: grafik, Key: "c1"}, Referral: ref.ID, Member: "anna"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows = expectEvents(t, e, &n, "issuing a code", "dev.treue.referral.code.issued@anna["+grafik+"]")
-		if _, rc := entryData[accrualapi.ReferralCode](t, rows[0], entryIDOf(t, e, grafik, "c1")); rc.Code != code.Code {
-			t.Fatalf("the code in its event: %+v", rc)
-		}
-
-		// A referred purchase: the till's partner hears of the purchase; the
-		// referrer and the referee both of the code's use and the commission.
-		buy := EarnRequest{Meta: Meta{Actor: drucker, Key: "p1"}, Member: "ben", Partner: drucker, Amount: 10000, Currency: "EUR", ReferralCode: code.Code}
-		earned, err := e.Earn(e.ctx, buy)
-		if err != nil {
-			t.Fatal(err)
-		}
-		both := grafik + " " + drucker
-		rows = expectEvents(t, e, &n, "a referred purchase", "dev.treue.points.earned@ben["+drucker+"]",
-			"dev.treue.referral.code.used@ben["+both+"]", "dev.treue.commission.accrued@ben["+both+"]")
-		en, res := entryData[accrualapi.EarnResult](t, rows[0], earned.EntryID)
-		if en.Kind != KindEarn || en.Member != "ben" || en.Partner != drucker || en.Amount != 9500 || en.Points != 47 || res.Points != 47 || res.AmountDue != 9500 {
-			t.Fatalf("the purchase's event: %+v %+v", en, res)
-		}
-		var used accrualapi.ReferralCodeUse
-		var accrued accrualapi.CommissionEvent
-		if json.Unmarshal([]byte(rows[1].data), &used) != nil || used.Code != code.Code || used.Discount != 500 || used.EarnID != earned.EntryID {
-			t.Fatalf("the code's use: %s", rows[1].data)
-		}
-		if json.Unmarshal([]byte(rows[2].data), &accrued) != nil || accrued.Commission.Micros != 285_000_000 || accrued.Commission.ID == 0 ||
-			accrued.Commission.Kind != CommissionAccrual || rows[2].id != fmt.Sprintf("entry-%d-commission", earned.EntryID) {
-			t.Fatalf("the commission's accrual: %s %s", rows[2].id, rows[2].data)
-		}
-		if r, err := e.Earn(e.ctx, buy); err != nil || !r.Replayed {
-			t.Fatalf("replaying the purchase: %+v, %v", r, err)
-		}
-		expectEvents(t, e, &n, "a replayed purchase")
-
-		e.earn(t, "p2", baecker, 10000)
-		expectEvents(t, e, &n, "a purchase", "dev.treue.points.earned@anna["+baecker+"]")
-		if _, err := e.Redeem(e.ctx, RedeemRequest{Meta: Meta{Actor: baecker, Key: "r0"}, Member: "anna", Partner: baecker, Points: 10_000}); !errors.Is(err, ErrInsufficientPoints) {
-			t.Fatalf("redeeming more than anna has: %v", err)
-		}
-		expectEvents(t, e, &n, "a refused redemption")
-		if _, err := e.Adjust(e.ctx, AdjustRequest{Meta: Meta{Actor: "admin", Key: "a1"}, Member: "anna", Points: 500, Reason: "goodwill"}); err != nil {
-			t.Fatal(err)
-		}
-		expectEvents(t, e, &n, "an adjustment", "dev.treue.points.adjusted@anna[]")
-		redeemed, err := e.Redeem(e.ctx, RedeemRequest{Meta: Meta{Actor: baecker, Key: "r1"}, Member: "anna", Partner: baecker, Points: 100})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows = expectEvents(t, e, &n, "a redemption", "dev.treue.points.redeemed@anna["+baecker+"]")
-		if _, rr := entryData[accrualapi.RedeemResult](t, rows[0], redeemed.EntryID); rr.Points != 100 || rr.Value != 100 {
-			t.Fatalf("the redemption's event: %+v", rr)
-		}
-		if _, err := e.Reverse(e.ctx, ReverseRequest{Meta: Meta{Actor: drucker, Key: "ret1"}, Partner: drucker, EarnID: earned.EntryID, Amount: 1900}); err != nil {
-			t.Fatal(err)
-		}
-		rows = expectEvents(t, e, &n, "a return in the holding period", "dev.treue.points.returned@ben["+drucker+"]",
-			"dev.treue.commission.cancelled@ben["+both+"]")
-		var cancelled accrualapi.CommissionEvent
-		if json.Unmarshal([]byte(rows[1].data), &cancelled) != nil || cancelled.Commission.Micros != -57_000_000 {
-			t.Fatalf("the cancellation: %s", rows[1].data)
-		}
-		if _, err := e.PayMembershipFee(e.ctx, MembershipFeeRequest{Meta: Meta{Actor: baecker, Key: "f1"}, Member: "anna", Partner: baecker, Amount: 8990}); err != nil {
-			t.Fatal(err)
-		}
-		expectEvents(t, e, &n, "a membership fee", "dev.treue.membership.paid@anna["+baecker+"]")
-		if _, err := e.LapseMembership(e.ctx, LapseRequest{Meta: Meta{Actor: "admin", Key: "l1"}, Member: "anna"}); err != nil {
-			t.Fatal(err)
-		}
-		expectEvents(t, e, &n, "a lapse", "dev.treue.membership.lapsed@anna["+everyone+"]")
-
-		// Time-driven writes: a sweep run twice writes each event once.
-		e.clock.AdvanceDays(8)
-		for range 2 {
-			if _, err := e.GrantBirthdayBonuses(e.ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-		expectEvents(t, e, &n, "the birthday sweep", "dev.treue.birthday.bonus.granted@anna["+everyone+"]")
-		e.clock.AdvanceDays(37 * 31)
-		for range 2 {
-			if _, err := e.Expire(e.ctx, e.clock.Now()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		// The lots that held points: anna's purchase at the bakery (its partner
-		// hears of it), her adjustment and birthday bonus (the program's only; her
-		// signup bonus was spent), ben's signup bonus and his purchase less the
-		// return.
-		got := since(outboxRows(t, e), n)
-		want := []string{"dev.treue.points.expired@anna[" + baecker + "]", "dev.treue.points.expired@anna[]",
-			"dev.treue.points.expired@anna[]", "dev.treue.points.expired@ben[]", "dev.treue.points.expired@ben[" + drucker + "]"}
-		slices.Sort(got)
-		slices.Sort(want)
-		if !slices.Equal(got, want) {
-			t.Fatalf("the expiry sweep wrote %q, want %q", got, want)
-		}
-		// Every event id is unique and names its cause.
-		seen := map[string]bool{}
-		for _, r := range outboxRows(t, e) {
-			if seen[r.id] || !strings.HasPrefix(r.id, "entry-") {
-				t.Fatalf("event id %q twice or not derived from its entry", r.id)
-			}
-			seen[r.id] = true
-		}
+		eventsOfEnrolments(t, e, &n)
+		earned := eventsOfAReferredPurchase(t, e, &n, ref.ID)
+		eventsOfTillWrites(t, e, &n, earned)
+		eventsOfSweeps(t, e, &n)
 	})
+}
+
+const (
+	everyone = accrualapi.AudienceEveryone
+	both     = grafik + " " + drucker
+)
+
+func eventsOfEnrolments(t *testing.T, e *env, n *int) {
+	enroll := EnrollRequest{Meta: Meta{Actor: "admin", Key: "e-anna"}, Member: "anna", Birthday: &rules.Birthday{Month: time.March, Day: 10}}
+	enrolled, err := e.Enroll(e.ctx, enroll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := expectEvents(t, e, n, "enrolling", "dev.treue.member.enrolled@anna["+everyone+"]")
+	_, er := entryData[accrualapi.EnrollResult](t, rows[0], enrolled.EntryID)
+	if !er.Created || er.SignupBonus != 50 {
+		t.Fatalf("the enrolment's result in its event: %+v", er)
+	}
+	// The same enrolment again, under a new key: the member exists, nothing
+	// happened, no event. The first key again: a replay, no event.
+	if _, err := e.Enroll(e.ctx, EnrollRequest{Meta: Meta{Actor: "admin", Key: "e-anna-2"}, Member: "anna", Birthday: enroll.Birthday}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := e.Enroll(e.ctx, enroll); err != nil || !r.Replayed {
+		t.Fatalf("replaying the enrolment: %+v, %v", r, err)
+	}
+	expectEvents(t, e, n, "enrolling an enrolled member")
+	e.enroll(t, "ben")
+	(*n)++
+}
+
+func eventsOfAReferredPurchase(t *testing.T, e *env, n *int, referral string) EarnResult {
+	code, err := e.IssueCode(e.ctx, IssueCodeRequest{Meta: Meta{Actor: grafik, Key: "c1"}, Referral: referral, Member: "anna"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := expectEvents(t, e, n, "issuing a code", "dev.treue.referral.code.issued@anna["+grafik+"]")
+	if _, rc := entryData[accrualapi.ReferralCode](t, rows[0], entryIDOf(t, e, grafik, "c1")); rc.Code != code.Code {
+		t.Fatalf("the code in its event: %+v", rc)
+	}
+
+	// A referred purchase: the till's partner hears of the purchase; the
+	// referrer and the referee both of the code's use and the commission.
+	buy := EarnRequest{Meta: Meta{Actor: drucker, Key: "p1"}, Member: "ben", Partner: drucker, Amount: 10000, Currency: "EUR", ReferralCode: code.Code}
+	earned, err := e.Earn(e.ctx, buy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows = expectEvents(t, e, n, "a referred purchase", "dev.treue.points.earned@ben["+drucker+"]",
+		"dev.treue.referral.code.used@ben["+both+"]", "dev.treue.commission.accrued@ben["+both+"]")
+	en, res := entryData[accrualapi.EarnResult](t, rows[0], earned.EntryID)
+	if en.Kind != KindEarn || en.Member != "ben" || en.Partner != drucker || en.Amount != 9500 || en.Points != 47 || res.Points != 47 || res.AmountDue != 9500 {
+		t.Fatalf("the purchase's event: %+v %+v", en, res)
+	}
+	var used accrualapi.ReferralCodeUse
+	var accrued accrualapi.CommissionEvent
+	if json.Unmarshal([]byte(rows[1].data), &used) != nil || used.Code != code.Code || used.Discount != 500 || used.EarnID != earned.EntryID {
+		t.Fatalf("the code's use: %s", rows[1].data)
+	}
+	if json.Unmarshal([]byte(rows[2].data), &accrued) != nil || accrued.Commission.Micros != 285_000_000 || accrued.Commission.ID == 0 ||
+		accrued.Commission.Kind != CommissionAccrual || rows[2].id != fmt.Sprintf("entry-%d-commission", earned.EntryID) {
+		t.Fatalf("the commission's accrual: %s %s", rows[2].id, rows[2].data)
+	}
+	if r, err := e.Earn(e.ctx, buy); err != nil || !r.Replayed {
+		t.Fatalf("replaying the purchase: %+v, %v", r, err)
+	}
+	expectEvents(t, e, n, "a replayed purchase")
+	return earned
+}
+
+func eventsOfTillWrites(t *testing.T, e *env, n *int, earned EarnResult) {
+	e.earn(t, "p2", baecker, 10000)
+	expectEvents(t, e, n, "a purchase", "dev.treue.points.earned@anna["+baecker+"]")
+	if _, err := e.Redeem(e.ctx, RedeemRequest{Meta: Meta{Actor: baecker, Key: "r0"}, Member: "anna", Partner: baecker, Points: 10_000}); !errors.Is(err, ErrInsufficientPoints) {
+		t.Fatalf("redeeming more than anna has: %v", err)
+	}
+	expectEvents(t, e, n, "a refused redemption")
+	if _, err := e.Adjust(e.ctx, AdjustRequest{Meta: Meta{Actor: "admin", Key: "a1"}, Member: "anna", Points: 500, Reason: "goodwill"}); err != nil {
+		t.Fatal(err)
+	}
+	expectEvents(t, e, n, "an adjustment", "dev.treue.points.adjusted@anna[]")
+	redeemed, err := e.Redeem(e.ctx, RedeemRequest{Meta: Meta{Actor: baecker, Key: "r1"}, Member: "anna", Partner: baecker, Points: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := expectEvents(t, e, n, "a redemption", "dev.treue.points.redeemed@anna["+baecker+"]")
+	if _, rr := entryData[accrualapi.RedeemResult](t, rows[0], redeemed.EntryID); rr.Points != 100 || rr.Value != 100 {
+		t.Fatalf("the redemption's event: %+v", rr)
+	}
+	if _, err := e.Reverse(e.ctx, ReverseRequest{Meta: Meta{Actor: drucker, Key: "ret1"}, Partner: drucker, EarnID: earned.EntryID, Amount: 1900}); err != nil {
+		t.Fatal(err)
+	}
+	rows = expectEvents(t, e, n, "a return in the holding period", "dev.treue.points.returned@ben["+drucker+"]",
+		"dev.treue.commission.cancelled@ben["+both+"]")
+	var cancelled accrualapi.CommissionEvent
+	if json.Unmarshal([]byte(rows[1].data), &cancelled) != nil || cancelled.Commission.Micros != -57_000_000 {
+		t.Fatalf("the cancellation: %s", rows[1].data)
+	}
+	if _, err := e.PayMembershipFee(e.ctx, MembershipFeeRequest{Meta: Meta{Actor: baecker, Key: "f1"}, Member: "anna", Partner: baecker, Amount: 8990}); err != nil {
+		t.Fatal(err)
+	}
+	expectEvents(t, e, n, "a membership fee", "dev.treue.membership.paid@anna["+baecker+"]")
+	if _, err := e.LapseMembership(e.ctx, LapseRequest{Meta: Meta{Actor: "admin", Key: "l1"}, Member: "anna"}); err != nil {
+		t.Fatal(err)
+	}
+	expectEvents(t, e, n, "a lapse", "dev.treue.membership.lapsed@anna["+everyone+"]")
+}
+
+func eventsOfSweeps(t *testing.T, e *env, n *int) {
+	// Time-driven writes: a sweep run twice writes each event once.
+	e.clock.AdvanceDays(8)
+	for range 2 {
+		if _, err := e.GrantBirthdayBonuses(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expectEvents(t, e, n, "the birthday sweep", "dev.treue.birthday.bonus.granted@anna["+everyone+"]")
+	e.clock.AdvanceDays(37 * 31)
+	for range 2 {
+		if _, err := e.Expire(e.ctx, e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The lots that held points: anna's purchase at the bakery (its partner
+	// hears of it), her adjustment and birthday bonus (the program's only; her
+	// signup bonus was spent), ben's signup bonus and his purchase less the
+	// return.
+	got := since(outboxRows(t, e), *n)
+	want := []string{"dev.treue.points.expired@anna[" + baecker + "]", "dev.treue.points.expired@anna[]",
+		"dev.treue.points.expired@anna[]", "dev.treue.points.expired@ben[]", "dev.treue.points.expired@ben[" + drucker + "]"}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("the expiry sweep wrote %q, want %q", got, want)
+	}
+	// Every event id is unique and names its cause.
+	seen := map[string]bool{}
+	for _, r := range outboxRows(t, e) {
+		if seen[r.id] || !strings.HasPrefix(r.id, "entry-") {
+			t.Fatalf("event id %q twice or not derived from its entry", r.id)
+		}
+		seen[r.id] = true
+	}
 }
 
 func entryIDOf(t testing.TB, e *env, actor, key string) int64 {
@@ -287,6 +305,40 @@ func TestARolledBackRunTakesItsEventsWithIt(t *testing.T) {
 	}
 }
 
+// deliveryRun drives the dispatch side of a ledger by hand.
+type deliveryRun struct {
+	t     *testing.T
+	e     *env
+	label map[string]string // event id → type@subject
+}
+
+func (d deliveryRun) due(sink string, at time.Time) []Delivery {
+	d.t.Helper()
+	ds, err := d.e.DueDeliveries(d.e.ctx, sink, at, 100)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return ds
+}
+
+func (d deliveryRun) expect(what string, ds []Delivery, want ...string) {
+	d.t.Helper()
+	got := make([]string, 0, len(ds))
+	for _, dl := range ds {
+		got = append(got, d.label[dl.ID])
+	}
+	if !slices.Equal(got, want) {
+		d.t.Fatalf("%s: %q, want %q", what, got, want)
+	}
+}
+
+func (d deliveryRun) record(sink string, at time.Time, outcomes ...DeliveryOutcome) {
+	d.t.Helper()
+	if err := d.e.RecordDeliveries(d.e.ctx, sink, at, outcomes); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
 func TestDeliveriesFollowAudiencesAndEachSubjectsOrder(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, open opener) {
 		e := open(t, mustProgram(t, stadtBonusConfig()), nil)
@@ -300,16 +352,9 @@ func TestDeliveriesFollowAudiencesAndEachSubjectsOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.earn(t, "k3", baecker, 3000)
-		label := map[string]string{}
+		d := deliveryRun{t: t, e: e, label: map[string]string{}}
 		for _, r := range outboxRows(t, e) {
-			label[r.id] = strings.TrimPrefix(r.typ, "dev.treue.") + "@" + r.subject
-		}
-		labels := func(ds []Delivery) []string {
-			out := []string{}
-			for _, d := range ds {
-				out = append(out, label[d.ID])
-			}
-			return out
+			d.label[r.id] = strings.TrimPrefix(r.typ, "dev.treue.") + "@" + r.subject
 		}
 		sinks := []SinkFilter{{Name: "platform"}, {Name: "bakery", Partner: baecker},
 			{Name: "printer", Partner: drucker, Types: []string{accrualapi.EventPointsEarned}}}
@@ -318,100 +363,93 @@ func TestDeliveriesFollowAudiencesAndEachSubjectsOrder(t *testing.T) {
 				t.Fatalf("fanning out: %d, %v; want %d", got, err, want)
 			}
 		}
-		now := e.clock.Now()
-		due := func(sink string, at time.Time) []Delivery {
-			t.Helper()
-			ds, err := e.DueDeliveries(e.ctx, sink, at, 100)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return ds
-		}
-		expect := func(what string, ds []Delivery, want ...string) {
-			t.Helper()
-			if got := labels(ds); !slices.Equal(got, want) {
-				t.Fatalf("%s: %q, want %q", what, got, want)
-			}
-		}
-		// A partner's sink gets what concerns it; the printer only purchases.
-		expect("the bakery's first deliveries", due("bakery", now), "member.enrolled@anna", "member.enrolled@ben")
-		expect("the printer's", due("printer", now), "points.earned@ben")
-		first := due("platform", now)
-		expect("the platform's first", first, "member.enrolled@anna", "member.enrolled@ben")
-		// Anna's event fails: her later events wait for it; Ben's go on.
-		record := func(sink string, at time.Time, outcomes ...DeliveryOutcome) {
-			t.Helper()
-			if err := e.RecordDeliveries(e.ctx, sink, at, outcomes); err != nil {
-				t.Fatal(err)
-			}
-		}
-		record("platform", now, DeliveryOutcome{Row: first[0].Row, Err: "503 from the receiver", NextAt: now.Add(time.Minute)},
-			DeliveryOutcome{Row: first[1].Row})
-		expect("while anna's first event backs off", due("platform", now), "points.earned@ben")
-		later := now.Add(time.Minute)
-		retry := due("platform", later)
-		expect("after the back-off", retry, "member.enrolled@anna", "points.earned@ben")
-		if retry[0].Attempts != 1 || !retry[0].FirstFailed.Equal(now) || retry[0].LastError != "503 from the receiver" {
-			t.Fatalf("the failed delivery: %+v", retry[0])
-		}
-		// Parked dead, it no longer holds anna's events back.
-		record("platform", later, DeliveryOutcome{Row: retry[0].Row, Err: "503 again", Dead: true, NextAt: later})
-		expect("with anna's first event dead", due("platform", later), "points.earned@anna", "points.earned@ben")
-		dead, err := e.DeadDeliveries(e.ctx, "platform", 10)
-		if err != nil || len(dead) != 1 || dead[0].ID != first[0].ID || dead[0].Attempts != 2 || dead[0].LastError != "503 again" {
-			t.Fatalf("dead deliveries: %+v, %v", dead, err)
-		}
-		stats, waiting, err := e.DeliveryStats(e.ctx)
-		if err != nil || waiting != 0 {
-			t.Fatalf("stats: %v, %d waiting", err, waiting)
-		}
-		if s := stats["platform"]; s.Delivered != 1 || s.Dead != 1 || s.Pending != 4 || s.LastError != "503 again" || s.OldestPending.IsZero() {
-			t.Fatalf("the platform sink's figures: %+v", s)
-		}
-		if s := stats["printer"]; s.Pending != 1 || s.Delivered != 0 || s.Dead != 0 {
-			t.Fatalf("the printer sink's figures: %+v", s)
-		}
-		// Replayed, the dead event is due again, and first in anna's order.
-		if n, err := e.ReplayDead(e.ctx, "platform", []string{first[0].ID}, later); err != nil || n != 1 {
-			t.Fatalf("replaying: %d, %v", n, err)
-		}
-		expect("after the replay", due("platform", later), "member.enrolled@anna", "points.earned@ben")
-		if n, err := e.ReplayDead(e.ctx, "platform", nil, later); err != nil || n != 0 {
-			t.Fatalf("replaying again: %d, %v", n, err)
-		}
-		// Deliver everything but the bakery's last event, then prune: only that
-		// event stays.
-		all := outboxRows(t, e)
-		last, skipped := all[len(all)-1].id, false
-		for _, sink := range []string{"platform", "bakery", "printer"} {
-			for {
-				ds := due(sink, later)
-				var outs []DeliveryOutcome
-				for _, d := range ds {
-					if sink == "bakery" && d.ID == last {
-						skipped = true
-						continue
-					}
-					outs = append(outs, DeliveryOutcome{Row: d.Row})
-				}
-				if len(outs) == 0 {
-					break
-				}
-				record(sink, later, outs...)
-			}
-		}
-		if !skipped {
-			t.Fatal("the bakery's last event was never due")
-		}
-		e.clock.AdvanceDays(1)
-		if n, err := e.PruneEvents(e.ctx, e.clock.Now()); err != nil || n != 5 {
-			t.Fatalf("pruning: %d events, %v; want 5", n, err)
-		}
-		rows := outboxRows(t, e)
-		if len(rows) != 1 || rows[0].id != last {
-			t.Fatalf("after pruning the outbox holds %v, want only %s", rows, last)
-		}
+		later := failAndReplay(d)
+		deliverAllButOneAndPrune(d, later)
 	})
+}
+
+// failAndReplay fails a delivery, parks it dead and replays it; it returns
+// the time it ends at.
+func failAndReplay(d deliveryRun) time.Time {
+	t, e := d.t, d.e
+	now := e.clock.Now()
+	// A partner's sink gets what concerns it; the printer only purchases.
+	d.expect("the bakery's first deliveries", d.due("bakery", now), "member.enrolled@anna", "member.enrolled@ben")
+	d.expect("the printer's", d.due("printer", now), "points.earned@ben")
+	first := d.due("platform", now)
+	d.expect("the platform's first", first, "member.enrolled@anna", "member.enrolled@ben")
+	// Anna's event fails: her later events wait for it; Ben's go on.
+	d.record("platform", now, DeliveryOutcome{Row: first[0].Row, Err: "503 from the receiver", NextAt: now.Add(time.Minute)},
+		DeliveryOutcome{Row: first[1].Row})
+	d.expect("while anna's first event backs off", d.due("platform", now), "points.earned@ben")
+	later := now.Add(time.Minute)
+	retry := d.due("platform", later)
+	d.expect("after the back-off", retry, "member.enrolled@anna", "points.earned@ben")
+	if retry[0].Attempts != 1 || !retry[0].FirstFailed.Equal(now) || retry[0].LastError != "503 from the receiver" {
+		t.Fatalf("the failed delivery: %+v", retry[0])
+	}
+	// Parked dead, it no longer holds anna's events back.
+	d.record("platform", later, DeliveryOutcome{Row: retry[0].Row, Err: "503 again", Dead: true, NextAt: later})
+	d.expect("with anna's first event dead", d.due("platform", later), "points.earned@anna", "points.earned@ben")
+	dead, err := e.DeadDeliveries(e.ctx, "platform", 10)
+	if err != nil || len(dead) != 1 || dead[0].ID != first[0].ID || dead[0].Attempts != 2 || dead[0].LastError != "503 again" {
+		t.Fatalf("dead deliveries: %+v, %v", dead, err)
+	}
+	stats, waiting, err := e.DeliveryStats(e.ctx)
+	if err != nil || waiting != 0 {
+		t.Fatalf("stats: %v, %d waiting", err, waiting)
+	}
+	if s := stats["platform"]; s.Delivered != 1 || s.Dead != 1 || s.Pending != 4 || s.LastError != "503 again" || s.OldestPending.IsZero() {
+		t.Fatalf("the platform sink's figures: %+v", s)
+	}
+	if s := stats["printer"]; s.Pending != 1 || s.Delivered != 0 || s.Dead != 0 {
+		t.Fatalf("the printer sink's figures: %+v", s)
+	}
+	// Replayed, the dead event is due again, and first in anna's order.
+	if n, err := e.ReplayDead(e.ctx, "platform", []string{first[0].ID}, later); err != nil || n != 1 {
+		t.Fatalf("replaying: %d, %v", n, err)
+	}
+	d.expect("after the replay", d.due("platform", later), "member.enrolled@anna", "points.earned@ben")
+	if n, err := e.ReplayDead(e.ctx, "platform", nil, later); err != nil || n != 0 {
+		t.Fatalf("replaying again: %d, %v", n, err)
+	}
+	return later
+}
+
+// deliverAllButOneAndPrune delivers every event but the bakery's last, then
+// prunes: only that event stays.
+func deliverAllButOneAndPrune(d deliveryRun, later time.Time) {
+	t, e := d.t, d.e
+	all := outboxRows(t, e)
+	last, skipped := all[len(all)-1].id, false
+	for _, sink := range []string{"platform", "bakery", "printer"} {
+		for {
+			ds := d.due(sink, later)
+			var outs []DeliveryOutcome
+			for _, dl := range ds {
+				if sink == "bakery" && dl.ID == last {
+					skipped = true
+					continue
+				}
+				outs = append(outs, DeliveryOutcome{Row: dl.Row})
+			}
+			if len(outs) == 0 {
+				break
+			}
+			d.record(sink, later, outs...)
+		}
+	}
+	if !skipped {
+		t.Fatal("the bakery's last event was never due")
+	}
+	e.clock.AdvanceDays(1)
+	if n, err := e.PruneEvents(e.ctx, e.clock.Now()); err != nil || n != 5 {
+		t.Fatalf("pruning: %d events, %v; want 5", n, err)
+	}
+	rows := outboxRows(t, e)
+	if len(rows) != 1 || rows[0].id != last {
+		t.Fatalf("after pruning the outbox holds %v, want only %s", rows, last)
+	}
 }
 
 // On PostgreSQL one replica dispatches: a second is refused the lock until the

@@ -247,11 +247,10 @@ func (l *Ledger) RecordDeliveries(ctx context.Context, sink string, now time.Tim
 	return l.inTx(ctx, func(t tx) error {
 		for _, o := range outcomes {
 			var err error
-			switch {
-			case o.Err == "":
+			if o.Err == "" {
 				_, err = t.exec(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, done_at = $2, last_error = ''
 					WHERE sink = $3 AND event_row = $4 AND state = 0`, deliveryDelivered, micros(now), sink, o.Row)
-			default:
+			} else {
 				state := deliveryPending
 				if o.Dead {
 					state = deliveryDead
@@ -371,7 +370,8 @@ func (l *Ledger) DeliveryStats(ctx context.Context) (map[string]SinkStats, int64
 			return err
 		}
 		rows, err = t.query(ctx, `SELECT d.sink, d.last_error FROM deliveries d
-			WHERE d.state <> 1 AND d.last_error <> '' AND d.done_at = (SELECT MAX(e.done_at) FROM deliveries e WHERE e.sink = d.sink AND e.state <> 1 AND e.last_error <> '')`)
+			WHERE d.state <> 1 AND d.last_error <> '' AND d.done_at = (
+				SELECT MAX(e.done_at) FROM deliveries e WHERE e.sink = d.sink AND e.state <> 1 AND e.last_error <> '')`)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,128 @@
+/*
+Copyright 2026 The treue authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
+	"github.com/treue-dev/treue/internal/accrualapi"
+)
+
+// SinkStatusReader reads where a program's event sinks stand from its service.
+type SinkStatusReader interface {
+	ReadSinks(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (accrualapi.SinksStatus, error)
+}
+
+// httpSinks reads GET /v1/events/sinks with the program's admin token.
+type httpSinks struct {
+	c    client.Client
+	http *http.Client
+}
+
+func (h httpSinks) ReadSinks(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (accrualapi.SinksStatus, error) {
+	if program.Status.Endpoint == "" {
+		return accrualapi.SinksStatus{}, fmt.Errorf("program %s/%s has no endpoint yet", program.Namespace, program.Name)
+	}
+	secret := &corev1.Secret{}
+	if err := h.c.Get(ctx, client.ObjectKey{Namespace: program.Namespace, Name: tokensSecretName(program.Name)}, secret); err != nil {
+		return accrualapi.SinksStatus{}, err
+	}
+	api := &accrualapi.Client{Endpoint: program.Status.Endpoint, Token: string(secret.Data[adminTokenKey]), HTTP: h.http}
+	return api.Sinks(ctx)
+}
+
+// defaultSinkReportInterval is the least time between two reads of a
+// program's sinks: the program's and its partners' reconciles share each read.
+const defaultSinkReportInterval = time.Minute
+
+// sinkReports caches each program's latest sink report, so that the program
+// and every partner of it reconcile from one read per interval.
+type sinkReports struct {
+	reader   SinkStatusReader
+	interval time.Duration
+	mu       sync.Mutex
+	last     map[client.ObjectKey]sinkReport
+}
+
+type sinkReport struct {
+	at     time.Time
+	status *accrualapi.SinksStatus
+}
+
+func newSinkReports(reader SinkStatusReader, interval time.Duration) *sinkReports {
+	if interval <= 0 {
+		interval = defaultSinkReportInterval
+	}
+	return &sinkReports{reader: reader, interval: interval, last: map[client.ObjectKey]sinkReport{}}
+}
+
+// get returns the program's latest report, read again when it is older than
+// the interval; nil when the service could not be asked.
+func (s *sinkReports) get(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram, now time.Time) *accrualapi.SinksStatus {
+	key := client.ObjectKeyFromObject(program)
+	s.mu.Lock()
+	r, ok := s.last[key]
+	s.mu.Unlock()
+	if ok && now.Sub(r.at) < s.interval {
+		return r.status
+	}
+	st, err := s.reader.ReadSinks(ctx, program)
+	r = sinkReport{at: now}
+	if err == nil {
+		r.status = &st
+	}
+	s.mu.Lock()
+	s.last[key] = r
+	s.mu.Unlock()
+	return r.status
+}
+
+// readSigningKeys reads the signing Secrets the sinks name, past the cache
+// (the user owns them and does not label them).
+func readSigningKeys(ctx context.Context, reader client.Reader, sinks []declaredSink) (map[string]signingKeys, error) {
+	keys := map[string]signingKeys{}
+	for _, d := range sinks {
+		ref := loyaltyv1alpha1.ObjectKey(d.namespace, d.sink.SigningSecretRef.Name)
+		if _, done := keys[ref]; done {
+			continue
+		}
+		secret := &corev1.Secret{}
+		err := reader.Get(ctx, client.ObjectKey{Namespace: d.namespace, Name: d.sink.SigningSecretRef.Name}, secret)
+		switch {
+		case apierrors.IsNotFound(err):
+			keys[ref] = signingKeysOf(d.namespace, d.sink.SigningSecretRef.Name, nil)
+		case err != nil:
+			return nil, fmt.Errorf("reading the signing Secret %s: %w", ref, err)
+		default:
+			data := secret.Data
+			if data == nil {
+				data = map[string][]byte{}
+			}
+			keys[ref] = signingKeysOf(d.namespace, d.sink.SigningSecretRef.Name, data)
+		}
+	}
+	return keys, nil
+}
