@@ -473,9 +473,10 @@ func TestOneReplicaDispatches(t *testing.T) {
 	if err != nil {
 		t.Fatalf("after a release: %v", err)
 	}
-	// The holder's connection dies (a killed pod): the lock goes with it.
+	// The holder's connection dies (a killed pod): the lock goes with it. The
+	// termination is waited for (up to 10 s), so the lock is free after it.
 	var killed int
-	if err := e.db.QueryRowContext(e.ctx, `SELECT COUNT(pg_terminate_backend(pid)) FROM pg_locks
+	if err := e.db.QueryRowContext(e.ctx, `SELECT COUNT(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) FROM pg_locks
 		WHERE locktype = 'advisory' AND classid = $1 AND objid = hashtext(current_schema())::oid AND granted`, dispatchLockKey).Scan(&killed); err != nil || killed != 1 {
 		t.Fatalf("terminating the holder: %d, %v", killed, err)
 	}
