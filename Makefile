@@ -42,6 +42,7 @@ manifests: controller-gen ## Generate CRDs, RBAC and the admission policies into
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	hack/sync-chart.sh
 	go run ./hack/admission-policy
+	go run ./hack/event-schemas
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.

@@ -19,6 +19,9 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +30,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 	"github.com/treue-dev/treue/internal/accrualapi"
@@ -201,3 +206,34 @@ var _ = Describe("Event sinks", func() {
 })
 
 func ptrTo[T any](v T) *T { return &v }
+
+var _ = Describe("The README's events YAML", func() {
+	It("is accepted by the API server: the Partner as written, the program's events on a minimal program", func(ctx SpecContext) {
+		raw, err := os.ReadFile(filepath.Join("..", "README.md"))
+		Expect(err).NotTo(HaveOccurred())
+		_, section, found := strings.Cut(string(raw), "\n## Events\n")
+		Expect(found).To(BeTrue(), "the README has no '## Events' section")
+		_, block, found := strings.Cut(section, "```yaml\n")
+		Expect(found).To(BeTrue())
+		block, _, _ = strings.Cut(block, "```")
+		docs := strings.Split(block, "\n---\n")
+		Expect(docs).To(HaveLen(2))
+		ns := newNamespace(ctx)
+
+		partner := &unstructured.Unstructured{}
+		Expect(yaml.Unmarshal([]byte(docs[0]), &partner.Object)).To(Succeed())
+		Expect(partner.GetKind()).To(Equal("Partner"))
+		partner.SetNamespace(ns)
+		Expect(k8sClient.Create(ctx, partner)).To(Succeed())
+
+		documented := &unstructured.Unstructured{}
+		Expect(yaml.Unmarshal([]byte(docs[1]), &documented.Object)).To(Succeed())
+		events, found, err := unstructured.NestedMap(documented.Object, "spec", "events")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(found).To(BeTrue())
+		program := minimalObjects()["LoyaltyProgram"]
+		program.SetNamespace(ns)
+		Expect(unstructured.SetNestedMap(program.Object, events, "spec", "events")).To(Succeed())
+		Expect(k8sClient.Create(ctx, program)).To(Succeed())
+	})
+})

@@ -60,6 +60,43 @@ type EntryEvent struct {
 	Result json.RawMessage `json:"result"`
 }
 
+// EntryEventOf is EntryEvent with the result's type: what the JSON Schema of
+// each type's data describes (EventData).
+type EntryEventOf[R any] struct {
+	Entry  Entry `json:"entry"`
+	Result R     `json:"result"`
+}
+
+// ExpiryResult is what a lot's expiry wrote: the points that expired.
+type ExpiryResult struct {
+	EntryID int64 `json:"entryId"`
+	Points  int64 `json:"points"`
+}
+
+// BonusResult is what a birthday bonus wrote; its points are the entry's.
+type BonusResult struct {
+	EntryID int64 `json:"entryId"`
+}
+
+// EventData is, for every type, a value of its data's Go type: the JSON
+// Schemas in docs/events are generated from them (make manifests).
+var EventData = map[string]any{
+	EventMemberEnrolled:       EntryEventOf[EnrollResult]{},
+	EventPointsEarned:         EntryEventOf[EarnResult]{},
+	EventPointsRedeemed:       EntryEventOf[RedeemResult]{},
+	EventPointsReturned:       EntryEventOf[ReverseResult]{},
+	EventPointsAdjusted:       EntryEventOf[AdjustResult]{},
+	EventPointsExpired:        EntryEventOf[ExpiryResult]{},
+	EventBirthdayBonusGranted: EntryEventOf[BonusResult]{},
+	EventMembershipPaid:       EntryEventOf[MembershipResult]{},
+	EventMembershipLapsed:     EntryEventOf[MembershipResult]{},
+	EventReferralCodeIssued:   EntryEventOf[ReferralCode]{},
+	EventReferralCodeUsed:     ReferralCodeUse{},
+	EventCommissionAccrued:    CommissionEvent{},
+	EventCommissionCancelled:  CommissionEvent{},
+	EventCommissionClawedBack: CommissionEvent{},
+}
+
 // ReferralCodeUse is the data of a referral code used on a purchase.
 type ReferralCodeUse struct {
 	Code     string `json:"code"`

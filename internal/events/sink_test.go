@@ -23,6 +23,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -151,5 +152,48 @@ func TestBackoffDoublesWithJitterUpToItsBound(t *testing.T) {
 		if hi-lo < want/8 {
 			t.Fatalf("after %d failures the waits spread only from %v to %v: no jitter", attempts, lo, hi)
 		}
+	}
+}
+
+// The README's example request verifies with the reference library, and is
+// what this package sends for the example event.
+func TestTheREADMEsExampleRequestVerifies(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := string(readme)
+	start := strings.Index(block, "```http\nPOST /hooks/treue")
+	if start < 0 {
+		t.Fatal("the README has no example request")
+	}
+	block = block[start+len("```http\n"):]
+	block = block[:strings.Index(block, "\n```")]
+	head, body, ok := strings.Cut(block, "\n\n")
+	if !ok {
+		t.Fatal("the example request has no body")
+	}
+	h := http.Header{}
+	for _, line := range strings.Split(head, "\n")[1:] {
+		k, v, _ := strings.Cut(line, ": ")
+		h.Set(k, v)
+	}
+	wh, err := standardwebhooks.NewWebhook("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wh.VerifyIgnoringTimestamp([]byte(body), h); err != nil {
+		t.Fatalf("the README's request does not verify: %v", err)
+	}
+	if h.Get("Content-Type") != ContentType {
+		t.Fatalf("the README's Content-Type %q is not what is sent, %q", h.Get("Content-Type"), ContentType)
+	}
+	var ce cloudevent.Event
+	if err := json.Unmarshal([]byte(body), &ce); err != nil || ce.Validate() != nil {
+		t.Fatalf("the README's body is not a CloudEvent: %v", err)
+	}
+	again, err := Event{ID: ce.ID(), Source: ce.Source(), Type: ce.Type(), Subject: ce.Subject(), Time: ce.Time(), Data: ce.Data()}.Structured()
+	if err != nil || string(again) != body {
+		t.Fatalf("this package would send another body:\n%s\n%s", again, body)
 	}
 }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/rules"
+	"github.com/treue-dev/treue/internal/testbin"
 )
 
 // The outbox's contract (issue 18), on every backend: every write that changes
@@ -107,7 +108,7 @@ func TestEveryWriteWritesItsEventsAndOnlyThose(t *testing.T) {
 		eventsOfEnrolments(t, e, &n)
 		earned := eventsOfAReferredPurchase(t, e, &n, ref.ID)
 		eventsOfTillWrites(t, e, &n, earned)
-		eventsOfSweeps(t, e, &n)
+		eventsOfSweeps(t, e, &n, earned)
 	})
 }
 
@@ -217,7 +218,7 @@ func eventsOfTillWrites(t *testing.T, e *env, n *int, earned EarnResult) {
 	expectEvents(t, e, n, "a lapse", "dev.treue.membership.lapsed@anna["+everyone+"]")
 }
 
-func eventsOfSweeps(t *testing.T, e *env, n *int) {
+func eventsOfSweeps(t *testing.T, e *env, n *int, earned EarnResult) {
 	// Time-driven writes: a sweep run twice writes each event once.
 	e.clock.AdvanceDays(8)
 	for range 2 {
@@ -226,6 +227,13 @@ func eventsOfSweeps(t *testing.T, e *env, n *int) {
 		}
 	}
 	expectEvents(t, e, n, "the birthday sweep", "dev.treue.birthday.bonus.granted@anna["+everyone+"]")
+	// After the holding period a return claws the commission back.
+	e.clock.AdvanceDays(7)
+	if _, err := e.Reverse(e.ctx, ReverseRequest{Meta: Meta{Actor: drucker, Key: "ret2"}, Partner: drucker, EarnID: earned.EntryID, Amount: 1900}); err != nil {
+		t.Fatal(err)
+	}
+	expectEvents(t, e, n, "a return after the holding period", "dev.treue.points.returned@ben["+drucker+"]",
+		"dev.treue.commission.clawedback@ben["+both+"]")
 	e.clock.AdvanceDays(37 * 31)
 	for range 2 {
 		if _, err := e.Expire(e.ctx, e.clock.Now()); err != nil {
@@ -244,13 +252,23 @@ func eventsOfSweeps(t *testing.T, e *env, n *int) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("the expiry sweep wrote %q, want %q", got, want)
 	}
-	// Every event id is unique and names its cause.
-	seen := map[string]bool{}
+	// Every event id is unique and names its cause; every event's data is what
+	// the schema docs/events publishes for its type says, and every type came.
+	seen, types := map[string]bool{}, map[string]bool{}
+	check := testbin.EventSchemas(t, accrualapi.EventTypes)
 	for _, r := range outboxRows(t, e) {
 		if seen[r.id] || !strings.HasPrefix(r.id, "entry-") {
 			t.Fatalf("event id %q twice or not derived from its entry", r.id)
 		}
-		seen[r.id] = true
+		seen[r.id], types[r.typ] = true, true
+		if err := check(r.typ, []byte(r.data)); err != nil {
+			t.Fatalf("event %s: %v\n%s", r.id, err, r.data)
+		}
+	}
+	for _, typ := range accrualapi.EventTypes {
+		if !types[typ] {
+			t.Errorf("no %s event was written", typ)
+		}
 	}
 }
 

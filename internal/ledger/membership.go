@@ -162,9 +162,7 @@ func (l *Ledger) GrantBirthdayBonuses(ctx context.Context) (int, error) {
 	}
 	granted := 0
 	for _, d := range dues {
-		var res struct {
-			EntryID int64 `json:"entryId"`
-		}
+		var res accrualapi.BonusResult
 		var replayed bool
 		bonus := l.program.BirthdayBonus
 		meta := Meta{Actor: System, Key: fmt.Sprintf("birthday:%s:%d", d.member, d.year)}

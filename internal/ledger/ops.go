@@ -425,10 +425,7 @@ func (l *Ledger) Expire(ctx context.Context, upTo time.Time) (ExpireResult, erro
 		return out, err
 	}
 	for _, e := range due {
-		var res struct {
-			EntryID int64 `json:"entryId"`
-			Points  int64 `json:"points"`
-		}
+		var res accrualapi.ExpiryResult
 		var replayed bool
 		meta := Meta{Actor: System, Key: fmt.Sprintf("expire:lot:%d", e.lot)}
 		err := write(ctx, l, KindExpire, e.member, meta, e.lot, &res, &replayed, func(ctx context.Context, t tx, now time.Time) (*newEntry, error) {

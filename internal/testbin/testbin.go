@@ -14,7 +14,8 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package testbin serves tests that run the real treue binary as a process.
+// Package testbin serves tests: the real treue binary run as a process, and the
+// event schemas docs/events publishes.
 package testbin
 
 import (
