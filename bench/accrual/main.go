@@ -20,7 +20,10 @@ limitations under the License.
 // same run the same load drives a bare net/http handler that decodes the same JSON
 // and answers a fixed body: the floor of HTTP and JSON on this machine. It prints
 // requests per second, p50 and p99 latency, and each service's ratio to the floor.
-// `make bench-accrual`.
+// Each backend runs twice: without events, and with every write's event sent to
+// a local webhook receiver; the ratio of the two throughputs is printed, with the
+// outbox's lag under that load (events pending when the load stops, and how long
+// the dispatcher takes to deliver them). `make bench-accrual`.
 package main
 
 import (
@@ -42,11 +45,13 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/treue-dev/treue/bench/internal/load"
 	"github.com/treue-dev/treue/internal/accrual"
 	"github.com/treue-dev/treue/internal/accrualapi"
+	"github.com/treue-dev/treue/internal/events"
 	"github.com/treue-dev/treue/internal/ledger"
 	"github.com/treue-dev/treue/internal/pgtest"
 	"github.com/treue-dev/treue/internal/rules"
@@ -94,6 +99,12 @@ type result struct {
 	requests, errs int
 	elapsed        time.Duration
 	p50, p99       time.Duration
+	// events: what the receiver got, what was pending when the load stopped, and
+	// how long delivering the rest took.
+	events     bool
+	received   int64
+	pendingEnd int64
+	drain      time.Duration
 }
 
 func (r result) perSecond() float64 { return float64(r.requests) / r.elapsed.Seconds() }
@@ -107,17 +118,31 @@ func run(o options) error {
 	}
 	results := []result{bare}
 	targets := map[string]string{"service, sqlite": "0.5", "service, postgres": "0.3"}
+	var withEvents []result
 	for _, b := range strings.Split(o.backends, ",") {
-		r, err := measureService(o, ledger.Backend(strings.TrimSpace(b)))
-		if err != nil {
-			return fmt.Errorf("%s: %w", b, err)
+		for _, events := range []bool{false, true} {
+			r, err := measureService(o, ledger.Backend(strings.TrimSpace(b)), events)
+			if err != nil {
+				return fmt.Errorf("%s: %w", b, err)
+			}
+			results = append(results, r)
+			if events {
+				withEvents = append(withEvents, r)
+			}
 		}
-		results = append(results, r)
 	}
-	fmt.Printf("%-20s %10s %10s %10s %8s %8s %8s\n", "case", "req/s", "p50", "p99", "errors", "÷ bare", "target")
+	fmt.Printf("%-28s %10s %10s %10s %8s %8s %8s\n", "case", "req/s", "p50", "p99", "errors", "÷ bare", "target")
+	byName := map[string]result{}
 	for _, r := range results {
-		fmt.Printf("%-20s %10.0f %10s %10s %8d %8.2f %8s\n", r.name, r.perSecond(),
+		byName[r.name] = r
+		fmt.Printf("%-28s %10.0f %10s %10s %8d %8.2f %8s\n", r.name, r.perSecond(),
 			r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errs, r.perSecond()/bare.perSecond(), targets[r.name])
+	}
+	fmt.Printf("\n%-28s %14s %10s %12s %14s %8s\n", "events on ÷ off", "throughput", "p99", "delivered", "pending at end", "drain")
+	for _, r := range withEvents {
+		off := byName[strings.TrimSuffix(r.name, ", events")]
+		fmt.Printf("%-28s %14.2f %10.2f %12d %14d %8s   (target ≥ 0.8)\n", r.name, r.perSecond()/off.perSecond(),
+			float64(r.p99)/float64(off.p99), r.received, r.pendingEnd, r.drain.Round(10*time.Millisecond))
 	}
 	return nil
 }
@@ -220,7 +245,7 @@ func measureBare(o options) (result, error) {
 	return r, nil
 }
 
-func measureService(o options, backend ledger.Backend) (result, error) {
+func measureService(o options, backend ledger.Backend, withEvents bool) (result, error) {
 	dir, err := os.MkdirTemp("", "bench-accrual-")
 	if err != nil {
 		return result{}, err
@@ -266,6 +291,23 @@ func measureService(o options, backend ledger.Backend) (result, error) {
 		Partners: []accrualapi.PartnerConfig{{ID: partner, KeyHashFile: "partner.sha256"}},
 		Ledger:   lc,
 	}
+	var received atomic.Int64
+	if withEvents {
+		rcv, err := startReceiver(&received)
+		if err != nil {
+			return result{}, err
+		}
+		defer func() { _ = rcv.Close() }()
+		secret, err := events.NewSecret()
+		if err != nil {
+			return result{}, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "sink.whsec"), []byte(secret), 0o600); err != nil {
+			return result{}, err
+		}
+		cfg.Events = &accrualapi.EventsConfig{Source: "/apis/loyalty.treue.dev/v1alpha1/namespaces/stadtbonus/loyaltyprograms/stadtbonus",
+			Sinks: []accrualapi.SinkConfig{{Name: "warehouse", URL: "http://" + rcv.Addr().String(), SigningSecretFiles: []string{"sink.whsec"}}}}
+	}
 	raw, _ := json.Marshal(cfg)
 	if err := os.WriteFile(filepath.Join(dir, "accrual.json"), raw, 0o600); err != nil {
 		return result{}, err
@@ -296,9 +338,54 @@ func measureService(o options, backend ledger.Backend) (result, error) {
 		return result{}, err
 	}
 	r := drive(o, base, keys["partner"], members, "svc")
-	cancel()
 	r.name = "service, " + string(backend)
+	if withEvents {
+		r.name += ", events"
+		r.events = true
+		api := &accrualapi.Client{Endpoint: base, Token: keys["admin"], HTTP: http.DefaultClient}
+		stopped := time.Now()
+		for {
+			st, err := api.Sinks(context.Background())
+			if err != nil {
+				cancel()
+				return result{}, err
+			}
+			var left int64
+			for _, s := range st.Sinks {
+				left += s.Pending
+			}
+			if r.drain == 0 && r.pendingEnd == 0 {
+				r.pendingEnd = left
+			}
+			if left == 0 {
+				r.drain = time.Since(stopped)
+				break
+			}
+			if time.Since(stopped) > 5*time.Minute {
+				cancel()
+				return result{}, fmt.Errorf("%d events still pending five minutes after the load", left)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		r.received = received.Load()
+	}
+	cancel()
 	return r, <-done
+}
+
+// startReceiver is a webhook receiver that counts what it gets.
+func startReceiver(received *atomic.Int64) (net.Listener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		received.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	return ln, nil
 }
 
 func enroll(base, key string, members []string, workers int) error {
@@ -308,6 +395,7 @@ func enroll(base, key string, members []string, workers int) error {
 		req, _ := http.NewRequest("POST", base+"/v1/members", strings.NewReader(`{"member":"`+m+`"}`))
 		req.Header.Set("Authorization", "Bearer "+key)
 		req.Header.Set("Idempotency-Key", "enroll-"+m)
+		req.Header.Set("Content-Type", "application/json")
 		res, err := client.Do(req)
 		if err != nil {
 			return err

@@ -179,7 +179,7 @@ func newFixtureFiles(t *testing.T, clock ledger.Clock, backend ledger.Backend, c
 		dsn = pgtest.ForTest(t, "a")
 	}
 	l, err := ledger.Open(context.Background(), ledger.Options{Backend: backend, DSN: dsn, Program: cfg.Program,
-		Referrals: cfg.Referrals, Clock: clock, Events: cfg.Events != nil})
+		Referrals: cfg.Referrals, Clock: clock, Sinks: cfg.Events.Filters()})
 	if err != nil {
 		t.Fatal(err)
 	}

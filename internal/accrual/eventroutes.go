@@ -32,11 +32,10 @@ func (s *Server) sinksStatus(w http.ResponseWriter, r *http.Request, _ Principal
 	if s.cfg.Events == nil {
 		return respond(w, out, false)
 	}
-	stats, unrouted, err := s.ledger.DeliveryStats(r.Context())
+	stats, err := s.ledger.DeliveryStats(r.Context())
 	if err != nil {
 		return err
 	}
-	out.Unrouted = unrouted
 	for _, sink := range s.cfg.Events.Sinks {
 		st := stats[sink.Filter.Name]
 		ss := accrualapi.SinkStatus{Name: sink.Filter.Name, Partner: sink.Filter.Partner, Delivered: st.Delivered, Pending: st.Pending,

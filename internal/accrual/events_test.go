@@ -109,16 +109,12 @@ func bySubject(es []cloudevent.Event) []string {
 	return out
 }
 
-// drain runs dispatch rounds (fan-out, then one round per sink) until a round
-// attempts nothing.
+// drain runs dispatch rounds (one per sink) until a round attempts nothing.
 func drain(t *testing.T, f *fixture) {
 	t.Helper()
 	d := f.server.dispatch
 	ctx := context.Background()
 	for range 100 {
-		if _, err := d.fanOut(ctx); err != nil {
-			t.Fatal(err)
-		}
 		attempts := 0
 		for _, s := range d.cfg.Sinks {
 			n, err := d.deliver(ctx, s)

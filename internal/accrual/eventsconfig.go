@@ -39,6 +39,18 @@ type LoadedEvents struct {
 	Sinks     []LoadedSink
 }
 
+// Filters are the sinks as the ledger takes them; none for no events.
+func (e *LoadedEvents) Filters() []ledger.SinkFilter {
+	if e == nil {
+		return nil
+	}
+	out := make([]ledger.SinkFilter, 0, len(e.Sinks))
+	for _, s := range e.Sinks {
+		out = append(out, s.Filter)
+	}
+	return out
+}
+
 // LoadedSink is one sink ready to send.
 type LoadedSink struct {
 	Filter    ledger.SinkFilter
@@ -60,7 +72,12 @@ var sinkName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
 // where it was declared, and a 3xx fails the attempt rather than send a signed
 // event somewhere nobody declared.
 func sinkClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	// Keep a connection per send in flight (the dispatcher's parallel), where
+	// the default keeps two and dials again for every other request.
+	t.MaxIdleConnsPerHost = dispatchParallel
 	return &http.Client{
+		Transport:     t,
 		Timeout:       sinkTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

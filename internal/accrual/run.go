@@ -72,8 +72,8 @@ func Run(ctx context.Context, o Options) error {
 		// More connections than PostgreSQL has cores to run them only make its
 		// backends contend; requests beyond them queue in the pool.
 		MaxOpenConns: 16,
-		// Events go into the outbox only when there is a sink to send them to.
-		Events: cfg.Events != nil,
+		// Events go into the outbox only for a sink to send them to.
+		Sinks: cfg.Events.Filters(),
 	})
 	if err != nil {
 		return fmt.Errorf("opening the ledger: %w", err)

@@ -145,16 +145,14 @@ func Reaches(audience, partner string) bool {
 // which the operator copies to the program's and the partners' status.
 type SinksStatus struct {
 	Sinks []SinkStatus `json:"sinks"`
-	// Unrouted counts events written and not yet given their deliveries.
-	Unrouted int64     `json:"unrouted"`
-	At       time.Time `json:"at"`
+	At    time.Time    `json:"at"`
 }
 
 // SinkStatus is one sink's figures.
 type SinkStatus struct {
 	Name    string `json:"name"`
 	Partner string `json:"partner,omitempty"`
-	// Delivered counts deliveries kept (within the retention).
+	// Delivered counts every delivery made.
 	Delivered int64 `json:"delivered"`
 	Pending   int64 `json:"pending"`
 	Dead      int64 `json:"dead"`

@@ -377,7 +377,7 @@ func (l *Ledger) writePlan(ctx context.Context, t tx, p planned, members map[str
 	if err := insertRows(ctx, t, "postings (entry_id, account, points)", triples(p.postings)); err != nil {
 		return err
 	}
-	if l.events {
+	if len(l.sinks) > 0 {
 		events := make([]outboxEvent, 0, len(p.entries))
 		for _, e := range p.entries {
 			ev, err := entryEvent(e.event, e.audience, e.stored(), []byte(e.result))
@@ -386,7 +386,7 @@ func (l *Ledger) writePlan(ctx context.Context, t tx, p planned, members map[str
 			}
 			events = append(events, ev)
 		}
-		if err := insertEventRows(ctx, t, events); err != nil {
+		if err := insertEventRows(ctx, t, l.sinks, events); err != nil {
 			return err
 		}
 	}

@@ -55,7 +55,7 @@ func openHeld(t *testing.T, backend Backend, program *rules.Program, fast, broke
 	clock := &testClock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	ctx := context.Background()
 	l, err := Open(ctx, Options{Backend: backend, DSN: dsn, Program: program, Clock: clock, GroupCommit: true,
-		Committers: 1, Events: true, seams: testSeams{single: !fast, hold: hold, broken: broken}})
+		Committers: 1, Sinks: allSinks, seams: testSeams{single: !fast, hold: hold, broken: broken}})
 	if err != nil {
 		t.Fatalf("opening the %s ledger: %v", backend, err)
 	}

@@ -76,11 +76,21 @@ func forEachBackend(t *testing.T, test func(t *testing.T, open opener)) {
 	}
 }
 
+// allSinks is the contract suite's one sink, which takes every event: every
+// write's events are in the outbox.
+var allSinks = []SinkFilter{{Name: "all"}}
+
 func newEnv(t testing.TB, backend Backend, dsn string, program *rules.Program, referrals map[string]*rules.Referral, groupCommit bool) *env {
+	t.Helper()
+	return newEnvWith(t, backend, dsn, program, referrals, groupCommit, allSinks)
+}
+
+func newEnvWith(t testing.TB, backend Backend, dsn string, program *rules.Program, referrals map[string]*rules.Referral, groupCommit bool,
+	sinks []SinkFilter) *env {
 	t.Helper()
 	clock := &testClock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
 	ctx := context.Background()
-	l, err := Open(ctx, Options{Backend: backend, DSN: dsn, Program: program, Referrals: referrals, Clock: clock, GroupCommit: groupCommit, Events: true})
+	l, err := Open(ctx, Options{Backend: backend, DSN: dsn, Program: program, Referrals: referrals, Clock: clock, GroupCommit: groupCommit, Sinks: sinks})
 	if err != nil {
 		t.Fatalf("opening the %s ledger: %v", backend, err)
 	}

@@ -63,11 +63,11 @@ type newEntry struct {
 
 	// event is the type of the event the entry makes ("" for none), audience
 	// who may see it (accrualapi.Audience); extra are further events of the
-	// write, which after may add (a commission). emit is set by write when the
-	// program sends events.
+	// write, which after may add (a commission). sinks are the ledger's, set
+	// by write: the events go to them.
 	event, audience string
 	extra           []outboxEvent
-	emit            bool
+	sinks           []SinkFilter
 }
 
 // stored is the entry as history reads it back.
@@ -126,7 +126,7 @@ func (e *newEntry) insert(ctx context.Context, t tx, res any) error {
 	if _, err = t.exec(ctx, `UPDATE entries SET result = $1 WHERE id = $2`, string(b), id); err != nil {
 		return err
 	}
-	if !e.emit {
+	if len(e.sinks) == 0 {
 		return nil
 	}
 	events := make([]outboxEvent, 0, 1+len(e.extra))
@@ -137,5 +137,5 @@ func (e *newEntry) insert(ctx context.Context, t tx, res any) error {
 		}
 		events = append(events, ev)
 	}
-	return insertEvents(ctx, t, append(events, e.extra...))
+	return insertEvents(ctx, t, e.sinks, append(events, e.extra...))
 }

@@ -51,9 +51,10 @@ type Options struct {
 	// Committers is the number of group-commit lanes; 0 means 1 on SQLite (one
 	// writer at a time) and 8 on PostgreSQL.
 	Committers int
-	// Events writes an event into the outbox with every change that makes one
-	// (outbox.go): on when the program declares sinks.
-	Events bool
+	// Sinks are where events go: every change that makes an event some sink
+	// takes writes it into the outbox, with its deliveries (outbox.go). None
+	// writes no events.
+	Sinks []SinkFilter
 
 	// seams is nil but in this package's tests (seams_test.go).
 	seams seams
@@ -84,8 +85,8 @@ type Ledger struct {
 	// stmts and rstmts cache prepared statements of db and rdb; nil on PostgreSQL.
 	stmts, rstmts *stmtCache
 	seams         seams
-	// events says whether writes put their events into the outbox.
-	events bool
+	// sinks are where the events of writes go; none writes no events.
+	sinks []SinkFilter
 }
 
 // Open connects to the store and applies the schema migrations it lacks.
@@ -114,7 +115,7 @@ func Open(ctx context.Context, o Options) (*Ledger, error) {
 		closeAll()
 		return nil, err
 	}
-	l := &Ledger{db: db, rdb: rdb, d: d, program: o.Program, referrals: o.Referrals, clock: o.Clock, seams: o.seams, events: o.Events}
+	l := &Ledger{db: db, rdb: rdb, d: d, program: o.Program, referrals: o.Referrals, clock: o.Clock, seams: o.seams, sinks: o.Sinks}
 	if d.backend == SQLite {
 		l.stmts, l.rstmts = newStmtCache(db), newStmtCache(rdb)
 	}
@@ -309,7 +310,7 @@ func writeWith[R any](ctx context.Context, l *Ledger, kind, member string, m Met
 		if err != nil {
 			return err
 		}
-		e.kind, e.actor, e.key, e.hash, e.emit = kind, m.Actor, m.Key, hash, l.events
+		e.kind, e.actor, e.key, e.hash, e.sinks = kind, m.Actor, m.Key, hash, l.sinks
 		return e.insert(work, t, res)
 	}
 	// After a unique violation another writer has committed the same key between

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,8 +33,10 @@ import (
 // in the transaction of the change it tells of, on the single-write path
 // (newEntry.insert) and the batched one (writePlan), so there is never one
 // without the other: a savepoint that rolls a write back takes its events with
-// it. The dispatcher (in the service) then fans each event out to the sinks
-// that may see it, one delivery row per event and sink, and delivers them.
+// it. With it go its deliveries, one row per sink that may see it (the sinks
+// are the ledger's, from its options); an event no sink takes is not written.
+// The dispatcher (in the service) sends each sink its deliveries, deletes a
+// delivery once made and counts it per sink.
 //
 // Order: every write that makes an event holds its member's row lock when it
 // inserts the event (the batched path inserts a lane's writes in order, and a
@@ -76,36 +79,101 @@ func dataEvent(id, typ, subject, audience string, at time.Time, data any) (outbo
 
 const outboxColumns = "outbox (event_id, type, subject, audience, created_at, data)"
 
-// insertEvents writes events into the outbox, in order. An event whose id is
-// stored already is not written again (a time-driven event found twice).
-func insertEvents(ctx context.Context, t tx, events []outboxEvent) error {
-	for _, e := range events {
-		if _, err := t.exec(ctx, `INSERT INTO `+outboxColumns+` VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING`,
-			e.id, e.typ, e.subject, e.audience, e.at, string(e.data)); err != nil {
-			return fmt.Errorf("writing event %s: %w", e.id, err)
+// deliveriesOf lists the deliveries of the event in outbox row id: one per sink
+// that takes it.
+func deliveriesOf(sinks []SinkFilter, row int64, e outboxEvent) [][]any {
+	var out [][]any
+	for _, s := range sinks {
+		if s.takes(e.typ, e.audience) {
+			out = append(out, []any{s.Name, row, e.subject, e.at})
 		}
 	}
-	return nil
+	return out
+}
+
+const deliveryColumns = "deliveries (sink, event_row, subject, next_at)"
+
+// taken keeps the events some sink takes.
+func taken(sinks []SinkFilter, events []outboxEvent) []outboxEvent {
+	out := events[:0:0]
+	for _, e := range events {
+		for _, s := range sinks {
+			if s.takes(e.typ, e.audience) {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// insertEvents writes the events some sink takes into the outbox, in order,
+// with their deliveries. An event whose id is stored already is not written
+// again (a time-driven event found twice).
+func insertEvents(ctx context.Context, t tx, sinks []SinkFilter, events []outboxEvent) error {
+	var deliveries [][]any
+	for _, e := range taken(sinks, events) {
+		var row int64
+		err := t.queryRow(ctx, `INSERT INTO `+outboxColumns+` VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING RETURNING id`,
+			e.id, e.typ, e.subject, e.audience, e.at, string(e.data)).Scan(&row)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("writing event %s: %w", e.id, err)
+		}
+		deliveries = append(deliveries, deliveriesOf(sinks, row, e)...)
+	}
+	return insertRows(ctx, t, deliveryColumns, deliveries)
 }
 
 // insertEventRows writes the events of a batched run with multi-row statements;
 // their ids are new (entries of this run), so none can be there already.
-func insertEventRows(ctx context.Context, t tx, events []outboxEvent) error {
-	rows := make([][]any, 0, len(events))
-	for _, e := range events {
-		rows = append(rows, []any{e.id, e.typ, e.subject, e.audience, e.at, string(e.data)})
+func insertEventRows(ctx context.Context, t tx, sinks []SinkFilter, events []outboxEvent) error {
+	events = taken(sinks, events)
+	if len(events) == 0 {
+		return nil
 	}
-	return insertRows(ctx, t, outboxColumns, rows)
+	ids, err := newIDSource(ctx, t, "outbox", len(events))
+	if err != nil {
+		return err
+	}
+	rows := make([][]any, 0, len(events))
+	var deliveries [][]any
+	for _, e := range events {
+		row := ids.next()
+		rows = append(rows, []any{row, e.id, e.typ, e.subject, e.audience, e.at, string(e.data)})
+		deliveries = append(deliveries, deliveriesOf(sinks, row, e)...)
+	}
+	if err := insertRows(ctx, t, "outbox (id, event_id, type, subject, audience, created_at, data)", rows); err != nil {
+		return err
+	}
+	return insertRows(ctx, t, deliveryColumns, deliveries)
 }
 
-// Delivery states.
+// inDispatchTx runs a transaction of the dispatcher's. On PostgreSQL it commits
+// without waiting for the WAL flush: losing its last moments to a crash only
+// sends some events again (a delivery not recorded as made), which
+// at-least-once delivery allows; it spares the writers' group commits an fsync
+// per round.
+func (l *Ledger) inDispatchTx(ctx context.Context, fn func(tx) error) error {
+	return l.inTx(ctx, func(t tx) error {
+		if t.d.backend == PostgreSQL {
+			if _, err := t.exec(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
+				return err
+			}
+		}
+		return fn(t)
+	})
+}
+
+// Delivery states: a delivery made is deleted.
 const (
-	deliveryPending   = 0
-	deliveryDelivered = 1
-	deliveryDead      = 2
+	deliveryPending = 0
+	deliveryDead    = 2
 )
 
-// SinkFilter is what fanning out needs to know of a sink.
+// SinkFilter is what the ledger needs to know of a sink.
 type SinkFilter struct {
 	// Name is unique among the program's sinks.
 	Name string
@@ -130,52 +198,6 @@ func (s SinkFilter) takes(typ, audience string) bool {
 	return false
 }
 
-// FanOut gives up to limit events that were not fanned out yet a delivery to
-// each sink that may see them, and marks them fanned out, in one transaction.
-// It returns how many events it took. An event no sink takes is marked all
-// the same, and pruned with the delivered ones.
-func (l *Ledger) FanOut(ctx context.Context, sinks []SinkFilter, limit int) (int, error) {
-	n := 0
-	err := l.inTx(ctx, func(t tx) error {
-		n = 0
-		rows, err := t.query(ctx, `SELECT id, type, subject, audience, created_at FROM outbox WHERE fanned_out = 0 ORDER BY id LIMIT $1`, limit)
-		if err != nil {
-			return err
-		}
-		var ids []any
-		var deliveries [][]any
-		for rows.Next() {
-			var id, at int64
-			var typ, subject, audience string
-			if err := rows.Scan(&id, &typ, &subject, &audience, &at); err != nil {
-				_ = rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-			for _, s := range sinks {
-				if s.takes(typ, audience) {
-					deliveries = append(deliveries, []any{s.Name, id, subject, deliveryPending, 0, at})
-				}
-			}
-		}
-		if err := closeRows(rows); err != nil {
-			return err
-		}
-		n = len(ids)
-		if err := insertRows(ctx, t, "deliveries (sink, event_row, subject, state, attempts, next_at)", deliveries); err != nil {
-			return err
-		}
-		for chunk := range shapedChunks(ids) {
-			q := newQuery(t.d)
-			if _, err := t.exec(ctx, `UPDATE outbox SET fanned_out = 1 WHERE id IN (`+q.list(chunk)+`)`, q.args...); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return n, err
-}
-
 // Delivery is one event on its way to one sink.
 type Delivery struct {
 	Row      int64
@@ -190,7 +212,7 @@ type Delivery struct {
 	LastError   string
 }
 
-const deliveryColumns = `o.id, o.event_id, o.type, o.subject, o.created_at, o.data, d.attempts, d.first_failed_at, d.last_error`
+const deliverySelect = `o.id, o.event_id, o.type, o.subject, o.created_at, o.data, d.attempts, d.first_failed_at, d.last_error`
 
 func scanDeliveries(rows *sql.Rows) ([]Delivery, error) {
 	var out []Delivery
@@ -216,7 +238,7 @@ func scanDeliveries(rows *sql.Rows) ([]Delivery, error) {
 // one of its subject, so that a subject's events go one after the other in
 // their order.
 func (l *Ledger) DueDeliveries(ctx context.Context, sink string, now time.Time, limit int) ([]Delivery, error) {
-	rows, err := l.db.QueryContext(ctx, l.d.rebind(`SELECT `+deliveryColumns+`
+	rows, err := l.db.QueryContext(ctx, l.d.rebind(`SELECT `+deliverySelect+`
 		FROM deliveries d JOIN outbox o ON o.id = d.event_row
 		WHERE d.sink = $1 AND d.state = 0 AND d.next_at <= $2
 		AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.sink = d.sink AND p.subject = d.subject AND p.state = 0 AND p.event_row < d.event_row)
@@ -239,27 +261,49 @@ type DeliveryOutcome struct {
 }
 
 // RecordDeliveries stores the outcomes of attempts made at now, in one
-// transaction.
+// transaction: the deliveries made are deleted (one statement per chunk of
+// rows) and counted, each failure is recorded with a statement of its own.
 func (l *Ledger) RecordDeliveries(ctx context.Context, sink string, now time.Time, outcomes []DeliveryOutcome) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
-	return l.inTx(ctx, func(t tx) error {
-		for _, o := range outcomes {
-			var err error
-			if o.Err == "" {
-				_, err = t.exec(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, done_at = $2, last_error = ''
-					WHERE sink = $3 AND event_row = $4 AND state = 0`, deliveryDelivered, micros(now), sink, o.Row)
-			} else {
-				state := deliveryPending
-				if o.Dead {
-					state = deliveryDead
-				}
-				_, err = t.exec(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, next_at = $2, last_error = $3,
-					first_failed_at = CASE WHEN first_failed_at = 0 THEN $4 ELSE first_failed_at END, done_at = $4
-					WHERE sink = $5 AND event_row = $6 AND state = 0`, state, micros(o.NextAt), truncate(o.Err, 1000), micros(now), sink, o.Row)
-			}
+	var delivered []any
+	for _, o := range outcomes {
+		if o.Err == "" {
+			delivered = append(delivered, o.Row)
+		}
+	}
+	return l.inDispatchTx(ctx, func(t tx) error {
+		var made int64
+		for chunk := range slices.Chunk(delivered, maxShape) {
+			q := newQuery(t.d)
+			res, err := t.exec(ctx, `DELETE FROM deliveries WHERE sink = `+q.arg(sink)+` AND state = 0 AND event_row IN (`+q.list(padded(chunk))+`)`, q.args...)
 			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			made += n
+		}
+		if made > 0 {
+			if _, err := t.exec(ctx, `INSERT INTO sink_counters (sink, delivered) VALUES ($1, $2)
+				ON CONFLICT (sink) DO UPDATE SET delivered = sink_counters.delivered + excluded.delivered`, sink, made); err != nil {
+				return err
+			}
+		}
+		for _, o := range outcomes {
+			if o.Err == "" {
+				continue
+			}
+			state := deliveryPending
+			if o.Dead {
+				state = deliveryDead
+			}
+			if _, err := t.exec(ctx, `UPDATE deliveries SET state = $1, attempts = attempts + 1, next_at = $2, last_error = $3,
+				first_failed_at = CASE WHEN first_failed_at = 0 THEN $4 ELSE first_failed_at END, tried_at = $4
+				WHERE sink = $5 AND event_row = $6 AND state = 0`, state, micros(o.NextAt), truncate(o.Err, 1000), micros(now), sink, o.Row); err != nil {
 				return err
 			}
 		}
@@ -276,7 +320,7 @@ func truncate(s string, n int) string {
 
 // DeadDeliveries lists up to limit parked deliveries of sink, oldest first.
 func (l *Ledger) DeadDeliveries(ctx context.Context, sink string, limit int) ([]Delivery, error) {
-	rows, err := l.rdb.QueryContext(ctx, l.d.rebind(`SELECT `+deliveryColumns+`
+	rows, err := l.rdb.QueryContext(ctx, l.d.rebind(`SELECT `+deliverySelect+`
 		FROM deliveries d JOIN outbox o ON o.id = d.event_row
 		WHERE d.sink = $1 AND d.state = 2 ORDER BY d.event_row LIMIT $2`), sink, limit)
 	if err != nil {
@@ -291,7 +335,7 @@ func (l *Ledger) DeadDeliveries(ctx context.Context, sink string, limit int) ([]
 func (l *Ledger) ReplayDead(ctx context.Context, sink string, ids []string, now time.Time) (int64, error) {
 	var n int64
 	err := l.inTx(ctx, func(t tx) error {
-		q := `UPDATE deliveries SET state = 0, attempts = 0, first_failed_at = 0, next_at = $1, done_at = 0
+		q := `UPDATE deliveries SET state = 0, attempts = 0, first_failed_at = 0, next_at = $1, tried_at = 0
 			WHERE sink = $2 AND state = 2`
 		args := []any{micros(now), sink}
 		if len(ids) > 0 {
@@ -320,7 +364,7 @@ func toAny[T any](xs []T) []any {
 
 // SinkStats is where a sink's deliveries stand.
 type SinkStats struct {
-	// Delivered counts deliveries made and not pruned yet.
+	// Delivered counts every delivery made.
 	Delivered, Pending, Dead int64
 	// OldestPending is when the oldest pending event was written; zero when
 	// none is pending.
@@ -332,11 +376,9 @@ type SinkStats struct {
 	FailingSince time.Time
 }
 
-// DeliveryStats reads every sink's figures, and how many events wait to be
-// fanned out.
-func (l *Ledger) DeliveryStats(ctx context.Context) (map[string]SinkStats, int64, error) {
+// DeliveryStats reads every sink's figures.
+func (l *Ledger) DeliveryStats(ctx context.Context) (map[string]SinkStats, error) {
 	out := map[string]SinkStats{}
-	var waiting int64
 	err := l.inReadTx(ctx, func(t tx) error {
 		rows, err := t.query(ctx, `SELECT d.sink, d.state, COUNT(*), MIN(o.created_at), MIN(CASE WHEN d.first_failed_at > 0 THEN d.first_failed_at END)
 			FROM deliveries d JOIN outbox o ON o.id = d.event_row GROUP BY d.sink, d.state`)
@@ -353,16 +395,13 @@ func (l *Ledger) DeliveryStats(ctx context.Context) (map[string]SinkStats, int64
 				return err
 			}
 			s := out[sink]
-			switch state {
-			case deliveryDelivered:
-				s.Delivered = n
-			case deliveryPending:
+			if state == deliveryDead {
+				s.Dead = n
+			} else {
 				s.Pending, s.OldestPending = n, fromMicros(oldest)
 				if failed.Valid {
 					s.FailingSince = fromMicros(failed.Int64)
 				}
-			case deliveryDead:
-				s.Dead = n
 			}
 			out[sink] = s
 		}
@@ -370,8 +409,7 @@ func (l *Ledger) DeliveryStats(ctx context.Context) (map[string]SinkStats, int64
 			return err
 		}
 		rows, err = t.query(ctx, `SELECT d.sink, d.last_error FROM deliveries d
-			WHERE d.state <> 1 AND d.last_error <> '' AND d.done_at = (
-				SELECT MAX(e.done_at) FROM deliveries e WHERE e.sink = d.sink AND e.state <> 1 AND e.last_error <> '')`)
+			WHERE d.last_error <> '' AND d.tried_at = (SELECT MAX(e.tried_at) FROM deliveries e WHERE e.sink = d.sink AND e.last_error <> '')`)
 		if err != nil {
 			return err
 		}
@@ -388,21 +426,47 @@ func (l *Ledger) DeliveryStats(ctx context.Context) (map[string]SinkStats, int64
 		if err := closeRows(rows); err != nil {
 			return err
 		}
-		return t.queryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE fanned_out = 0`).Scan(&waiting)
-	})
-	return out, waiting, err
-}
-
-// PruneEvents deletes deliveries made before before, then the events written
-// before it that were fanned out and have no delivery left. Pending and dead
-// deliveries, and their events, stay. It returns the events deleted.
-func (l *Ledger) PruneEvents(ctx context.Context, before time.Time) (int64, error) {
-	var n int64
-	err := l.inTx(ctx, func(t tx) error {
-		if _, err := t.exec(ctx, `DELETE FROM deliveries WHERE state = 1 AND done_at < $1`, micros(before)); err != nil {
+		rows, err = t.query(ctx, `SELECT sink, delivered FROM sink_counters`)
+		if err != nil {
 			return err
 		}
-		res, err := t.exec(ctx, `DELETE FROM outbox WHERE fanned_out = 1 AND created_at < $1
+		for rows.Next() {
+			var sink string
+			var n int64
+			if err := rows.Scan(&sink, &n); err != nil {
+				_ = rows.Close()
+				return err
+			}
+			s := out[sink]
+			s.Delivered = n
+			out[sink] = s
+		}
+		return closeRows(rows)
+	})
+	return out, err
+}
+
+// PruneEvents deletes the events written before before that have no delivery
+// left; first the deliveries of such old events to sinks that are no longer
+// the ledger's (a sink removed from the configuration gets nothing more).
+// Pending and dead deliveries to the ledger's sinks, and their events, stay.
+// It returns the events deleted.
+func (l *Ledger) PruneEvents(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := l.inDispatchTx(ctx, func(t tx) error {
+		q := newQuery(t.d)
+		gone := `DELETE FROM deliveries WHERE event_row IN (SELECT id FROM outbox WHERE created_at < ` + q.arg(micros(before)) + `)`
+		if len(l.sinks) > 0 {
+			names := make([]string, 0, len(l.sinks))
+			for _, s := range l.sinks {
+				names = append(names, s.Name)
+			}
+			gone += ` AND sink NOT IN (` + q.list(names) + `)`
+		}
+		if _, err := t.exec(ctx, gone, q.args...); err != nil {
+			return err
+		}
+		res, err := t.exec(ctx, `DELETE FROM outbox WHERE created_at < $1
 			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_row = outbox.id)`, micros(before))
 		if err != nil {
 			return err

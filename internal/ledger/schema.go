@@ -126,8 +126,9 @@ CREATE INDEX commissions_code ON commissions (code);
 	// settlement shows per partner.
 	`ALTER TABLE entries ADD COLUMN discount BIGINT NOT NULL DEFAULT 0`,
 	// 5: the events outbox (outbox.go): each event once, written with its
-	// change; and its deliveries, one per event and sink that may see it, with
-	// state 0 pending, 1 delivered, 2 dead (parked until replayed).
+	// change, and in the same transaction its deliveries, one per sink that may
+	// see it, pending (state 0) or dead (2, parked until replayed); a delivery
+	// made is deleted and counted per sink.
 	`
 CREATE TABLE outbox (
 	id {{identity}},
@@ -136,27 +137,28 @@ CREATE TABLE outbox (
 	subject TEXT NOT NULL,
 	audience TEXT NOT NULL,
 	created_at BIGINT NOT NULL,
-	data TEXT NOT NULL,
-	fanned_out INTEGER NOT NULL DEFAULT 0
+	data TEXT NOT NULL
 );
-CREATE INDEX outbox_fan_out ON outbox (id) WHERE fanned_out = 0;
 CREATE INDEX outbox_created ON outbox (created_at);
 CREATE TABLE deliveries (
 	sink TEXT NOT NULL,
 	event_row BIGINT NOT NULL REFERENCES outbox(id),
 	subject TEXT NOT NULL,
-	state INTEGER NOT NULL,
+	state INTEGER NOT NULL DEFAULT 0,
 	attempts INTEGER NOT NULL DEFAULT 0,
 	next_at BIGINT NOT NULL,
 	first_failed_at BIGINT NOT NULL DEFAULT 0,
-	done_at BIGINT NOT NULL DEFAULT 0,
+	tried_at BIGINT NOT NULL DEFAULT 0,
 	last_error TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY (sink, event_row)
 );
 CREATE INDEX deliveries_due ON deliveries (sink, event_row) WHERE state = 0;
 CREATE INDEX deliveries_subject ON deliveries (sink, subject, event_row) WHERE state = 0;
 CREATE INDEX deliveries_event ON deliveries (event_row);
-CREATE INDEX deliveries_done ON deliveries (state, done_at)
+CREATE TABLE sink_counters (
+	sink TEXT PRIMARY KEY,
+	delivered BIGINT NOT NULL
+)
 `,
 }
 
