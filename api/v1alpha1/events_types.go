@@ -136,7 +136,7 @@ type EventSinkStatus struct {
 	// +kubebuilder:validation:MaxLength=63
 	Name string `json:"name"`
 
-	// delivered counts the events delivered and still kept (within the retention).
+	// delivered counts every event delivered to the sink.
 	// +optional
 	Delivered int64 `json:"delivered"`
 
