@@ -120,13 +120,13 @@ func run(o options) error {
 	targets := map[string]string{"service, sqlite": "0.5", "service, postgres": "0.3"}
 	var withEvents []result
 	for _, b := range strings.Split(o.backends, ",") {
-		for _, events := range []bool{false, true} {
-			r, err := measureService(o, ledger.Backend(strings.TrimSpace(b)), events)
+		for _, on := range []bool{false, true} {
+			r, err := measureService(o, ledger.Backend(strings.TrimSpace(b)), on)
 			if err != nil {
 				return fmt.Errorf("%s: %w", b, err)
 			}
 			results = append(results, r)
-			if events {
+			if on {
 				withEvents = append(withEvents, r)
 			}
 		}
