@@ -135,8 +135,13 @@ func renderEvents(program *loyaltyv1alpha1.LoyaltyProgram, sinks []declaredSink,
 	*accrualapi.EventsConfig, map[string][]byte, map[string]string) {
 	files, problems := map[string][]byte{}, map[string]string{}
 	c := &accrualapi.EventsConfig{Source: programSource(program)}
-	if e := program.Spec.Events; e != nil && e.Retention != nil {
-		c.Retention = e.Retention.Duration.String()
+	if e := program.Spec.Events; e != nil {
+		if e.Retention != nil {
+			c.Retention = e.Retention.Duration.String()
+		}
+		for _, r := range e.ExpiryReminders {
+			c.ExpiryReminders = append(c.ExpiryReminders, string(r))
+		}
 	}
 	for _, d := range sinks {
 		k := keys[loyaltyv1alpha1.ObjectKey(d.namespace, d.sink.SigningSecretRef.Name)]

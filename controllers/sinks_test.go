@@ -84,7 +84,8 @@ var _ = Describe("Event sinks", func() {
 			Sinks: []loyaltyv1alpha1.EventSink{{Name: "warehouse", URI: "https://warehouse.example/treue",
 				SigningSecretRef: loyaltyv1alpha1.LocalObjectReference{Name: "warehouse-signing"},
 				DeadAfter:        &metav1.Duration{Duration: 2 * time.Hour}}},
-			Retention: &metav1.Duration{Duration: 72 * time.Hour},
+			Retention:       &metav1.Duration{Duration: 72 * time.Hour},
+			ExpiryReminders: []loyaltyv1alpha1.Duration{"P30D", "P7D"},
 		}
 		Expect(k8sClient.Create(ctx, program)).To(Succeed())
 
@@ -111,6 +112,7 @@ var _ = Describe("Event sinks", func() {
 			g.Expect(c.Events).NotTo(BeNil())
 			g.Expect(c.Events.Source).To(Equal("/apis/loyalty.treue.dev/v1alpha1/namespaces/" + programNS + "/loyaltyprograms/city"))
 			g.Expect(c.Events.Retention).To(Equal("72h0m0s"))
+			g.Expect(c.Events.ExpiryReminders).To(Equal([]string{"P30D", "P7D"}))
 			g.Expect(c.Events.Sinks).To(Equal([]accrualapi.SinkConfig{{Name: "program.warehouse", URL: "https://warehouse.example/treue",
 				SigningSecretFiles: []string{"sink-program.warehouse.whsec"}, DeadAfter: "2h0m0s"}}))
 			files := &corev1.Secret{}

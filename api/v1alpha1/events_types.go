@@ -26,7 +26,7 @@ import (
 
 // EventType is the type of a CloudEvent treue sends; the README lists each with
 // its data.
-// +kubebuilder:validation:Enum=dev.treue.member.enrolled;dev.treue.points.earned;dev.treue.points.redeemed;dev.treue.points.returned;dev.treue.points.adjusted;dev.treue.points.expired;dev.treue.birthday.bonus.granted;dev.treue.membership.paid;dev.treue.membership.lapsed;dev.treue.referral.code.issued;dev.treue.referral.code.used;dev.treue.commission.accrued;dev.treue.commission.cancelled;dev.treue.commission.clawedback
+// +kubebuilder:validation:Enum=dev.treue.member.enrolled;dev.treue.points.earned;dev.treue.points.redeemed;dev.treue.points.returned;dev.treue.points.adjusted;dev.treue.points.expired;dev.treue.points.expiring;dev.treue.birthday.bonus.granted;dev.treue.membership.paid;dev.treue.membership.lapsed;dev.treue.referral.code.issued;dev.treue.referral.code.used;dev.treue.commission.accrued;dev.treue.commission.cancelled;dev.treue.commission.clawedback
 type EventType string
 
 // EventSink is one destination of events: a Service of the sink's namespace or
@@ -98,13 +98,23 @@ type SinkServiceReference struct {
 
 // ProgramEvents are the platform team's sinks.
 type ProgramEvents struct {
-	// sinks receive every event of the program.
-	// +required
+	// sinks receive every event of the program; none when only the partners'
+	// sinks get events.
+	// +optional
 	// +listType=map
 	// +listMapKey=name
-	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=8
-	Sinks []EventSink `json:"sinks"`
+	Sinks []EventSink `json:"sinks,omitempty"`
+
+	// expiryReminders are how long before a lot expires its member's sinks hear
+	// of it (dev.treue.points.expiring), each once per lot: the program's and
+	// the sinks of the partner that issued the lot. ISO 8601 durations, such as
+	// P30D and P7D.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=4
+	// +kubebuilder:validation:XValidation:rule="self.all(d, !d.matches('^P(0+Y)?(0+M)?(0+W)?(0+D)?(T(0+H)?(0+M)?(0+S)?)?$'))",message="each reminder must be longer than zero, such as \"P7D\""
+	ExpiryReminders []Duration `json:"expiryReminders,omitempty"`
 
 	// retention is how long delivered events are kept in the ledger's outbox;
 	// 168h (a week) when empty. Pending and dead events stay until delivered or

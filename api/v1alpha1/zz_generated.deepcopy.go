@@ -804,6 +804,11 @@ func (in *ProgramEvents) DeepCopyInto(out *ProgramEvents) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.ExpiryReminders != nil {
+		in, out := &in.ExpiryReminders, &out.ExpiryReminders
+		*out = make([]Duration, len(*in))
+		copy(*out, *in)
+	}
 	if in.Retention != nil {
 		in, out := &in.Retention, &out.Retention
 		*out = new(v1.Duration)

@@ -109,6 +109,7 @@ func entry(id int64, kind, partner string, points, amount int64) accrualapi.Entr
 var exampleIDs = map[string]string{
 	accrualapi.EventMemberEnrolled: "entry-1", accrualapi.EventPointsEarned: "entry-4217", accrualapi.EventPointsRedeemed: "entry-4230",
 	accrualapi.EventPointsReturned: "entry-4301", accrualapi.EventPointsAdjusted: "entry-4410", accrualapi.EventPointsExpired: "entry-9120",
+	accrualapi.EventPointsExpiring:       "lot-3920-expiring-P7D-1890293400",
 	accrualapi.EventBirthdayBonusGranted: "entry-5012", accrualapi.EventMembershipPaid: "entry-4500", accrualapi.EventMembershipLapsed: "entry-8800",
 	accrualapi.EventReferralCodeIssued: "entry-4100", accrualapi.EventReferralCodeUsed: "entry-4620-code",
 	accrualapi.EventCommissionAccrued: "entry-4620-commission", accrualapi.EventCommissionCancelled: "entry-4700-commission",
@@ -133,6 +134,8 @@ var examples = map[string]any{
 		Result: accrualapi.AdjustResult{EntryID: 4410, Points: 100}},
 	accrualapi.EventPointsExpired: accrualapi.EntryEventOf[accrualapi.ExpiryResult]{
 		Entry: entry(9120, accrualapi.KindExpire, "", -12, 0), Result: accrualapi.ExpiryResult{EntryID: 9120, Points: 12}},
+	accrualapi.EventPointsExpiring: accrualapi.PointsExpiring{Member: exampleSubject, Partner: baecker, LotID: 3920, Points: 12,
+		EarnedAt: time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC), ExpiresAt: time.Date(2029, 11, 27, 9, 30, 0, 0, time.UTC), Before: "P7D"},
 	accrualapi.EventBirthdayBonusGranted: accrualapi.EntryEventOf[accrualapi.BonusResult]{
 		Entry: entry(5012, accrualapi.KindBirthdayBonus, "", 100, 0), Result: accrualapi.BonusResult{EntryID: 5012}},
 	accrualapi.EventMembershipPaid: accrualapi.EntryEventOf[accrualapi.MembershipResult]{

@@ -291,6 +291,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		}},
 		{"events.source", func(c *accrualapi.Config, dir string) { withSink(c, dir).Source = "" }},
 		{"events.retention", func(c *accrualapi.Config, dir string) { withSink(c, dir).Retention = "P7D" }},
+		{"events.expiryReminders[1]", func(c *accrualapi.Config, dir string) { withSink(c, dir).ExpiryReminders = []string{"P7D", "7 days"} }},
 		{"events.sinks[1].name", func(c *accrualapi.Config, dir string) {
 			e := withSink(c, dir)
 			e.Sinks = append(e.Sinks, e.Sinks[0])

@@ -287,3 +287,40 @@ func counterValue(t *testing.T, reg interface {
 	}
 	return 0
 }
+
+// The sweep reminds members' sinks of points about to expire: the bakery's
+// sink of the lot it issued, the platform's of every lot, once per offset.
+func TestTheSweepRemindsOfExpiringPoints(t *testing.T) {
+	platformSecret, _ := events.NewSecret()
+	bakerySecret, _ := events.NewSecret()
+	platform, bakery := newReceiver(t, platformSecret), newReceiver(t, bakerySecret)
+	clock := &movableClock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	t0 := clock.Now()
+	f := newFixtureFiles(t, clock, ledger.SQLite, func(c *accrualapi.Config) {
+		c.Events = &accrualapi.EventsConfig{Source: eventsSource, ExpiryReminders: []string{"P30D", "P7D"}, Sinks: []accrualapi.SinkConfig{
+			{Name: "platform", URL: platform.URL, SigningSecretFiles: []string{"platform.whsec"}},
+			{Name: "baeckerei-korn.shop", Partner: baecker, URL: bakery.URL, SigningSecretFiles: []string{"bakery.whsec"},
+				Types: []string{accrualapi.EventPointsExpiring}},
+		}}
+	}, map[string]string{"platform.whsec": platformSecret, "bakery.whsec": bakerySecret})
+	f.expect(f.call("POST", "/v1/members", "admin", "e-anna", map[string]any{"member": "anna"}), http.StatusOK)
+	f.expect(f.call("POST", "/v1/earn", baecker, "t1", map[string]any{"member": "anna", "amount": 1000, "currency": "EUR"}), http.StatusOK)
+	ctx := context.Background()
+	for _, days := range []int{-40, -29, -29, -6, -6} {
+		clock.Advance(t0.AddDate(3, 0, days).Sub(clock.Now()))
+		f.server.sweepOnce(ctx)
+		drain(t, f)
+	}
+	got := platform.got()
+	want := []string{"member.enrolled@anna", "points.earned@anna", "points.expiring@anna", "points.expiring@anna", "points.expiring@anna", "points.expiring@anna"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("the platform received %q, want %q", got, want)
+	}
+	if got := bakery.got(); !slices.Equal(got, []string{"points.expiring@anna", "points.expiring@anna"}) {
+		t.Fatalf("the bakery received %q, want its lot's two reminders", got)
+	}
+	var data accrualapi.PointsExpiring
+	if err := json.Unmarshal(bakery.events[1].Data(), &data); err != nil || data.Before != "P7D" || data.Partner != baecker || data.Points != 5 {
+		t.Fatalf("the bakery's last reminder: %+v, %v", data, err)
+	}
+}

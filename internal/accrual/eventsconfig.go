@@ -30,6 +30,7 @@ import (
 	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/events"
 	"github.com/treue-dev/treue/internal/ledger"
+	"github.com/treue-dev/treue/internal/period"
 )
 
 // LoadedEvents is the events' configuration, checked, with the sinks built.
@@ -37,6 +38,8 @@ type LoadedEvents struct {
 	Source    string
 	Retention time.Duration
 	Sinks     []LoadedSink
+	// Reminders are the offsets before a lot's expiry of its reminders.
+	Reminders []period.Period
 }
 
 // Filters are the sinks as the ledger takes them; none for no events.
@@ -95,6 +98,14 @@ func loadEvents(c accrualapi.EventsConfig, secretsDir string, partners map[strin
 			fail("events.retention", "%q is not a positive duration such as 168h", c.Retention)
 		}
 		out.Retention = d
+	}
+	for i, r := range c.ExpiryReminders {
+		p, err := period.Parse(r)
+		if err != nil || p.IsZero() {
+			fail(fmt.Sprintf("events.expiryReminders[%d]", i), "%q is not an ISO 8601 duration such as P7D", r)
+			continue
+		}
+		out.Reminders = append(out.Reminders, p)
 	}
 	client := sinkClient()
 	seen := map[string]bool{}

@@ -177,6 +177,13 @@ func (s *Server) sweepOnce(ctx context.Context) {
 	} else if n > 0 {
 		s.log.Info("Granted birthday bonuses", "members", n)
 	}
+	if e := s.cfg.Events; e != nil {
+		if n, err := s.ledger.RemindExpiring(ctx, e.Reminders); err != nil && ctx.Err() == nil {
+			s.log.Error("Expiry reminder sweep failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("Wrote expiry reminders", "lots", n)
+		}
+	}
 }
 
 // committers is the number of group-commit lanes for a store.

@@ -46,6 +46,9 @@ type EventsConfig struct {
 	// when empty.
 	Retention string       `json:"retention,omitempty"`
 	Sinks     []SinkConfig `json:"sinks"`
+	// ExpiryReminders are ISO 8601 durations before a lot expires (such as
+	// "P30D" and "P7D") at which its member's sinks hear of it, once each.
+	ExpiryReminders []string `json:"expiryReminders,omitempty"`
 }
 
 // SinkConfig is one sink: an HTTP receiver.

@@ -33,6 +33,7 @@ const (
 	EventPointsReturned       = "dev.treue.points.returned"
 	EventPointsAdjusted       = "dev.treue.points.adjusted"
 	EventPointsExpired        = "dev.treue.points.expired"
+	EventPointsExpiring       = "dev.treue.points.expiring"
 	EventBirthdayBonusGranted = "dev.treue.birthday.bonus.granted"
 	EventMembershipPaid       = "dev.treue.membership.paid"
 	EventMembershipLapsed     = "dev.treue.membership.lapsed"
@@ -46,7 +47,7 @@ const (
 // EventTypes are the types the service emits, in the order the README lists them.
 var EventTypes = []string{
 	EventMemberEnrolled, EventPointsEarned, EventPointsRedeemed, EventPointsReturned, EventPointsAdjusted,
-	EventPointsExpired, EventBirthdayBonusGranted, EventMembershipPaid, EventMembershipLapsed,
+	EventPointsExpired, EventPointsExpiring, EventBirthdayBonusGranted, EventMembershipPaid, EventMembershipLapsed,
 	EventReferralCodeIssued, EventReferralCodeUsed,
 	EventCommissionAccrued, EventCommissionCancelled, EventCommissionClawedBack,
 }
@@ -87,6 +88,7 @@ var EventData = map[string]any{
 	EventPointsReturned:       EntryEventOf[ReverseResult]{},
 	EventPointsAdjusted:       EntryEventOf[AdjustResult]{},
 	EventPointsExpired:        EntryEventOf[ExpiryResult]{},
+	EventPointsExpiring:       PointsExpiring{},
 	EventBirthdayBonusGranted: EntryEventOf[BonusResult]{},
 	EventMembershipPaid:       EntryEventOf[MembershipResult]{},
 	EventMembershipLapsed:     EntryEventOf[MembershipResult]{},
@@ -95,6 +97,20 @@ var EventData = map[string]any{
 	EventCommissionAccrued:    CommissionEvent{},
 	EventCommissionCancelled:  CommissionEvent{},
 	EventCommissionClawedBack: CommissionEvent{},
+}
+
+// PointsExpiring is the data of an expiry reminder: a lot of a member's that
+// still holds points expires within Before (an ISO 8601 duration the program
+// declares, such as "P7D").
+type PointsExpiring struct {
+	Member string `json:"member"`
+	// Partner issued the lot; empty for a bonus.
+	Partner   string    `json:"partner,omitempty"`
+	LotID     int64     `json:"lotId"`
+	Points    int64     `json:"points"`
+	EarnedAt  time.Time `json:"earnedAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	Before    string    `json:"before"`
 }
 
 // ReferralCodeUse is the data of a referral code used on a purchase.

@@ -128,7 +128,8 @@ CREATE INDEX commissions_code ON commissions (code);
 	// 5: the events outbox (outbox.go): each event once, written with its
 	// change, and in the same transaction its deliveries, one per sink that may
 	// see it, pending (state 0) or dead (2, parked until replayed); a delivery
-	// made is deleted and counted per sink.
+	// made is deleted and counted per sink; and the expiry reminders sent, per
+	// lot, offset and expiry date, so that each is sent once.
 	`
 CREATE TABLE outbox (
 	id {{identity}},
@@ -158,6 +159,12 @@ CREATE INDEX deliveries_event ON deliveries (event_row);
 CREATE TABLE sink_counters (
 	sink TEXT PRIMARY KEY,
 	delivered BIGINT NOT NULL
+);
+CREATE TABLE expiry_reminders (
+	lot_id BIGINT NOT NULL REFERENCES lots(id),
+	before TEXT NOT NULL,
+	expires_at BIGINT NOT NULL,
+	PRIMARY KEY (lot_id, before, expires_at)
 )
 `,
 }
