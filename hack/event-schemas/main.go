@@ -59,8 +59,12 @@ func run(dir string) error {
 		if err != nil {
 			return err
 		}
+		subject := exampleSubject
+		if s, ok := examples[typ].(accrualapi.SettlementEvent); ok {
+			subject = s.Settlement
+		}
 		e := events.Event{ID: exampleIDs[typ], Source: "/apis/loyalty.treue.dev/v1alpha1/namespaces/stadtbonus/loyaltyprograms/stadtbonus",
-			Type: typ, Subject: exampleSubject, Time: exampleTime, Data: data}
+			Type: typ, Subject: subject, Time: exampleTime, Data: data}
 		body, err := e.Structured()
 		if err != nil {
 			return err
@@ -114,9 +118,33 @@ var exampleIDs = map[string]string{
 	accrualapi.EventReferralCodeIssued: "entry-4100", accrualapi.EventReferralCodeUsed: "entry-4620-code",
 	accrualapi.EventCommissionAccrued: "entry-4620-commission", accrualapi.EventCommissionCancelled: "entry-4700-commission",
 	accrualapi.EventCommissionClawedBack: "entry-4800-commission",
+	accrualapi.EventSettlementCompleted:  "settlement-stadtbonus/stadtbonus-weekly-2026-w47-completed-baeckerei-korn/baeckerei-korn",
+	accrualapi.EventSettlementFailed:     "settlement-stadtbonus/stadtbonus-weekly-2026-w47-failed-7KQ2M9XAB3",
+}
+
+var settled = accrualapi.SettlementEvent{Settlement: "stadtbonus/stadtbonus-weekly-2026-w47", Cooperation: "stadtbonus/stadtbonus-weekly",
+	Period: "2026-W47", Start: time.Date(2026, 11, 15, 23, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 22, 23, 0, 0, 0, time.UTC), Currency: "EUR"}
+
+const zero = "0.00"
+
+func completed() accrualapi.SettlementEvent {
+	e := settled
+	e.Checksum = "sha256:4f1c2a0e9b7d3c5a8e6f1b2d4c6a8e0f2b4d6f8a0c2e4a6c8e0a2c4e6a8c0e2a"
+	e.Statement = &accrualapi.SettlementLine{Partner: baecker, PointsIssued: 4210, PointsRedeemed: 1500, PointsReturned: 30,
+		IssuanceAmount: "42.10", RedemptionAmount: "12.00", CommissionsEarned: zero, CommissionsOwed: zero,
+		CarriedIn: zero, CarriedOut: zero, Net: "-30.10"}
+	return e
+}
+
+func failedRun() accrualapi.SettlementEvent {
+	e := settled
+	e.Reason, e.Message = "MarkFailed", "marking the settled entries: connection reset by peer"
+	return e
 }
 
 var examples = map[string]any{
+	accrualapi.EventSettlementCompleted: completed(),
+	accrualapi.EventSettlementFailed:    failedRun(),
 	accrualapi.EventMemberEnrolled: accrualapi.EntryEventOf[accrualapi.EnrollResult]{
 		Entry: entry(1, accrualapi.KindSignupBonus, "", 50, 0), Result: accrualapi.EnrollResult{EntryID: 1, Created: true, SignupBonus: 50}},
 	accrualapi.EventPointsEarned: accrualapi.EntryEventOf[accrualapi.EarnResult]{

@@ -66,6 +66,15 @@ func newDispatcher(l *ledger.Ledger, cfg *LoadedEvents, log *slog.Logger, m *eve
 	return d
 }
 
+// Dispatch sends the program's events to its sinks until ctx ends, whenever
+// this replica holds the dispatch lock; it returns at once when the program
+// declares no sinks. Run runs it.
+func (s *Server) Dispatch(ctx context.Context) {
+	if s.dispatch != nil {
+		s.dispatch.run(ctx)
+	}
+}
+
 // poke tells the dispatcher that events may have been written.
 func (d *dispatcher) poke() {
 	select {

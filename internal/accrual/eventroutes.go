@@ -117,3 +117,26 @@ func (s *Server) replayDead(w http.ResponseWriter, r *http.Request, who Principa
 	}
 	return respond(w, accrualapi.ReplayResult{Replayed: n}, false)
 }
+
+// settlementEvents writes the events of a settlement run the job reports. It
+// needs no Idempotency-Key: each event's id comes from the settlement, the run
+// and the partner, and a repeat writes nothing.
+func (s *Server) settlementEvents(w http.ResponseWriter, r *http.Request, _ Principal) error {
+	var o accrualapi.SettlementOutcome
+	if err := decode(w, r, &o); err != nil {
+		return err
+	}
+	switch {
+	case o.Settlement == "" || o.Cooperation == "" || o.Period == "" || o.Currency == "":
+		return badRequest("send the settlement, its cooperation, period and currency")
+	case !o.Completed && (o.Run == "" || o.Reason == ""):
+		return badRequest("a failed run needs its run id and the reason")
+	case len(o.Statements) > accrualapi.MaxMark || len(o.Partners) > accrualapi.MaxMark:
+		return badRequest("at most %d statements and partners", accrualapi.MaxMark)
+	}
+	n, err := s.ledger.RecordSettlementOutcome(r.Context(), o)
+	if err != nil {
+		return err
+	}
+	return respond(w, accrualapi.SettlementEventsResult{Events: n}, false)
+}

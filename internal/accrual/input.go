@@ -54,7 +54,7 @@ const (
 )
 
 // freeText are the fields that hold prose rather than an identifier.
-var freeText = map[string]bool{"reason": true}
+var freeText = map[string]bool{"reason": true, "message": true}
 
 // decode reads exactly one JSON object of the expected shape into into, and
 // checks every string in it.

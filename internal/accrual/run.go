@@ -122,9 +122,7 @@ func Run(ctx context.Context, o Options) error {
 	dispatchDone := make(chan struct{})
 	go func() {
 		defer close(dispatchDone)
-		if s.dispatch != nil {
-			s.dispatch.run(sweepCtx)
-		}
+		s.Dispatch(sweepCtx)
 	}()
 
 	var serveErr error

@@ -78,6 +78,7 @@ var routes = []route{
 	{"POST /v1/settlement/commissions/mark", []Role{RoleSettlement}, (*Server).markCommissionsSettled,
 		accrualapi.MarkCommissionsRequest{}, accrualapi.MarkResult{}},
 	{"GET /v1/stats", []Role{RoleAdmin, RoleSettlement}, (*Server).stats, nil, accrualapi.Stats{}},
+	{"POST /v1/settlement/events", []Role{RoleSettlement}, (*Server).settlementEvents, accrualapi.SettlementOutcome{}, accrualapi.SettlementEventsResult{}},
 	{"GET /v1/events/sinks", []Role{RoleAdmin}, (*Server).sinksStatus, nil, accrualapi.SinksStatus{}},
 	{"GET /v1/events/sinks/{sink}/dead", []Role{RoleAdmin}, (*Server).deadEvents, nil, accrualapi.DeadEventsPage{}},
 	{"POST /v1/events/sinks/{sink}/replay", []Role{RoleAdmin}, (*Server).replayDead, accrualapi.ReplayRequest{}, accrualapi.ReplayResult{}},

@@ -281,3 +281,12 @@ func (c *Client) Sinks(ctx context.Context) (SinksStatus, error) {
 	_, err := c.do(ctx, http.MethodGet, "/v1/events/sinks", nil, "", nil, &out)
 	return out, err
 }
+
+// SettlementEvents reports a settlement run's outcome for the program's
+// events (POST /v1/settlement/events, settlement token). A repeat writes
+// nothing: the events' ids come from the settlement, the run and the partner.
+func (c *Client) SettlementEvents(ctx context.Context, o SettlementOutcome) (SettlementEventsResult, error) {
+	var out SettlementEventsResult
+	_, err := c.do(ctx, http.MethodPost, "/v1/settlement/events", nil, "", o, &out)
+	return out, err
+}

@@ -42,6 +42,8 @@ const (
 	EventCommissionAccrued    = "dev.treue.commission.accrued"
 	EventCommissionCancelled  = "dev.treue.commission.cancelled"
 	EventCommissionClawedBack = "dev.treue.commission.clawedback"
+	EventSettlementCompleted  = "dev.treue.settlement.completed"
+	EventSettlementFailed     = "dev.treue.settlement.failed"
 )
 
 // EventTypes are the types the service emits, in the order the README lists them.
@@ -50,6 +52,7 @@ var EventTypes = []string{
 	EventPointsExpired, EventPointsExpiring, EventBirthdayBonusGranted, EventMembershipPaid, EventMembershipLapsed,
 	EventReferralCodeIssued, EventReferralCodeUsed,
 	EventCommissionAccrued, EventCommissionCancelled, EventCommissionClawedBack,
+	EventSettlementCompleted, EventSettlementFailed,
 }
 
 // EntryEvent is the data of an event about one journal entry: the entry as a
@@ -97,6 +100,70 @@ var EventData = map[string]any{
 	EventCommissionAccrued:    CommissionEvent{},
 	EventCommissionCancelled:  CommissionEvent{},
 	EventCommissionClawedBack: CommissionEvent{},
+	EventSettlementCompleted:  SettlementEvent{},
+	EventSettlementFailed:     SettlementEvent{},
+}
+
+// SettlementOutcome is what the settlement job reports after a run that
+// completed or failed (POST /v1/settlement/events): the service writes its
+// events, each partner's with its own statement line only.
+type SettlementOutcome struct {
+	// Settlement is the Settlement's "namespace/name"; Cooperation the
+	// PartnerCooperation's.
+	Settlement  string `json:"settlement"`
+	Cooperation string `json:"cooperation"`
+	// Run identifies the job's run: a failure is an event per run.
+	Run    string    `json:"run"`
+	Period string    `json:"period"`
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+	// Completed, or failed with Reason and Message.
+	Completed bool   `json:"completed"`
+	Reason    string `json:"reason,omitempty"`
+	Message   string `json:"message,omitempty"`
+	Checksum  string `json:"checksum,omitempty"`
+	Currency  string `json:"currency"`
+	// Partners are the partners of the run: each hears of a failure.
+	Partners []string `json:"partners"`
+	// Statements are the completed run's lines, one per partner.
+	Statements []SettlementLine `json:"statements,omitempty"`
+}
+
+// SettlementLine is one partner's statement, amounts as exact decimals in the
+// currency's major unit (positive: owed to the partner).
+type SettlementLine struct {
+	Partner           string `json:"partner"`
+	PointsIssued      int64  `json:"pointsIssued"`
+	PointsRedeemed    int64  `json:"pointsRedeemed"`
+	PointsReturned    int64  `json:"pointsReturned"`
+	IssuanceAmount    string `json:"issuanceAmount"`
+	RedemptionAmount  string `json:"redemptionAmount"`
+	CommissionsEarned string `json:"commissionsEarned"`
+	CommissionsOwed   string `json:"commissionsOwed"`
+	CarriedIn         string `json:"carriedIn"`
+	CarriedOut        string `json:"carriedOut"`
+	Net               string `json:"net"`
+}
+
+// SettlementEvent is the data of a settlement's event: the run, and for a
+// completed one the receiving partner's own line (a program's sinks get one
+// event per partner).
+type SettlementEvent struct {
+	Settlement  string          `json:"settlement"`
+	Cooperation string          `json:"cooperation"`
+	Period      string          `json:"period"`
+	Start       time.Time       `json:"start"`
+	End         time.Time       `json:"end"`
+	Reason      string          `json:"reason,omitempty"`
+	Message     string          `json:"message,omitempty"`
+	Checksum    string          `json:"checksum,omitempty"`
+	Currency    string          `json:"currency"`
+	Statement   *SettlementLine `json:"statement,omitempty"`
+}
+
+// SettlementEventsResult counts the events a report wrote (0 for a repeat).
+type SettlementEventsResult struct {
+	Events int `json:"events"`
 }
 
 // PointsExpiring is the data of an expiry reminder: a lot of a member's that

@@ -137,5 +137,6 @@ func (e *newEntry) insert(ctx context.Context, t tx, res any) error {
 		}
 		events = append(events, ev)
 	}
-	return insertEvents(ctx, t, e.sinks, append(events, e.extra...))
+	_, err = insertEvents(ctx, t, e.sinks, append(events, e.extra...))
+	return err
 }

@@ -267,8 +267,11 @@ func eventsOfSweeps(t *testing.T, e *env, n *int, earned EarnResult) {
 			t.Fatalf("event %s: %v\n%s", r.id, err, r.data)
 		}
 	}
+	// Every type a write makes (the sweep's reminders and the settlement job's
+	// reports have tests of their own).
 	for _, typ := range accrualapi.EventTypes {
-		if !types[typ] {
+		if !types[typ] && !slices.Contains([]string{accrualapi.EventPointsExpiring, accrualapi.EventSettlementCompleted,
+			accrualapi.EventSettlementFailed}, typ) {
 			t.Errorf("no %s event was written", typ)
 		}
 	}
@@ -523,4 +526,43 @@ func TestOneReplicaDispatches(t *testing.T) {
 		t.Fatalf("after the holder died: %v", err)
 	}
 	third.Release()
+}
+
+// A settlement's report: each partner's completion reaches only that
+// partner's audience, with its own line; a repeat writes nothing; a failure is
+// one event per run that every partner of the run hears of.
+func TestASettlementReportWritesEachPartnersLine(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open opener) {
+		e := open(t, mustProgram(t, stadtBonusConfig()), nil)
+		o := accrualapi.SettlementOutcome{Settlement: "stadtbonus/weekly-2026-w47", Cooperation: "stadtbonus/weekly", Run: "r1",
+			Period: "2026-W47", Currency: "EUR", Partners: []string{baecker, drucker}, Completed: true, Checksum: "sha256:00",
+			Statements: []accrualapi.SettlementLine{{Partner: baecker, Net: "-1.00"}, {Partner: drucker, Net: "1.00"}}}
+		for i, want := range []int{2, 0} {
+			if n, err := e.RecordSettlementOutcome(e.ctx, o); err != nil || n != want {
+				t.Fatalf("report %d: %d events, %v; want %d", i, n, err, want)
+			}
+		}
+		failed := o
+		failed.Completed, failed.Statements, failed.Reason, failed.Run = false, nil, "MarkFailed", "r2"
+		if n, err := e.RecordSettlementOutcome(e.ctx, failed); err != nil || n != 1 {
+			t.Fatalf("the failure: %d events, %v", n, err)
+		}
+		n := 0
+		rows := expectEvents(t, e, &n, "the reports", "dev.treue.settlement.completed@stadtbonus/weekly-2026-w47["+baecker+"]",
+			"dev.treue.settlement.completed@stadtbonus/weekly-2026-w47["+drucker+"]",
+			"dev.treue.settlement.failed@stadtbonus/weekly-2026-w47["+baecker+" "+drucker+"]")
+		check := testbin.EventSchemas(t, accrualapi.EventTypes)
+		for i, r := range rows {
+			var d accrualapi.SettlementEvent
+			if err := json.Unmarshal([]byte(r.data), &d); err != nil {
+				t.Fatal(err)
+			}
+			if err := check(r.typ, []byte(r.data)); err != nil {
+				t.Fatal(err)
+			}
+			if i < 2 && (d.Statement == nil || d.Statement.Partner != []string{baecker, drucker}[i]) {
+				t.Fatalf("completion %d carries %+v", i, d.Statement)
+			}
+		}
+	})
 }

@@ -108,10 +108,12 @@ func taken(sinks []SinkFilter, events []outboxEvent) []outboxEvent {
 }
 
 // insertEvents writes the events some sink takes into the outbox, in order,
-// with their deliveries. An event whose id is stored already is not written
-// again (a time-driven event found twice).
-func insertEvents(ctx context.Context, t tx, sinks []SinkFilter, events []outboxEvent) error {
+// with their deliveries, and returns how many it wrote. An event whose id is
+// stored already is not written again (a time-driven event found twice, a
+// report repeated).
+func insertEvents(ctx context.Context, t tx, sinks []SinkFilter, events []outboxEvent) (int, error) {
 	var deliveries [][]any
+	written := 0
 	for _, e := range taken(sinks, events) {
 		var row int64
 		err := t.queryRow(ctx, `INSERT INTO `+outboxColumns+` VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING RETURNING id`,
@@ -120,11 +122,12 @@ func insertEvents(ctx context.Context, t tx, sinks []SinkFilter, events []outbox
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("writing event %s: %w", e.id, err)
+			return written, fmt.Errorf("writing event %s: %w", e.id, err)
 		}
+		written++
 		deliveries = append(deliveries, deliveriesOf(sinks, row, e)...)
 	}
-	return insertRows(ctx, t, deliveryColumns, deliveries)
+	return written, insertRows(ctx, t, deliveryColumns, deliveries)
 }
 
 // insertEventRows writes the events of a batched run with multi-row statements;

@@ -178,7 +178,8 @@ func (l *Ledger) remind(ctx context.Context, lt reminderLot, open []period.Perio
 		if err != nil {
 			return err
 		}
-		return insertEvents(ctx, t, l.sinks, []outboxEvent{ev})
+		_, err = insertEvents(ctx, t, l.sinks, []outboxEvent{ev})
+		return err
 	})
 	return wrote, err
 }

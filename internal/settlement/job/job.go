@@ -123,6 +123,7 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 		return nil, err
 	}
 	completed := meta.IsStatusConditionTrue(record.Status.Conditions, loyaltyv1alpha1.ConditionCompleted)
+	svc := &service{api: &accrualapi.Client{Endpoint: o.Endpoint, Token: o.Token, HTTP: o.HTTP}, pageSize: o.PageSize, run: rand.Text()}
 	fail := func(reason string, cause error) (*Outcome, error) {
 		if completed && reason != loyaltyv1alpha1.ReasonChecksumMismatch {
 			// A completed settlement stays valid when a re-run cannot read the
@@ -132,6 +133,13 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 		}
 		if err := setCondition(ctx, c, record, loyaltyv1alpha1.ConditionFailed, metav1.ConditionTrue, reason, cause.Error()); err != nil {
 			return nil, errors.Join(cause, err)
+		}
+		// The partners hear of it; a report that does not arrive leaves the
+		// Failed condition, which the operator sees, as it is.
+		report := outcomeOf(coop, record, svc.run, terms.Currency.Code)
+		report.Reason, report.Message = reason, truncate(cause.Error(), 1000)
+		if _, err := svc.api.SettlementEvents(ctx, report); err != nil {
+			log.Error("Could not report the failed run for the program's events", "err", err)
 		}
 		return nil, cause
 	}
@@ -144,7 +152,6 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 	if err := carryIn(ctx, c, acc, coop, prevWindow, terms.Currency); err != nil {
 		return fail(loyaltyv1alpha1.ReasonReadFailed, err)
 	}
-	svc := &service{api: &accrualapi.Client{Endpoint: o.Endpoint, Token: o.Token, HTTP: o.HTTP}, pageSize: o.PageSize, run: rand.Text()}
 	var entryIDs, commissionIDs []int64
 	for _, m := range coop.Spec.Members {
 		partner := m.PartnerRef.Key(coop.Namespace)
@@ -177,7 +184,9 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 		}
 		out.Verified = true
 		log.Info("Settlement already completed; the ledger still gives its checksum", "checksum", res.Checksum)
-		return out, nil
+		// Reported again: a run that completed but could not report is
+		// retried (its Job fails), and a repeat writes no event twice.
+		return out, reportCompleted(ctx, svc, coop, record, terms.Currency.Code)
 	}
 
 	// Record first, mark second: a run that dies between the two leaves a
@@ -210,7 +219,46 @@ func Run(ctx context.Context, c client.Client, o Options) (*Outcome, error) {
 		return nil, fmt.Errorf("completing Settlement %s/%s: %w", record.Namespace, record.Name, err)
 	}
 	log.Info("Settled", "partners", len(res.Statements), "transfers", len(res.Transfers), "checksum", res.Checksum, "marked", marked)
-	return out, nil
+	return out, reportCompleted(ctx, svc, coop, record, terms.Currency.Code)
+}
+
+// reportCompleted reports a completed settlement for the program's events.
+// Its error fails the run, so that the Job runs it again: the settlement is
+// verified, and the report sent again.
+func reportCompleted(ctx context.Context, svc *service, coop *loyaltyv1alpha1.PartnerCooperation, record *loyaltyv1alpha1.Settlement,
+	currency string) error {
+	report := outcomeOf(coop, record, svc.run, currency)
+	report.Completed, report.Checksum = true, record.Status.Checksum
+	for _, st := range record.Status.Statements {
+		report.Statements = append(report.Statements, accrualapi.SettlementLine{
+			Partner: st.Partner.Key(record.Namespace), PointsIssued: st.PointsIssued, PointsRedeemed: st.PointsRedeemed,
+			PointsReturned: st.PointsReturned, IssuanceAmount: string(st.IssuanceAmount), RedemptionAmount: string(st.RedemptionAmount),
+			CommissionsEarned: string(st.CommissionsEarned), CommissionsOwed: string(st.CommissionsOwed),
+			CarriedIn: string(st.CarriedIn), CarriedOut: string(st.CarriedOut), Net: string(st.Net),
+		})
+	}
+	if _, err := svc.api.SettlementEvents(ctx, report); err != nil {
+		return fmt.Errorf("settlement %s/%s completed, but reporting it for the program's events failed (a re-run reports it): %w",
+			record.Namespace, record.Name, err)
+	}
+	return nil
+}
+
+// outcomeOf is the part of a run's report that a failure and a completion share.
+func outcomeOf(coop *loyaltyv1alpha1.PartnerCooperation, record *loyaltyv1alpha1.Settlement, run, currency string) accrualapi.SettlementOutcome {
+	o := accrualapi.SettlementOutcome{Settlement: record.Namespace + "/" + record.Name, Cooperation: coop.Namespace + "/" + coop.Name,
+		Run: run, Period: record.Spec.Period.ID, Start: record.Spec.Period.Start.UTC(), End: record.Spec.Period.End.UTC(), Currency: currency}
+	for _, m := range coop.Spec.Members {
+		o.Partners = append(o.Partners, m.PartnerRef.Key(coop.Namespace))
+	}
+	return o
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
 }
 
 func (o *Options) defaults() {

@@ -30,9 +30,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	cloudevent "github.com/cloudevents/sdk-go/v2/event"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -49,6 +54,7 @@ import (
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 	"github.com/treue-dev/treue/internal/accrual"
 	"github.com/treue-dev/treue/internal/accrualapi"
+	"github.com/treue-dev/treue/internal/events"
 	"github.com/treue-dev/treue/internal/ledger"
 	"github.com/treue-dev/treue/internal/rules"
 	"github.com/treue-dev/treue/internal/settlement"
@@ -105,6 +111,14 @@ type accrualService struct {
 // optionally the referral of Grafik to the print shop with no holding period.
 func accrualConfig(t *testing.T, program string, partners []string, referrals bool) (dir string, keys map[string]string) {
 	t.Helper()
+	return accrualConfigWith(t, program, partners, referrals, nil)
+}
+
+// accrualConfigWith is accrualConfig with the configuration changed by change,
+// which may write further secrets into dir.
+func accrualConfigWith(t *testing.T, program string, partners []string, referrals bool, change func(c *accrualapi.Config, dir string)) (
+	dir string, keys map[string]string) {
+	t.Helper()
 	dir = t.TempDir()
 	c := accrualapi.Config{
 		APIVersion: accrualapi.ConfigVersion, Program: program,
@@ -137,6 +151,9 @@ func accrualConfig(t *testing.T, program string, partners []string, referrals bo
 			t.Fatal(err)
 		}
 	}
+	if change != nil {
+		change(&c, dir)
+	}
 	raw, _ := json.Marshal(c)
 	if err := os.WriteFile(filepath.Join(dir, "accrual.json"), raw, 0o600); err != nil {
 		t.Fatal(err)
@@ -147,19 +164,29 @@ func accrualConfig(t *testing.T, program string, partners []string, referrals bo
 // startAccrual runs StadtBonus's service in the test process.
 func startAccrual(t *testing.T) *accrualService {
 	t.Helper()
-	dir, keys := accrualConfig(t, "stadtbonus/stadtbonus", []string{baecker, drucker, grafik}, true)
+	svc, _ := startAccrualWith(t, nil)
+	return svc
+}
+
+// startAccrualWith is startAccrual with the configuration changed by change;
+// it returns the service's handler too, whose dispatcher a test drives.
+func startAccrualWith(t *testing.T, change func(c *accrualapi.Config, dir string)) (*accrualService, *accrual.Server) {
+	t.Helper()
+	dir, keys := accrualConfigWith(t, "stadtbonus/stadtbonus", []string{baecker, drucker, grafik}, true, change)
 	cfg, err := accrual.LoadConfig(filepath.Join(dir, "accrual.json"), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := ledger.Open(context.Background(), ledger.Options{Backend: ledger.SQLite, DSN: cfg.LedgerDSN, Program: cfg.Program, Referrals: cfg.Referrals})
+	l, err := ledger.Open(context.Background(), ledger.Options{Backend: ledger.SQLite, DSN: cfg.LedgerDSN, Program: cfg.Program, Referrals: cfg.Referrals,
+		Sinks: cfg.Events.Filters()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = l.Close() })
-	srv := httptest.NewServer(accrual.NewServer(cfg, l, slog.New(slog.DiscardHandler), prometheus.NewRegistry()).Handler())
+	server := accrual.NewServer(cfg, l, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	srv := httptest.NewServer(server.Handler())
 	t.Cleanup(srv.Close)
-	return &accrualService{url: srv.URL, keys: keys}
+	return &accrualService{url: srv.URL, keys: keys}, server
 }
 
 // call sends a write or read as who and decodes the answer, failing the test on
@@ -623,6 +650,150 @@ func expectNothingMarked(t *testing.T, svc *accrualService, partner string) {
 	for _, e := range page["entries"].([]any) {
 		if s := e.(map[string]any)["settlement"]; s != nil {
 			t.Fatalf("an entry of %s was marked settled by %v", partner, s)
+		}
+	}
+}
+
+// failEveryMark makes every mark fail, as a network cut would.
+type failEveryMark struct{ next http.RoundTripper }
+
+func (f failEveryMark) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/mark") {
+		return nil, fmt.Errorf("connection reset by peer")
+	}
+	return f.next.RoundTrip(r)
+}
+
+// eventReceiver records the CloudEvents posted to it, each verified with the
+// reference Standard Webhooks library.
+type eventReceiver struct {
+	*httptest.Server
+	mu     sync.Mutex
+	events []cloudevent.Event
+}
+
+func newEventReceiver(t *testing.T, secret string) *eventReceiver {
+	t.Helper()
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &eventReceiver{}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		var ce cloudevent.Event
+		if wh.Verify(body, req.Header) != nil || json.Unmarshal(body, &ce) != nil {
+			http.Error(w, "refused", http.StatusBadRequest)
+			return
+		}
+		r.mu.Lock()
+		r.events = append(r.events, ce)
+		r.mu.Unlock()
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+// settlementEvents waits until the receiver has n events and returns them.
+func (r *eventReceiver) settlementEvents(t *testing.T, n int) []accrualapi.SettlementEvent {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r.mu.Lock()
+		got := slices.Clone(r.events)
+		r.mu.Unlock()
+		if len(got) >= n {
+			out := make([]accrualapi.SettlementEvent, 0, len(got))
+			for _, e := range got {
+				var d accrualapi.SettlementEvent
+				if err := json.Unmarshal(e.Data(), &d); err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, d)
+			}
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events arrived within 30 s, want %d", len(got), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A completed run tells each partner's sink its own statement line and the
+// platform's every line; a re-run tells nothing twice; a failed run tells
+// every partner.
+func TestASettlementRunReportsItsEvents(t *testing.T) {
+	c := startAPIServer(t)
+	createCooperation(t, c)
+	platformSecret, _ := events.NewSecret()
+	bakerySecret, _ := events.NewSecret()
+	platform, bakery := newEventReceiver(t, platformSecret), newEventReceiver(t, bakerySecret)
+	settlementTypes := []string{accrualapi.EventSettlementCompleted, accrualapi.EventSettlementFailed}
+	svc, server := startAccrualWith(t, func(cfg *accrualapi.Config, dir string) {
+		for name, secret := range map[string]string{"platform.whsec": platformSecret, "bakery.whsec": bakerySecret} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(secret), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cfg.Events = &accrualapi.EventsConfig{Source: "/apis/loyalty.treue.dev/v1alpha1/namespaces/stadtbonus/loyaltyprograms/stadtbonus",
+			Sinks: []accrualapi.SinkConfig{
+				{Name: "program.platform", URL: platform.URL, SigningSecretFiles: []string{"platform.whsec"}, Types: settlementTypes},
+				{Name: "baeckerei-korn.baeckerei-korn.shop", Partner: baecker, URL: bakery.URL, SigningSecretFiles: []string{"bakery.whsec"},
+					Types: settlementTypes},
+			}}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go server.Dispatch(ctx)
+
+	svc.call(t, "POST", "/v1/members", baecker, "e1", map[string]any{"member": "anna"})
+	svc.call(t, "POST", "/v1/earn", baecker, "t1", map[string]any{"member": "anna", "amount": 20000, "currency": "EUR"})
+	svc.call(t, "POST", "/v1/redeem", grafik, "t2", map[string]any{"member": "anna", "points": 60})
+	now := time.Now()
+	o := Options{Cooperation: types.NamespacedName{Namespace: "stadtbonus", Name: "stadtbonus-weekly"}, Endpoint: svc.url,
+		Token: svc.keys["settlement"], Now: func() time.Time { return now.AddDate(0, 0, 7) },
+		HTTP: &http.Client{Transport: failEveryMark{http.DefaultTransport}}}
+	// The first run fails marking: every partner hears of it, the bakery too.
+	if _, err := Run(ctx, c, o); err == nil {
+		t.Fatal("the first run did not fail")
+	}
+	failed := bakery.settlementEvents(t, 1)
+	if failed[0].Reason != loyaltyv1alpha1.ReasonMarkFailed || failed[0].Statement != nil || failed[0].Cooperation != "stadtbonus/stadtbonus-weekly" {
+		t.Fatalf("the failure's event: %+v", failed[0])
+	}
+	o.HTTP = nil
+	out, err := Run(ctx, c, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(ctx, c, o); err != nil { // verifies, and reports nothing new
+		t.Fatal(err)
+	}
+	// The platform: the failure and a completion per partner.
+	got := platform.settlementEvents(t, 4)
+	lines := map[string]accrualapi.SettlementLine{}
+	for _, e := range got[1:] {
+		if e.Statement == nil || e.Checksum != out.Result.Checksum || e.Settlement != "stadtbonus/"+out.Name {
+			t.Fatalf("a completion's event: %+v", e)
+		}
+		lines[e.Statement.Partner] = *e.Statement
+	}
+	if len(lines) != 3 || lines[baecker].IssuanceAmount != "1.00" || lines[grafik].RedemptionAmount != "0.54" || lines[grafik].Net != "0.54" {
+		t.Fatalf("the statement lines: %+v", lines)
+	}
+	// The bakery: the failure and its own line, nobody else's.
+	mine := bakery.settlementEvents(t, 2)
+	if len(mine) != 2 || mine[1].Statement == nil || mine[1].Statement.Partner != baecker || mine[1].Statement.Net != "-1.00" {
+		t.Fatalf("the bakery's events: %+v", mine)
+	}
+	// The verifying run's report was a repeat: the service wrote four events
+	// for the platform, no fifth (its writes are done when it answers).
+	sinks := svc.call(t, "GET", "/v1/events/sinks", "admin", "", nil)["sinks"].([]any)
+	for _, s := range sinks {
+		s := s.(map[string]any)
+		if s["name"] == "program.platform" && s["delivered"].(float64)+s["pending"].(float64) != 4 {
+			t.Fatalf("the platform's sink has %v delivered and %v pending events, want 4 in all", s["delivered"], s["pending"])
 		}
 	}
 }
