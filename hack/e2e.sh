@@ -27,18 +27,25 @@ if [ -z "${KUBECONFIG:-}" ]; then
 fi
 
 hack/deploy.sh "$version"
-# A partner's till (test/e2e/till) runs as a pod of the partner's namespace: its
-# image is built like treue's, without Docker.
+# A partner's till (test/e2e/till) and its webhook receiver (test/e2e/receiver)
+# run as pods of the partner's namespace: their images are built like treue's,
+# without Docker.
+image_of() { # name → builds and loads treue.local/e2e-<name>:<version>
+  local name="$1" image="treue.local/e2e-$1:${version}"
+  log "building the ${name}'s image ${image}"
+  CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -o "bin/linux-amd64/e2e-${name}" "./test/e2e/${name}"
+  go run ./hack/image --binary "bin/linux-amd64/e2e-${name}" --path "/${name}" --tag "$image" --version "$version" \
+    --out "bin/e2e-${name}-image.tar" >/dev/null
+  if [ "${KUBECONFIG}" = "${root}/bin/cluster/kubeconfig" ]; then
+    ctr --address "${root}/bin/cluster/containerd/containerd.sock" -n k8s.io images import "bin/e2e-${name}-image.tar" >/dev/null
+  else
+    log "the image ${image} must be loadable in the cluster in KUBECONFIG (kind load image-archive bin/e2e-${name}-image.tar)"
+  fi
+}
+image_of till
+image_of receiver
 till_image="treue.local/e2e-till:${version}"
-log "building the till's image ${till_image}"
-CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -o bin/linux-amd64/e2e-till ./test/e2e/till
-go run ./hack/image --binary bin/linux-amd64/e2e-till --path /till --tag "$till_image" --version "$version" \
-  --out bin/e2e-till-image.tar >/dev/null
-if [ "${KUBECONFIG}" = "${root}/bin/cluster/kubeconfig" ]; then
-  ctr --address "${root}/bin/cluster/containerd/containerd.sock" -n k8s.io images import bin/e2e-till-image.tar >/dev/null
-else
-  log "the image ${till_image} must be loadable in the cluster in KUBECONFIG (kind load image-archive bin/e2e-till-image.tar)"
-fi
+export TREUE_E2E_RECEIVER_IMAGE="treue.local/e2e-receiver:${version}"
 export TREUE_E2E_TILL_IMAGE="$till_image"
 log "running the suite"
 KUBECTL="${assets}/kubectl" go test -tags e2e ./test/e2e -count=1 -timeout 20m -v -args -ginkgo.v

@@ -47,6 +47,10 @@ func TestEachPartnerSeesItsOwnShare(t *testing.T) {
 		{"POST", "/v1/adjust", map[string]int{baecker: 403, drucker: 403, grafik: 403, "settlement": 403}},
 		{"POST", "/v1/earn", map[string]int{"admin": 403, "settlement": 403}},
 		{"POST", "/v1/settlement/mark", map[string]int{baecker: 403, drucker: 403, grafik: 403, "admin": 403}},
+		{"POST", "/v1/settlement/events", map[string]int{baecker: 403, drucker: 403, grafik: 403, "admin": 403}},
+		{"GET", "/v1/events/sinks", map[string]int{baecker: 403, drucker: 403, grafik: 403, "admin": 200, "settlement": 403}},
+		{"GET", "/v1/events/sinks/shop/dead", map[string]int{baecker: 403, drucker: 403, grafik: 403, "settlement": 403}},
+		{"POST", "/v1/events/sinks/shop/replay", map[string]int{baecker: 403, drucker: 403, grafik: 403, "settlement": 403}},
 	}
 	for _, c := range statuses {
 		for _, who := range roles {

@@ -328,6 +328,10 @@ var _ = Describe("The StadtBonus samples on a real node", Ordered, func() {
 		Expect(kubectlOut("logs", "-n", "stadtbonus", "job/e2e-settle-again-"+suffix)).To(ContainSubstring("verified"))
 	})
 
+	It("send a partner's webhook its own till's purchase, signed, never another partner's, and its settlement line", func(ctx SpecContext) {
+		partnerWebhook(ctx)
+	})
+
 	It("keep balances exactly through earn, redeem and a partial return, and pay referrals", func(ctx SpecContext) {
 		// A program of its own, whose points are available at once.
 		n := newNetwork(ctx, "money", nil, "shop", "cafe")
