@@ -40,11 +40,35 @@ const (
 	previousSigningSecretKey = "previousSecret"
 )
 
-// signingKeys are the secrets read from one signing Secret; current is empty
-// when the Secret is missing, problem says what is wrong with it.
+// signingKeys are the secrets read from one sink's Secret: a webhook's
+// signing secrets (current empty when missing), or a NATS sink's credentials;
+// problem says what is wrong with it.
 type signingKeys struct {
 	current, previous string
+	creds             string
 	problem           string
+}
+
+// Key of a NATS sink's credentials Secret.
+const natsCredentialsKey = "creds"
+
+// secretRefOf is the Secret a sink reads: a webhook's signing Secret, a NATS
+// sink's credentials; nil for none.
+func secretRefOf(s loyaltyv1alpha1.EventSink) *loyaltyv1alpha1.LocalObjectReference {
+	if s.NATS != nil {
+		return s.NATS.CredentialsSecretRef
+	}
+	return s.SigningSecretRef
+}
+
+// natsCredentialsOf checks a NATS credentials Secret's data (nil when it does
+// not exist).
+func natsCredentialsOf(namespace, name string, data map[string][]byte) signingKeys {
+	if len(data[natsCredentialsKey]) == 0 {
+		return signingKeys{problem: fmt.Sprintf("Secret %s/%s with key %q holding the NATS credentials does not exist or is empty; create it",
+			namespace, name, natsCredentialsKey)}
+	}
+	return signingKeys{creds: string(data[natsCredentialsKey])}
 }
 
 // signingKeysOf checks a signing Secret's data (nil when it does not exist).
@@ -144,18 +168,31 @@ func renderEvents(program *loyaltyv1alpha1.LoyaltyProgram, sinks []declaredSink,
 		}
 	}
 	for _, d := range sinks {
-		k := keys[loyaltyv1alpha1.ObjectKey(d.namespace, d.sink.SigningSecretRef.Name)]
-		if k.current == "" {
+		var k signingKeys
+		if ref := secretRefOf(d.sink); ref != nil {
+			k = keys[loyaltyv1alpha1.ObjectKey(d.namespace, ref.Name)]
+		}
+		if k.problem != "" || (d.sink.NATS == nil && k.current == "") {
 			problems[d.name] = k.problem
 			continue
 		}
-		sc := accrualapi.SinkConfig{Name: d.name, Partner: d.partner, URL: sinkURL(d.sink, d.namespace)}
+		sc := accrualapi.SinkConfig{Name: d.name, Partner: d.partner}
 		for _, t := range d.sink.Types {
 			sc.Types = append(sc.Types, string(t))
 		}
 		if d.sink.DeadAfter != nil {
 			sc.DeadAfter = d.sink.DeadAfter.Duration.String()
 		}
+		if n := d.sink.NATS; n != nil {
+			sc.NATS = &accrualapi.NATSSinkConfig{URL: n.URL, Subject: n.Subject, Stream: n.Stream}
+			if k.creds != "" {
+				sc.NATS.CredentialsFile = "sink-" + d.name + ".creds"
+				files[sc.NATS.CredentialsFile] = []byte(k.creds)
+			}
+			c.Sinks = append(c.Sinks, sc)
+			continue
+		}
+		sc.URL = sinkURL(d.sink, d.namespace)
 		current := "sink-" + d.name + ".whsec"
 		files[current] = []byte(k.current)
 		sc.SigningSecretFiles = []string{current}
@@ -211,8 +248,8 @@ func sinkFigures(sinks []declaredSink, problems map[string]string, reported *acc
 			failing = append(failing, fmt.Sprintf("sink %s has %d dead events (last error: %s); fix the receiver, then replay them with "+
 				"POST /v1/events/sinks/%s/replay as the program's admin", d.sink.Name, s.Dead, s.LastError, d.name))
 		case s.FailingSince != nil && deadAfter > 0 && now.Sub(*s.FailingSince) >= deadAfter:
-			failing = append(failing, fmt.Sprintf("sink %s has failed since %s (last error: %s); check that its receiver is up and "+
-				"verifies with the Secret %s", d.sink.Name, s.FailingSince.UTC().Format(time.RFC3339), s.LastError, d.sink.SigningSecretRef.Name))
+			failing = append(failing, fmt.Sprintf("sink %s has failed since %s (last error: %s); check that its receiver is up "+
+				"and takes the events", d.sink.Name, s.FailingSince.UTC().Format(time.RFC3339), s.LastError))
 		}
 	}
 	switch {

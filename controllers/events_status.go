@@ -100,28 +100,37 @@ func (s *sinkReports) get(ctx context.Context, program *loyaltyv1alpha1.LoyaltyP
 	return r.status
 }
 
-// readSigningKeys reads the signing Secrets the sinks name, past the cache
-// (the user owns them and does not label them).
+// readSigningKeys reads the Secrets the sinks name (webhooks' signing secrets,
+// NATS credentials), past the cache: the user owns them and does not label
+// them.
 func readSigningKeys(ctx context.Context, reader client.Reader, sinks []declaredSink) (map[string]signingKeys, error) {
 	keys := map[string]signingKeys{}
 	for _, d := range sinks {
-		ref := loyaltyv1alpha1.ObjectKey(d.namespace, d.sink.SigningSecretRef.Name)
+		sref := secretRefOf(d.sink)
+		if sref == nil {
+			continue
+		}
+		ref := loyaltyv1alpha1.ObjectKey(d.namespace, sref.Name)
 		if _, done := keys[ref]; done {
 			continue
 		}
 		secret := &corev1.Secret{}
-		err := reader.Get(ctx, client.ObjectKey{Namespace: d.namespace, Name: d.sink.SigningSecretRef.Name}, secret)
+		err := reader.Get(ctx, client.ObjectKey{Namespace: d.namespace, Name: sref.Name}, secret)
+		var data map[string][]byte
 		switch {
 		case apierrors.IsNotFound(err):
-			keys[ref] = signingKeysOf(d.namespace, d.sink.SigningSecretRef.Name, nil)
 		case err != nil:
-			return nil, fmt.Errorf("reading the signing Secret %s: %w", ref, err)
+			return nil, fmt.Errorf("reading the Secret %s of sink %s: %w", ref, d.sink.Name, err)
 		default:
-			data := secret.Data
+			data = secret.Data
 			if data == nil {
 				data = map[string][]byte{}
 			}
-			keys[ref] = signingKeysOf(d.namespace, d.sink.SigningSecretRef.Name, data)
+		}
+		if d.sink.NATS != nil {
+			keys[ref] = natsCredentialsOf(d.namespace, sref.Name, data)
+		} else {
+			keys[ref] = signingKeysOf(d.namespace, sref.Name, data)
 		}
 	}
 	return keys, nil

@@ -82,7 +82,7 @@ var _ = Describe("Event sinks", func() {
 		program := newProgram(programNS, "city", loyaltyv1alpha1.NamespacesFromAll, nil)
 		program.Spec.Events = &loyaltyv1alpha1.ProgramEvents{
 			Sinks: []loyaltyv1alpha1.EventSink{{Name: "warehouse", URI: "https://warehouse.example/treue",
-				SigningSecretRef: loyaltyv1alpha1.LocalObjectReference{Name: "warehouse-signing"},
+				SigningSecretRef: &loyaltyv1alpha1.LocalObjectReference{Name: "warehouse-signing"},
 				DeadAfter:        &metav1.Duration{Duration: 2 * time.Hour}}},
 			Retention:       &metav1.Duration{Duration: 72 * time.Hour},
 			ExpiryReminders: []loyaltyv1alpha1.Duration{"P30D", "P7D"},
@@ -153,7 +153,7 @@ var _ = Describe("Event sinks", func() {
 		partner.Spec.Events = &loyaltyv1alpha1.PartnerEvents{Sinks: []loyaltyv1alpha1.EventSink{{Name: "shop",
 			Ref:              &loyaltyv1alpha1.SinkServiceReference{Name: "shop", Port: 8080, Path: "/hooks/treue"},
 			Types:            []loyaltyv1alpha1.EventType{accrualapi.EventPointsEarned, accrualapi.EventPointsExpired},
-			SigningSecretRef: loyaltyv1alpha1.LocalObjectReference{Name: "shop-webhook"}}}}
+			SigningSecretRef: &loyaltyv1alpha1.LocalObjectReference{Name: "shop-webhook"}}}}
 		Expect(k8sClient.Create(ctx, partner)).To(Succeed())
 		sinkName := partnerNS + ".bakery.shop"
 		testSinks.set(program, accrualapi.SinkStatus{Name: "program.warehouse", Delivered: 7, DeadAfter: "2h0m0s"},
@@ -237,5 +237,36 @@ var _ = Describe("The README's events YAML", func() {
 		program.SetNamespace(ns)
 		Expect(unstructured.SetNestedMap(program.Object, events, "spec", "events")).To(Succeed())
 		Expect(k8sClient.Create(ctx, program)).To(Succeed())
+	})
+})
+
+var _ = Describe("A NATS sink", func() {
+	It("runs once its credentials Secret exists, and reaches the service's configuration with them", func(ctx SpecContext) {
+		ns := newNamespace(ctx)
+		program := newProgram(ns, "city", loyaltyv1alpha1.NamespacesFromAll, nil)
+		program.Spec.Events = &loyaltyv1alpha1.ProgramEvents{Sinks: []loyaltyv1alpha1.EventSink{{Name: "warehouse",
+			NATS: &loyaltyv1alpha1.NATSDestination{URL: "nats://nats.warehouse:4222", Subject: "city.events", Stream: "CITY",
+				CredentialsSecretRef: &loyaltyv1alpha1.LocalObjectReference{Name: "nats-creds"}}}}}
+		Expect(k8sClient.Create(ctx, program)).To(Succeed())
+		eventually(ctx, func(g Gomega) {
+			got := &loyaltyv1alpha1.LoyaltyProgram{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(program), got)).To(Succeed())
+			c := eventsCondition(got.Status.Conditions)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Reason).To(Equal(loyaltyv1alpha1.ReasonSigningSecretMissing))
+			g.Expect(c.Message).To(ContainSubstring("Secret " + ns + "/nats-creds with key \"creds\""))
+		}).Should(Succeed())
+		creds := "-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QifQ\n------END NATS USER JWT------\n"
+		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "nats-creds"},
+			Data: map[string][]byte{"creds": []byte(creds)}})).To(Succeed())
+		eventually(ctx, func(g Gomega) {
+			c := renderedConfig(g, ctx, program)
+			g.Expect(c.Events).NotTo(BeNil())
+			g.Expect(c.Events.Sinks).To(Equal([]accrualapi.SinkConfig{{Name: "program.warehouse", NATS: &accrualapi.NATSSinkConfig{
+				URL: "nats://nats.warehouse:4222", Subject: "city.events", Stream: "CITY", CredentialsFile: "sink-program.warehouse.creds"}}}))
+			files := &corev1.Secret{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: accrualSecretsName(program)}, files)).To(Succeed())
+			g.Expect(string(files.Data["sink-program.warehouse.creds"])).To(Equal(creds))
+		}).Should(Succeed())
 	})
 })

@@ -31,8 +31,9 @@ type EventType string
 
 // EventSink is one destination of events: a Service of the sink's namespace or
 // an http(s) URI, as Knative's Destination, with the Secret its requests are
-// signed with (Standard Webhooks).
-// +kubebuilder:validation:XValidation:rule="has(self.ref) != has(self.uri)",message="a sink names exactly one of ref (a Service in this namespace) and uri (an http or https URL)"
+// signed with (Standard Webhooks); or a NATS JetStream subject.
+// +kubebuilder:validation:XValidation:rule="(has(self.ref) ? 1 : 0) + (has(self.uri) ? 1 : 0) + (has(self.nats) ? 1 : 0) == 1",message="a sink names exactly one of ref (a Service in this namespace), uri (an http or https URL) and nats (a JetStream subject)"
+// +kubebuilder:validation:XValidation:rule="has(self.nats) || has(self.signingSecretRef)",message="a webhook sink names its signingSecretRef: every request is signed"
 type EventSink struct {
 	// name identifies the sink within its object. Its deliveries are kept under
 	// it: renaming a sink starts it afresh.
@@ -64,8 +65,14 @@ type EventSink struct {
 	// during a rotation whose key "previousSecret" holds the old one: each
 	// request is then signed with both, so that receivers accept it before and
 	// after they switch.
-	// +required
-	SigningSecretRef LocalObjectReference `json:"signingSecretRef"`
+	// +optional
+	SigningSecretRef *LocalObjectReference `json:"signingSecretRef,omitempty"`
+
+	// nats publishes the events to NATS JetStream instead, for a platform
+	// team's warehouse: each as a structured CloudEvent on
+	// "<subject>.<type without dev.treue.>", its id as Nats-Msg-Id.
+	// +optional
+	NATS *NATSDestination `json:"nats,omitempty"`
 
 	// deadAfter parks an event that could not be delivered for this long after
 	// its first failed attempt; it is kept, counted and can be replayed. 24h when
@@ -94,6 +101,34 @@ type SinkServiceReference struct {
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:XValidation:rule="self.matches('^/[-A-Za-z0-9._~/%]*$')",message="must be an absolute path such as \"/hooks/treue\""
 	Path string `json:"path,omitempty"`
+}
+
+// NATSDestination is a NATS JetStream subject.
+type NATSDestination struct {
+	// url of the NATS server.
+	// +required
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(nats|tls)://[^/?#]+$')",message="must be a nats:// or tls:// URL such as \"nats://nats.warehouse:4222\""
+	URL string `json:"url"`
+
+	// subject the events are published under.
+	// +required
+	// +kubebuilder:validation:MaxLength=200
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9_-]+([.][A-Za-z0-9_-]+)*$')",message="must be a NATS subject without wildcards, such as \"stadtbonus.events\""
+	Subject string `json:"subject"`
+
+	// stream that holds the subject; created, or its subjects set, when the
+	// sink first publishes.
+	// +required
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9_-]+$')",message="must be a JetStream stream name of letters, digits, '-' and '_'"
+	Stream string `json:"stream"`
+
+	// credentialsSecretRef names a Secret in this namespace whose key "creds"
+	// holds the NATS credentials (a .creds file) to connect with; none connects
+	// without.
+	// +optional
+	CredentialsSecretRef *LocalObjectReference `json:"credentialsSecretRef,omitempty"`
 }
 
 // ProgramEvents are the platform team's sinks.

@@ -253,6 +253,13 @@ func num(r response, field string) int64 {
 	return int64(v)
 }
 
+// withNATS gives c a NATS sink of the platform's, and returns its destination.
+func withNATS(c *accrualapi.Config, _ string) *accrualapi.NATSSinkConfig {
+	c.Events = &accrualapi.EventsConfig{Source: eventsSource, Sinks: []accrualapi.SinkConfig{
+		{Name: "warehouse", NATS: &accrualapi.NATSSinkConfig{URL: "nats://nats.warehouse:4222", Subject: "stadtbonus.events", Stream: "STADTBONUS"}}}}
+	return c.Events.Sinks[0].NATS
+}
+
 // withSink gives c the bakery's webhook sink, its secret in dir.
 func withSink(c *accrualapi.Config, dir string) *accrualapi.EventsConfig {
 	secret, _ := events.NewSecret()
@@ -304,6 +311,14 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"events.sinks[0].url", func(c *accrualapi.Config, dir string) { withSink(c, dir).Sinks[0].URL = "ftp://shop.example" }},
 		{"events.sinks[0].url", func(c *accrualapi.Config, dir string) { withSink(c, dir).Sinks[0].URL = "/relative" }},
 		{"events.sinks[0].deadAfter", func(c *accrualapi.Config, dir string) { withSink(c, dir).Sinks[0].DeadAfter = "-1h" }},
+		{"events.sinks[0].nats.url", func(c *accrualapi.Config, dir string) { withNATS(c, dir).URL = "http://nats:4222" }},
+		{"events.sinks[0].nats.subject", func(c *accrualapi.Config, dir string) { withNATS(c, dir).Subject = "stadtbonus.>" }},
+		{"events.sinks[0].nats.stream", func(c *accrualapi.Config, dir string) { withNATS(c, dir).Stream = "stadt bonus" }},
+		{"events.sinks[0].nats.credentialsFile", func(c *accrualapi.Config, dir string) { withNATS(c, dir).CredentialsFile = "missing.creds" }},
+		{"events.sinks[0]: a NATS sink has no url", func(c *accrualapi.Config, dir string) {
+			withNATS(c, dir)
+			c.Events.Sinks[0].URL = "https://shop.example/hooks"
+		}},
 		{"events.sinks[0].signingSecretFiles: is empty", func(c *accrualapi.Config, dir string) {
 			withSink(c, dir).Sinks[0].SigningSecretFiles = nil
 		}},

@@ -30,6 +30,9 @@ import (
 	"time"
 
 	cloudevent "github.com/cloudevents/sdk-go/v2/event"
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	dto "github.com/prometheus/client_model/go"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
@@ -322,5 +325,46 @@ func TestTheSweepRemindsOfExpiringPoints(t *testing.T) {
 	var data accrualapi.PointsExpiring
 	if err := json.Unmarshal(bakery.events[1].Data(), &data); err != nil || data.Before != "P7D" || data.Partner != baecker || data.Points != 5 {
 		t.Fatalf("the bakery's last reminder: %+v, %v", data, err)
+	}
+}
+
+// A platform team's NATS JetStream sink gets every event, on a subject per
+// type, from the same dispatcher (a real nats-server, the module's, in this
+// process).
+func TestANATSSinkGetsEveryEvent(t *testing.T) {
+	srv, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	defer srv.Shutdown()
+	f := newFixtureWith(t, nil, ledger.SQLite, func(c *accrualapi.Config) {
+		c.Events = &accrualapi.EventsConfig{Source: eventsSource, Sinks: []accrualapi.SinkConfig{
+			{Name: "warehouse", NATS: &accrualapi.NATSSinkConfig{URL: srv.ClientURL(), Subject: "stadtbonus.events", Stream: "STADTBONUS"}}}}
+	})
+	f.expect(f.call("POST", "/v1/members", "admin", "e-anna", map[string]any{"member": "anna"}), http.StatusOK)
+	f.expect(f.call("POST", "/v1/earn", baecker, "t1", map[string]any{"member": "anna", "amount": 1000, "currency": "EUR"}), http.StatusOK)
+	drain(t, f)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := js.Stream(context.Background(), "STADTBONUS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq, subject := range map[uint64]string{1: "stadtbonus.events.member.enrolled", 2: "stadtbonus.events.points.earned"} {
+		m, err := stream.GetMsg(context.Background(), seq)
+		if err != nil || m.Subject != subject {
+			t.Fatalf("message %d: %v, %v; want subject %s", seq, m, err, subject)
+		}
 	}
 }

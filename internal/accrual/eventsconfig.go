@@ -27,6 +27,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/events"
 	"github.com/treue-dev/treue/internal/ledger"
@@ -134,40 +136,84 @@ func loadEvents(c accrualapi.EventsConfig, secretsDir string, partners map[strin
 			}
 			ls.DeadAfter = d
 		}
-		u, err := url.Parse(sc.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			fail(field+".url", "%q is not an http or https URL", sc.URL)
+		if sc.NATS != nil {
+			if sc.URL != "" || len(sc.SigningSecretFiles) > 0 {
+				fail(field, "a NATS sink has no url or signingSecretFiles")
+			}
+			ls.Sink = natsSink(field+".nats", *sc.NATS, secretsDir, fail)
+			out.Sinks = append(out.Sinks, ls)
+			continue
 		}
-		var secrets []string
-		for j, name := range sc.SigningSecretFiles {
-			f := fmt.Sprintf("%s.signingSecretFiles[%d]", field, j)
-			if !fileName.MatchString(name) {
-				fail(f, "%q is not a file name in the secrets directory", name)
-				continue
-			}
-			b, err := os.ReadFile(filepath.Join(secretsDir, name))
-			if err != nil {
-				fail(f, "reading secret %s: %v", name, err)
-				continue
-			}
-			secret := strings.TrimSpace(string(b))
-			if _, err := events.ParseSecret(secret); err != nil {
-				// The error says what is wrong with it, never the secret.
-				fail(f, "secret %s: %v", name, err)
-				continue
-			}
-			secrets = append(secrets, secret)
-		}
-		sink := &events.HTTPSink{URL: sc.URL, Client: client}
-		if len(sc.SigningSecretFiles) == 0 {
-			fail(field+".signingSecretFiles", "is empty: every request is signed, name at least one secret")
-		} else if len(secrets) == len(sc.SigningSecretFiles) {
-			if sink.Signer, err = events.NewSigner(secrets...); err != nil {
-				fail(field+".signingSecretFiles", "%v", err)
-			}
-		}
-		ls.Sink = sink
+		ls.Sink = httpSink(field, sc, secretsDir, client, fail)
 		out.Sinks = append(out.Sinks, ls)
 	}
 	return out
+}
+
+var (
+	natsSubject = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+	natsStream  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+)
+
+// natsSink checks a NATS destination and builds its sink.
+func natsSink(field string, c accrualapi.NATSSinkConfig, secretsDir string, fail func(field, format string, args ...any)) *events.NATSSink {
+	u, err := url.Parse(c.URL)
+	if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
+		fail(field+".url", "%q is not a nats:// or tls:// URL", c.URL)
+	}
+	if !natsSubject.MatchString(c.Subject) {
+		fail(field+".subject", "%q is not a NATS subject of letters, digits, '-' and '_' separated by dots (no wildcards)", c.Subject)
+	}
+	if !natsStream.MatchString(c.Stream) {
+		fail(field+".stream", "%q is not a JetStream stream name (letters, digits, '-' and '_')", c.Stream)
+	}
+	sink := &events.NATSSink{URL: c.URL, Subject: c.Subject, Stream: c.Stream,
+		Options: []nats.Option{nats.Timeout(sinkTimeout), nats.MaxReconnects(-1)}}
+	if c.CredentialsFile != "" {
+		if !fileName.MatchString(c.CredentialsFile) {
+			fail(field+".credentialsFile", "%q is not a file name in the secrets directory", c.CredentialsFile)
+		} else if _, err := os.Stat(filepath.Join(secretsDir, c.CredentialsFile)); err != nil {
+			fail(field+".credentialsFile", "reading secret %s: %v", c.CredentialsFile, err)
+		} else {
+			sink.Options = append(sink.Options, nats.UserCredentials(filepath.Join(secretsDir, c.CredentialsFile)))
+		}
+	}
+	return sink
+}
+
+// httpSink checks a webhook sink and builds it, with its signer.
+func httpSink(field string, sc accrualapi.SinkConfig, secretsDir string, client *http.Client, fail func(field, format string, args ...any)) *events.HTTPSink {
+	u, err := url.Parse(sc.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		fail(field+".url", "%q is not an http or https URL", sc.URL)
+	}
+	var secrets []string
+	for j, name := range sc.SigningSecretFiles {
+		f := fmt.Sprintf("%s.signingSecretFiles[%d]", field, j)
+		if !fileName.MatchString(name) {
+			fail(f, "%q is not a file name in the secrets directory", name)
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(secretsDir, name))
+		if err != nil {
+			fail(f, "reading secret %s: %v", name, err)
+			continue
+		}
+		secret := strings.TrimSpace(string(b))
+		if _, err := events.ParseSecret(secret); err != nil {
+			// The error says what is wrong with it, never the secret.
+			fail(f, "secret %s: %v", name, err)
+			continue
+		}
+		secrets = append(secrets, secret)
+	}
+	sink := &events.HTTPSink{URL: sc.URL, Client: client}
+	if len(sc.SigningSecretFiles) == 0 {
+		fail(field+".signingSecretFiles", "is empty: every request is signed, name at least one secret")
+	} else if len(secrets) == len(sc.SigningSecretFiles) {
+		if sink.Signer, err = events.NewSigner(secrets...); err != nil {
+			fail(field+".signingSecretFiles", "%v", err)
+		}
+	}
+	return sink
 }

@@ -51,7 +51,7 @@ type EventsConfig struct {
 	ExpiryReminders []string `json:"expiryReminders,omitempty"`
 }
 
-// SinkConfig is one sink: an HTTP receiver.
+// SinkConfig is one sink: an HTTP receiver (URL), or a NATS JetStream subject.
 type SinkConfig struct {
 	// Name is unique among the program's sinks, and stays the same while the
 	// sink does: its deliveries are kept under it.
@@ -67,9 +67,26 @@ type SinkConfig struct {
 	// secrets ("whsec_..."); each request is signed with every one, so that a
 	// rotation accepts the old and the new.
 	SigningSecretFiles []string `json:"signingSecretFiles,omitempty"`
+	// NATS publishes to JetStream instead of posting.
+	NATS *NATSSinkConfig `json:"nats,omitempty"`
 	// DeadAfter parks an event that could not be delivered for this long (a Go
 	// duration) after its first failed attempt; 24h when empty.
 	DeadAfter string `json:"deadAfter,omitempty"`
+}
+
+// NATSSinkConfig is a NATS JetStream destination.
+type NATSSinkConfig struct {
+	// URL of the NATS server, nats:// or tls://.
+	URL string `json:"url"`
+	// Subject events are published under, as "<subject>.<type without
+	// dev.treue.>", such as "stadtbonus.events.points.earned".
+	Subject string `json:"subject"`
+	// Stream holds the subjects; it is created, or its subjects set, when the
+	// sink first publishes.
+	Stream string `json:"stream"`
+	// CredentialsFile names a file in the secrets directory with the NATS
+	// credentials (a .creds file) the sink connects with; none connects without.
+	CredentialsFile string `json:"credentialsFile,omitempty"`
 }
 
 // PartnerConfig is one accepted partner.

@@ -102,7 +102,7 @@ func partnerWebhook(ctx context.Context) {
 	})
 	patch := client.MergeFrom(partner.DeepCopy())
 	partner.Spec.Events = &loyaltyv1alpha1.PartnerEvents{Sinks: []loyaltyv1alpha1.EventSink{{Name: "shop",
-		Ref: &loyaltyv1alpha1.SinkServiceReference{Name: "shop-receiver", Port: 8080}, SigningSecretRef: loyaltyv1alpha1.LocalObjectReference{Name: "shop-webhook"}}}}
+		Ref: &loyaltyv1alpha1.SinkServiceReference{Name: "shop-receiver", Port: 8080}, SigningSecretRef: &loyaltyv1alpha1.LocalObjectReference{Name: "shop-webhook"}}}}
 	Expect(k8s.Patch(ctx, partner, patch)).To(Succeed())
 
 	// The sink reaches the program's configuration, which rolls out.
