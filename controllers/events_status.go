@@ -43,15 +43,25 @@ type httpSinks struct {
 }
 
 func (h httpSinks) ReadSinks(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (accrualapi.SinksStatus, error) {
-	if program.Status.Endpoint == "" {
-		return accrualapi.SinksStatus{}, fmt.Errorf("program %s/%s has no endpoint yet", program.Namespace, program.Name)
-	}
-	secret := &corev1.Secret{}
-	if err := h.c.Get(ctx, client.ObjectKey{Namespace: program.Namespace, Name: tokensSecretName(program.Name)}, secret); err != nil {
+	api, err := programAPI(ctx, h.c, h.http, program, adminTokenKey)
+	if err != nil {
 		return accrualapi.SinksStatus{}, err
 	}
-	api := &accrualapi.Client{Endpoint: program.Status.Endpoint, Token: string(secret.Data[adminTokenKey]), HTTP: h.http}
 	return api.Sinks(ctx)
+}
+
+// programAPI is a client of a program's service with one of its tokens (the
+// key of its tokens Secret).
+func programAPI(ctx context.Context, c client.Client, httpc *http.Client, program *loyaltyv1alpha1.LoyaltyProgram, tokenKey string) (
+	*accrualapi.Client, error) {
+	if program.Status.Endpoint == "" {
+		return nil, fmt.Errorf("program %s/%s has no endpoint yet", program.Namespace, program.Name)
+	}
+	secret := &corev1.Secret{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: program.Namespace, Name: tokensSecretName(program.Name)}, secret); err != nil {
+		return nil, err
+	}
+	return &accrualapi.Client{Endpoint: program.Status.Endpoint, Token: string(secret.Data[tokenKey]), HTTP: httpc}, nil
 }
 
 // defaultSinkReportInterval is the least time between two reads of a

@@ -24,7 +24,6 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -106,14 +105,10 @@ type httpStats struct {
 }
 
 func (h httpStats) ReadStats(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (accrualapi.Stats, error) {
-	if program.Status.Endpoint == "" {
-		return accrualapi.Stats{}, fmt.Errorf("program %s/%s has no endpoint yet", program.Namespace, program.Name)
-	}
-	secret := &corev1.Secret{}
-	if err := h.c.Get(ctx, client.ObjectKey{Namespace: program.Namespace, Name: tokensSecretName(program.Name)}, secret); err != nil {
+	api, err := programAPI(ctx, h.c, h.http, program, settlementTokenKey)
+	if err != nil {
 		return accrualapi.Stats{}, err
 	}
-	api := &accrualapi.Client{Endpoint: program.Status.Endpoint, Token: string(secret.Data[settlementTokenKey]), HTTP: h.http}
 	return api.Stats(ctx)
 }
 

@@ -143,18 +143,14 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 	}
 }
 
-type acked struct {
-	entryID, points int64
-	kind            string
-}
-
-func runCrash(t *testing.T, bin string, backend ledger.Backend) {
-	dir := t.TempDir()
+// serviceWithSink writes into dir the configuration and secrets of a service
+// on backend whose events go to a receiver that verifies their signatures; it
+// returns the keys, the ledger's DSN and the receiver.
+func serviceWithSink(t *testing.T, backend ledger.Backend, dir string) (map[string]string, string, *receiver) {
+	t.Helper()
 	c := testConfig("")
-	var readDSN string
-	c.Ledger, readDSN = crashLedger(t, backend, dir)
-	// Every write's event goes to a receiver that verifies its signature: the
-	// kills land in deliveries as well as in writes.
+	var dsn string
+	c.Ledger, dsn = crashLedger(t, backend, dir)
 	secret, _ := events.NewSecret()
 	sink := newReceiver(t, secret)
 	if err := os.WriteFile(filepath.Join(dir, "sink.whsec"), []byte(secret), 0o600); err != nil {
@@ -167,6 +163,19 @@ func runCrash(t *testing.T, bin string, backend ledger.Backend) {
 	if err := os.WriteFile(filepath.Join(dir, "accrual.json"), raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return keys, dsn, sink
+}
+
+type acked struct {
+	entryID, points int64
+	kind            string
+}
+
+func runCrash(t *testing.T, bin string, backend ledger.Backend) {
+	dir := t.TempDir()
+	// Every write's event goes to a receiver that verifies its signature: the
+	// kills land in deliveries as well as in writes.
+	keys, readDSN, sink := serviceWithSink(t, backend, dir)
 	logFile, err := os.Create(filepath.Join(dir, "service.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -460,21 +469,7 @@ func TestTwoReplicasDispatchEachEventOnce(t *testing.T) {
 	}
 	bin := testbin.BuildTreue(t)
 	dir := t.TempDir()
-	c := testConfig("")
-	var dsn string
-	c.Ledger, dsn = crashLedger(t, ledger.PostgreSQL, dir)
-	secret, _ := events.NewSecret()
-	sink := newReceiver(t, secret)
-	if err := os.WriteFile(filepath.Join(dir, "sink.whsec"), []byte(secret), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c.Events = &accrualapi.EventsConfig{Source: eventsSource, Sinks: []accrualapi.SinkConfig{
-		{Name: "warehouse", URL: sink.URL, SigningSecretFiles: []string{"sink.whsec"}}}}
-	keys := writeSecrets(t, dir, c)
-	raw, _ := json.Marshal(c)
-	if err := os.WriteFile(filepath.Join(dir, "accrual.json"), raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	keys, dsn, sink := serviceWithSink(t, ledger.PostgreSQL, dir)
 	replicas := make([]*service, 2)
 	for i := range replicas {
 		logFile, err := os.Create(filepath.Join(dir, fmt.Sprintf("replica-%d.log", i)))
