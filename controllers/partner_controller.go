@@ -75,6 +75,13 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, fmt.Errorf("reading namespace %s: %w", partner.Namespace, err)
 	}
 
+	// The partner's sinks and their Secrets are the same in every program: read
+	// once.
+	sinks := declaredSinks(&loyaltyv1alpha1.LoyaltyProgram{}, []loyaltyv1alpha1.Partner{*partner})
+	keys, err := readSigningKeys(ctx, r.APIReader, sinks)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	var statuses []loyaltyv1alpha1.PartnerProgramStatus
 	var refused []string
 	keep := map[string]bool{}
@@ -85,9 +92,7 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		accepted, reason, message, programObj := r.admission(ctx, ns, name, namespace)
 		status := metav1.ConditionFalse
 		if accepted {
-			if err := r.eventsStatus(ctx, partner, programObj, &st); err != nil {
-				return ctrl.Result{}, err
-			}
+			r.eventsStatus(ctx, partner, programObj, sinks, keys, &st)
 			status = metav1.ConditionTrue
 			secretName, issued, err := r.ensureCredentials(ctx, partner, ns, name)
 			if err != nil {
@@ -142,26 +147,20 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	return result, nil
 }
 
-// eventsStatus sets the figures of the partner's sinks in one program that
-// accepted it, and their EventsDelivering condition.
+// eventsStatus sets the figures of the partner's sinks (with their Secrets'
+// keys) in one program that accepted it, and their EventsDelivering condition.
 func (r *PartnerReconciler) eventsStatus(ctx context.Context, partner *loyaltyv1alpha1.Partner, program *loyaltyv1alpha1.LoyaltyProgram,
-	st *loyaltyv1alpha1.PartnerProgramStatus) error {
-	sinks := declaredSinks(&loyaltyv1alpha1.LoyaltyProgram{}, []loyaltyv1alpha1.Partner{*partner})
+	sinks []declaredSink, keys map[string]signingKeys, st *loyaltyv1alpha1.PartnerProgramStatus) {
 	if len(sinks) == 0 {
 		st.Events = nil
 		setEventsCondition(&st.Conditions, nil, metav1.Condition{})
-		return nil
-	}
-	keys, err := readSigningKeys(ctx, r.APIReader, sinks)
-	if err != nil {
-		return err
+		return
 	}
 	_, _, problems := renderEvents(program, sinks, keys)
 	now := time.Now()
 	statuses, cond := sinkFigures(sinks, problems, r.Sinks.get(ctx, program, now), now, partner.Generation)
 	st.Events = statuses
 	setEventsCondition(&st.Conditions, sinks, cond)
-	return nil
 }
 
 func previousProgramStatus(p *loyaltyv1alpha1.Partner, ns, name string) loyaltyv1alpha1.PartnerProgramStatus {
