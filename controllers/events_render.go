@@ -245,8 +245,10 @@ func sinkFigures(sinks []declaredSink, problems map[string]string, reported *acc
 		deadAfter, _ := time.ParseDuration(s.DeadAfter)
 		switch {
 		case s.Dead > 0:
-			failing = append(failing, fmt.Sprintf("sink %s has %d dead events (last error: %s); fix the receiver, then replay them with "+
-				"POST /v1/events/sinks/%s/replay as the program's admin", d.sink.Name, s.Dead, s.LastError, d.name))
+			failing = append(failing, fmt.Sprintf("sink %s has %d dead events (last error: %s); fix the receiver, then replay them: "+
+				"set the annotation %s on this object to a new value (kubectl annotate --overwrite ... %s=\"$(date -Is)\"), "+
+				"or POST /v1/events/sinks/%s/replay as the program's admin", d.sink.Name, s.Dead, s.LastError,
+				loyaltyv1alpha1.AnnotationReplayEvents, loyaltyv1alpha1.AnnotationReplayEvents, d.name))
 		case s.FailingSince != nil && deadAfter > 0 && now.Sub(*s.FailingSince) >= deadAfter:
 			failing = append(failing, fmt.Sprintf("sink %s has failed since %s (last error: %s); check that its receiver is up "+
 				"and takes the events", d.sink.Name, s.FailingSince.UTC().Format(time.RFC3339), s.LastError))

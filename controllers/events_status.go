@@ -25,15 +25,18 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 	"github.com/treue-dev/treue/internal/accrualapi"
 )
 
-// SinkStatusReader reads where a program's event sinks stand from its service.
-type SinkStatusReader interface {
+// SinkService reads where a program's event sinks stand from its service,
+// and sends a sink's parked dead events again.
+type SinkService interface {
 	ReadSinks(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (accrualapi.SinksStatus, error)
+	ReplayDead(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram, sink string) (int64, error)
 }
 
 // httpSinks reads GET /v1/events/sinks with the program's admin token.
@@ -48,6 +51,48 @@ func (h httpSinks) ReadSinks(ctx context.Context, program *loyaltyv1alpha1.Loyal
 		return accrualapi.SinksStatus{}, err
 	}
 	return api.Sinks(ctx)
+}
+
+func (h httpSinks) ReplayDead(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram, sink string) (int64, error) {
+	api, err := programAPI(ctx, h.c, h.http, program, adminTokenKey)
+	if err != nil {
+		return 0, err
+	}
+	res, err := api.ReplayDead(ctx, sink, nil)
+	return res.Replayed, err
+}
+
+// replayRequested is the value of the replay annotation when it asks for a
+// replay not handled yet (handled is the status's), else "".
+func replayRequested(obj metav1.Object, handled string) string {
+	if want := obj.GetAnnotations()[loyaltyv1alpha1.AnnotationReplayEvents]; want != handled {
+		return want
+	}
+	return ""
+}
+
+// replayDead sends the parked dead events of the sinks that run in a program
+// again, and forgets the program's sink report so that the figures are read
+// afresh. It returns how many went out again.
+func (s *sinkReports) replayDead(ctx context.Context, program *loyaltyv1alpha1.LoyaltyProgram, sinks []declaredSink,
+	problems map[string]string) (int64, []string, error) {
+	var total int64
+	var names []string
+	for _, d := range sinks {
+		if _, broken := problems[d.name]; broken {
+			continue // not running: nothing of it is parked in the service under this configuration
+		}
+		n, err := s.reader.ReplayDead(ctx, program, d.name)
+		if err != nil {
+			return total, names, fmt.Errorf("replaying the dead events of sink %s in %s/%s: %w", d.name, program.Namespace, program.Name, err)
+		}
+		total += n
+		names = append(names, d.sink.Name)
+	}
+	s.mu.Lock()
+	delete(s.last, client.ObjectKeyFromObject(program))
+	s.mu.Unlock()
+	return total, names, nil
 }
 
 // programAPI is a client of a program's service with one of its tokens (the
@@ -71,7 +116,7 @@ const defaultSinkReportInterval = time.Minute
 // sinkReports caches each program's latest sink report, so that the program
 // and every partner of it reconcile from one read per interval.
 type sinkReports struct {
-	reader   SinkStatusReader
+	reader   SinkService
 	interval time.Duration
 	mu       sync.Mutex
 	last     map[client.ObjectKey]sinkReport
@@ -82,7 +127,7 @@ type sinkReport struct {
 	status *accrualapi.SinksStatus
 }
 
-func newSinkReports(reader SinkStatusReader, interval time.Duration) *sinkReports {
+func newSinkReports(reader SinkService, interval time.Duration) *sinkReports {
 	if interval <= 0 {
 		interval = defaultSinkReportInterval
 	}

@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -33,8 +34,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	loyaltyv1alpha1 "github.com/treue-dev/treue/api/v1alpha1"
 	"github.com/treue-dev/treue/internal/accrualapi"
@@ -303,6 +306,17 @@ func (r *LoyaltyProgramReconciler) eventsStatus(ctx context.Context, program *lo
 			own = append(own, d)
 		}
 	}
+	if want := replayRequested(program, program.Status.LastHandledEventsReplay); want != "" {
+		n, names, err := r.Sinks.replayDead(ctx, program, own, problems)
+		if err != nil {
+			// Tried again at the next reconcile (at least once per sink interval).
+			r.Recorder.Eventf(program, nil, corev1.EventTypeWarning, "EventsReplayFailed", "ReplayEvents", "%v", err)
+		} else {
+			program.Status.LastHandledEventsReplay = want
+			r.Recorder.Eventf(program, nil, corev1.EventTypeNormal, "EventsReplayed", "ReplayEvents",
+				"Sent %d parked dead events again (sinks: %s), as %s=%q asked", n, strings.Join(names, ", "), loyaltyv1alpha1.AnnotationReplayEvents, want)
+		}
+	}
 	if len(own) == 0 {
 		program.Status.Events = nil
 		setEventsCondition(&program.Status.Conditions, nil, metav1.Condition{})
@@ -474,7 +488,8 @@ func workloadConditions(program *loyaltyv1alpha1.LoyaltyProgram, w workloadState
 // and ReferralDiscounts their configuration depends on.
 func (r *LoyaltyProgramReconciler) SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&loyaltyv1alpha1.LoyaltyProgram{}, builderGenerationChanged()).
+		// An annotation asks for a replay of dead events (AnnotationReplayEvents).
+		For(&loyaltyv1alpha1.LoyaltyProgram{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&corev1.ConfigMap{}, builderOwnedChanged()).Owns(&corev1.Service{}, builderOwnedChanged()).
 		Owns(&corev1.ServiceAccount{}, builderOwnedChanged()).Owns(&corev1.Secret{}, builderOwnedChanged()).
 		Owns(&appsv1.StatefulSet{}, builderOwnedChanged()).Owns(&appsv1.Deployment{}, builderOwnedChanged()).

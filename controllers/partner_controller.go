@@ -84,6 +84,7 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	var statuses []loyaltyv1alpha1.PartnerProgramStatus
 	var refused []string
+	replay := partnerReplay{want: replayRequested(partner, partner.Status.LastHandledEventsReplay)}
 	keep := map[string]bool{}
 	for _, programRef := range partner.Spec.ProgramRefs {
 		program := programRef.In(partner.Namespace)
@@ -92,6 +93,7 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		accepted, reason, message, programObj := r.admission(ctx, ns, name, namespace)
 		status := metav1.ConditionFalse
 		if accepted {
+			replay.in(ctx, r, programObj, sinks, keys)
 			r.eventsStatus(ctx, partner, programObj, sinks, keys, &st)
 			status = metav1.ConditionTrue
 			secretName, issued, err := r.ensureCredentials(ctx, partner, ns, name)
@@ -121,6 +123,7 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, err
 	}
 
+	replay.done(r, partner)
 	partner.Status.Programs = statuses
 	partner.Status.AcceptedPrograms = int32(len(statuses) - len(refused))
 	ready := metav1.Condition{Type: loyaltyv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: loyaltyv1alpha1.ReasonAccepted,
@@ -145,6 +148,43 @@ func (r *PartnerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	r.recordTransitions(before, partner)
 	return result, nil
+}
+
+// partnerReplay sends the parked dead events of the partner's sinks in every
+// program that accepted it again, when its annotation asks for it, before the
+// figures are read (so that they show it). A failure is an event, and the next
+// reconcile (at least once per sink interval) tries again.
+type partnerReplay struct {
+	want   string
+	total  int64
+	names  []string
+	failed error
+}
+
+func (p *partnerReplay) in(ctx context.Context, r *PartnerReconciler, program *loyaltyv1alpha1.LoyaltyProgram, sinks []declaredSink,
+	keys map[string]signingKeys) {
+	if p.want == "" || p.failed != nil {
+		return
+	}
+	_, _, problems := renderEvents(program, sinks, keys)
+	n, replayed, err := r.Sinks.replayDead(ctx, program, sinks, problems)
+	p.total += n
+	for _, s := range replayed {
+		p.names = append(p.names, fmt.Sprintf("%s in %s/%s", s, program.Namespace, program.Name))
+	}
+	p.failed = err
+}
+
+func (p *partnerReplay) done(r *PartnerReconciler, partner *loyaltyv1alpha1.Partner) {
+	switch {
+	case p.want == "":
+	case p.failed != nil:
+		r.Recorder.Eventf(partner, nil, corev1.EventTypeWarning, "EventsReplayFailed", "ReplayEvents", "%v", p.failed)
+	default:
+		partner.Status.LastHandledEventsReplay = p.want
+		r.Recorder.Eventf(partner, nil, corev1.EventTypeNormal, "EventsReplayed", "ReplayEvents",
+			"Sent %d parked dead events again (sinks: %s), as %s=%q asked", p.total, strings.Join(p.names, ", "), loyaltyv1alpha1.AnnotationReplayEvents, p.want)
+	}
 }
 
 // eventsStatus sets the figures of the partner's sinks (with their Secrets'

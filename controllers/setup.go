@@ -53,7 +53,7 @@ type Options struct {
 	ReferralStatsInterval time.Duration
 	// EventSinks reads programs' sink figures from their services; nil reads
 	// them over HTTP with each program's admin token.
-	EventSinks SinkStatusReader
+	EventSinks SinkService
 	// EventSinksInterval is the least time between two reads of a program's
 	// sink figures; 0 is a minute.
 	EventSinksInterval time.Duration

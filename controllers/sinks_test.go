@@ -31,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -44,9 +45,35 @@ import (
 type fakeSinks struct {
 	mu      sync.Mutex
 	reports map[string]accrualapi.SinksStatus
+	// replays counts the replays asked of each "program/sink"; dead is what a
+	// replay of it answers.
+	replays map[string]int
+	dead    map[string]int64
 }
 
-var testSinks = &fakeSinks{reports: map[string]accrualapi.SinksStatus{}}
+var testSinks = &fakeSinks{reports: map[string]accrualapi.SinksStatus{}, replays: map[string]int{}, dead: map[string]int64{}}
+
+func (f *fakeSinks) ReplayDead(_ context.Context, program *loyaltyv1alpha1.LoyaltyProgram, sink string) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := loyaltyv1alpha1.ObjectKey(program.Namespace, program.Name) + "/" + sink
+	f.replays[key]++
+	n := f.dead[key]
+	f.dead[key] = 0
+	return n, nil
+}
+
+func (f *fakeSinks) replaysOf(program *loyaltyv1alpha1.LoyaltyProgram, sink string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.replays[loyaltyv1alpha1.ObjectKey(program.Namespace, program.Name)+"/"+sink]
+}
+
+func (f *fakeSinks) park(program *loyaltyv1alpha1.LoyaltyProgram, sink string, n int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dead[loyaltyv1alpha1.ObjectKey(program.Namespace, program.Name)+"/"+sink] = n
+}
 
 func (f *fakeSinks) ReadSinks(_ context.Context, program *loyaltyv1alpha1.LoyaltyProgram) (accrualapi.SinksStatus, error) {
 	f.mu.Lock()
@@ -141,8 +168,10 @@ var _ = Describe("Event sinks", func() {
 			g.Expect(c.Reason).To(Equal(loyaltyv1alpha1.ReasonSinkFailing))
 			g.Expect(c.Message).To(ContainSubstring("2 dead events"))
 			g.Expect(c.Message).To(ContainSubstring("POST /v1/events/sinks/program.warehouse/replay"))
+			g.Expect(c.Message).To(ContainSubstring(loyaltyv1alpha1.AnnotationReplayEvents))
 			g.Expect(got.Status.Events[0].LastError).To(ContainSubstring("HTTP 503"))
 		}).Should(Succeed())
+		replayByAnnotation(ctx, program)
 
 		// A partner's sink: a Service of its namespace, signed with the new and the
 		// previous secret during a rotation.
@@ -204,8 +233,66 @@ var _ = Describe("Event sinks", func() {
 			}
 			g.Expect(names).To(Equal([]string{"program.warehouse"}))
 		}).Should(Succeed())
+		// The partner's replay asks only for its sinks that run: none now.
+		testSinks.park(program, sinkName, 4)
+		annotate(ctx, partner, "after-the-bad-secret")
+		eventually(ctx, func(g Gomega) {
+			got := &loyaltyv1alpha1.Partner{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(partner), got)).To(Succeed())
+			g.Expect(got.Status.LastHandledEventsReplay).To(Equal("after-the-bad-secret"))
+		}).Should(Succeed())
+		Expect(testSinks.replaysOf(program, sinkName)).To(Equal(0))
+		// With the secret mended, it replays its sink in the program, and the
+		// event says how many went out.
+		bad.Data[signingSecretKey] = []byte(current)
+		Expect(k8sClient.Update(ctx, bad)).To(Succeed())
+		eventually(ctx, func(g Gomega) {
+			g.Expect(renderedConfig(g, ctx, program).Events.Sinks).To(HaveLen(2))
+		}).Should(Succeed())
+		annotate(ctx, partner, "mended")
+		eventually(ctx, func(g Gomega) {
+			got := &loyaltyv1alpha1.Partner{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(partner), got)).To(Succeed())
+			g.Expect(got.Status.LastHandledEventsReplay).To(Equal("mended"))
+			g.Expect(testSinks.replaysOf(program, sinkName)).To(Equal(1))
+			g.Expect(eventsFor(g, ctx, partner)).To(ContainElement(ContainSubstring("EventsReplayed: Sent 4 parked dead events again (sinks: shop in " +
+				programNS + "/city)")))
+		}).Should(Succeed())
+		Expect(testSinks.replaysOf(program, "program.warehouse")).To(Equal(1), "the partner's replay reached the program's sink")
 	})
 })
+
+// annotate sets the replay annotation of obj to value.
+func annotate(ctx context.Context, obj client.Object, value string) {
+	GinkgoHelper()
+	patch := []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, loyaltyv1alpha1.AnnotationReplayEvents, value))
+	Expect(k8sClient.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch))).To(Succeed())
+}
+
+// replayByAnnotation: a new value of the annotation replays the program's sink
+// once, the status records it, an event counts it; the same value again does
+// nothing.
+func replayByAnnotation(ctx SpecContext, program *loyaltyv1alpha1.LoyaltyProgram) {
+	GinkgoHelper()
+	testSinks.park(program, "program.warehouse", 2)
+	annotate(ctx, program, "2026-12-02T16:00:00+00:00")
+	eventually(ctx, func(g Gomega) {
+		got := &loyaltyv1alpha1.LoyaltyProgram{}
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(program), got)).To(Succeed())
+		g.Expect(got.Status.LastHandledEventsReplay).To(Equal("2026-12-02T16:00:00+00:00"))
+		g.Expect(eventsFor(g, ctx, program)).To(ContainElement(ContainSubstring("EventsReplayed: Sent 2 parked dead events again (sinks: warehouse)")))
+	}).Should(Succeed())
+	Expect(testSinks.replaysOf(program, "program.warehouse")).To(Equal(1))
+	// Another change of the program (a new generation) does not replay again.
+	got := &loyaltyv1alpha1.LoyaltyProgram{}
+	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(program), got)).To(Succeed())
+	got.Spec.Events.Retention = &metav1.Duration{Duration: 96 * time.Hour}
+	Expect(k8sClient.Update(ctx, got)).To(Succeed())
+	eventually(ctx, func(g Gomega) {
+		g.Expect(renderedConfig(g, ctx, program).Events.Retention).To(Equal("96h0m0s"))
+	}).Should(Succeed())
+	Expect(testSinks.replaysOf(program, "program.warehouse")).To(Equal(1))
+}
 
 func ptrTo[T any](v T) *T { return &v }
 

@@ -26,7 +26,7 @@ import (
 
 // EventType is the type of a CloudEvent treue sends; the README lists each with
 // its data.
-// +kubebuilder:validation:Enum=dev.treue.member.enrolled;dev.treue.points.earned;dev.treue.points.redeemed;dev.treue.points.returned;dev.treue.points.adjusted;dev.treue.points.expired;dev.treue.points.expiring;dev.treue.birthday.bonus.granted;dev.treue.membership.paid;dev.treue.membership.lapsed;dev.treue.referral.code.issued;dev.treue.referral.code.used;dev.treue.commission.accrued;dev.treue.commission.cancelled;dev.treue.commission.clawedback;dev.treue.settlement.completed;dev.treue.settlement.failed
+// +kubebuilder:validation:Enum=dev.treue.member.enrolled;dev.treue.points.earned;dev.treue.points.redeemed;dev.treue.points.returned;dev.treue.points.adjusted;dev.treue.points.expired;dev.treue.points.expiring;dev.treue.tier.changed;dev.treue.birthday.bonus.granted;dev.treue.membership.paid;dev.treue.membership.lapsed;dev.treue.membership.expired;dev.treue.referral.code.issued;dev.treue.referral.code.used;dev.treue.commission.accrued;dev.treue.commission.confirmed;dev.treue.commission.cancelled;dev.treue.commission.clawedback;dev.treue.settlement.completed;dev.treue.settlement.failed
 type EventType string
 
 // EventSink is one destination of events: a Service of the sink's namespace or
@@ -202,3 +202,12 @@ type EventSinkStatus struct {
 	// +kubebuilder:validation:MaxLength=1024
 	LastError string `json:"lastError,omitempty"`
 }
+
+// AnnotationReplayEvents on a LoyaltyProgram or a Partner asks the operator to
+// send every parked dead event of its sinks again, once per new value:
+//
+//	kubectl annotate partner baeckerei-korn --overwrite events.treue.dev/replay-requested-at="$(date -Is)"
+//
+// status.lastHandledEventsReplay shows the value acted on, and an EventsReplayed
+// event how many events went out again.
+const AnnotationReplayEvents = "events.treue.dev/replay-requested-at"

@@ -192,6 +192,14 @@ type PartnerStatus struct {
 	// acceptedPrograms is the number of programs that accepted this partner.
 	// +optional
 	AcceptedPrograms int32 `json:"acceptedPrograms,omitempty"`
+
+	// lastHandledEventsReplay is the value of the annotation
+	// events.treue.dev/replay-requested-at that the operator last acted on:
+	// setting the annotation to a new value (say, the time) sends every parked
+	// dead event of this object's sinks again.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	LastHandledEventsReplay string `json:"lastHandledEventsReplay,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -118,8 +118,10 @@ var exampleIDs = map[string]string{
 	accrualapi.EventReferralCodeIssued: "entry-4100", accrualapi.EventReferralCodeUsed: "entry-4620-code",
 	accrualapi.EventCommissionAccrued: "entry-4620-commission", accrualapi.EventCommissionCancelled: "entry-4700-commission",
 	accrualapi.EventCommissionClawedBack: "entry-4800-commission",
-	accrualapi.EventSettlementCompleted:  "settlement-stadtbonus/stadtbonus-weekly-2026-w47-completed-baeckerei-korn/baeckerei-korn",
-	accrualapi.EventSettlementFailed:     "settlement-stadtbonus/stadtbonus-weekly-2026-w47-failed-7KQ2M9XAB3",
+	accrualapi.EventTierChanged:          "member-anna-tier-3", accrualapi.EventMembershipExpired: "member-anna-membership-expired-1826703000000000",
+	accrualapi.EventCommissionConfirmed: "commission-310-confirmed",
+	accrualapi.EventSettlementCompleted: "settlement-stadtbonus/stadtbonus-weekly-2026-w47-completed-baeckerei-korn/baeckerei-korn",
+	accrualapi.EventSettlementFailed:    "settlement-stadtbonus/stadtbonus-weekly-2026-w47-failed-7KQ2M9XAB3",
 }
 
 var settled = accrualapi.SettlementEvent{Settlement: "stadtbonus/stadtbonus-weekly-2026-w47", Cooperation: "stadtbonus/stadtbonus-weekly",
@@ -181,4 +183,9 @@ var examples = map[string]any{
 		Referrer: grafik, Referee: drucker, Micros: -57_000_000, DueAt: pending, EarnID: 4620}},
 	accrualapi.EventCommissionClawedBack: accrualapi.CommissionEvent{Commission: accrualapi.Commission{ID: 350, Kind: "clawback", Referral: referral,
 		Referrer: grafik, Referee: drucker, Micros: -57_000_000, DueAt: exampleTime, EarnID: 4620}},
+	accrualapi.EventCommissionConfirmed: accrualapi.CommissionEvent{Commission: accrualapi.Commission{ID: 310, Kind: "accrual", Referral: referral,
+		Referrer: grafik, Referee: drucker, Micros: 228_000_000, DueAt: pending, EarnID: 4620}},
+	accrualapi.EventTierChanged: accrualapi.TierChanged{Member: exampleSubject, From: "Bronze", To: "Silber", Direction: accrualapi.TierUp,
+		Reason: accrualapi.TierQualified, Qualifying: 1012, At: exampleTime},
+	accrualapi.EventMembershipExpired: accrualapi.MembershipExpired{Member: exampleSubject, PaidUntil: paidUntil},
 }

@@ -55,6 +55,8 @@ type dispatcher struct {
 	// one round takes.
 	parallel, batch int
 	wake            chan struct{}
+	// reviewEvery is how often members due for a review are looked for.
+	reviewEvery time.Duration
 }
 
 // dispatchParallel bounds the sends in flight to one sink.
@@ -62,7 +64,8 @@ const dispatchParallel = 16
 
 func newDispatcher(l *ledger.Ledger, cfg *LoadedEvents, log *slog.Logger, m *eventMetrics) *dispatcher {
 	d := &dispatcher{l: l, cfg: cfg, log: log, m: m, backoff: events.DefaultBackoff,
-		poll: 200 * time.Millisecond, lockRetry: 5 * time.Second, parallel: dispatchParallel, batch: 256, wake: make(chan struct{}, 1)}
+		poll: 200 * time.Millisecond, lockRetry: 5 * time.Second, parallel: dispatchParallel, batch: 256, wake: make(chan struct{}, 1),
+		reviewEvery: time.Second}
 	return d
 }
 
@@ -144,6 +147,7 @@ func (d *dispatcher) dispatch(ctx context.Context, lock *ledger.DispatchLock) {
 			sleep(ctx, d.lockRetry)
 		}
 	})
+	wg.Go(func() { d.review(ctx) })
 	wg.Go(func() {
 		for ctx.Err() == nil {
 			if _, err := d.l.PruneEvents(ctx, d.l.Now().Add(-d.cfg.Retention)); err != nil && ctx.Err() == nil {
@@ -153,6 +157,24 @@ func (d *dispatcher) dispatch(ctx context.Context, lock *ledger.DispatchLock) {
 		}
 	})
 	wg.Wait()
+}
+
+// review reviews the members due for it (tier changes, ledger.ReviewMembers)
+// every second, at once again after a full round.
+func (d *dispatcher) review(ctx context.Context) {
+	const round = 256
+	for ctx.Err() == nil {
+		reviewed, changed, err := d.l.ReviewMembers(ctx, round)
+		if err != nil && ctx.Err() == nil {
+			d.log.Error("Reviewing members' tiers failed", "err", err)
+		}
+		if changed > 0 {
+			d.log.Debug("Wrote tier changes", "members", changed)
+		}
+		if err != nil || reviewed < round {
+			sleep(ctx, d.reviewEvery)
+		}
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) {

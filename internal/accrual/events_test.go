@@ -39,6 +39,7 @@ import (
 	"github.com/treue-dev/treue/internal/accrualapi"
 	"github.com/treue-dev/treue/internal/events"
 	"github.com/treue-dev/treue/internal/ledger"
+	"github.com/treue-dev/treue/internal/rules"
 )
 
 func (c *movableClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
@@ -366,5 +367,45 @@ func TestANATSSinkGetsEveryEvent(t *testing.T) {
 		if err != nil || m.Subject != subject {
 			t.Fatalf("message %d: %v, %v; want subject %s", seq, m, err, subject)
 		}
+	}
+}
+
+// The running dispatcher reviews members: a purchase that reaches Silber is
+// followed, at the platform's and the bakery's sinks alike, by the member's tier
+// change, after the purchase's own event.
+func TestTheDispatcherAnnouncesATierChangeAfterItsPurchase(t *testing.T) {
+	secret, _ := events.NewSecret()
+	platform, bakery := newReceiver(t, secret), newReceiver(t, secret)
+	clock := &movableClock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	f := newFixtureFiles(t, clock, ledger.SQLite, func(c *accrualapi.Config) {
+		c.Rules.Tiers = &rules.TiersConfig{
+			Levels: []rules.TierLevelConfig{{Name: "Bronze", Threshold: 0}, {Name: "Silber", Threshold: 1000}},
+			Window: rules.WindowConfig{Type: "Rolling", Period: "P12M"},
+		}
+		c.Events = &accrualapi.EventsConfig{Source: eventsSource, Sinks: []accrualapi.SinkConfig{
+			{Name: "platform", URL: platform.URL, SigningSecretFiles: []string{"s.whsec"}},
+			{Name: "baeckerei-korn.shop", Partner: baecker, URL: bakery.URL, SigningSecretFiles: []string{"s.whsec"},
+				Types: []string{accrualapi.EventPointsEarned, accrualapi.EventTierChanged}},
+		}}
+	}, map[string]string{"s.whsec": secret})
+	f.server.dispatch.reviewEvery = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.server.Dispatch(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	f.expect(f.call("POST", "/v1/members", "admin", "e-anna", map[string]any{"member": "anna"}), http.StatusOK)
+	f.expect(f.call("POST", "/v1/earn", baecker, "t1", map[string]any{"member": "anna", "amount": 240000, "currency": "EUR"}), http.StatusOK)
+	want := []string{"member.enrolled@anna", "points.earned@anna", "tier.changed@anna"}
+	deadline := time.Now().Add(30 * time.Second)
+	for !slices.Equal(platform.got(), want) || !slices.Equal(bakery.got(), want[1:]) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the platform received %q, want %q; the bakery %q, want %q", platform.got(), want, bakery.got(), want[1:])
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
+	}
+	var changed accrualapi.TierChanged
+	if err := json.Unmarshal(bakery.events[1].Data(), &changed); err != nil || changed.To != "Silber" || changed.Reason != accrualapi.TierQualified {
+		t.Fatalf("the tier change: %+v, %v", changed, err)
 	}
 }

@@ -181,6 +181,16 @@ func (s *Server) sweepOnce(ctx context.Context) {
 		} else if n > 0 {
 			s.log.Info("Wrote expiry reminders", "lots", n)
 		}
+		if n, err := s.ledger.AnnounceExpiredMemberships(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("Membership expiry sweep failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("Wrote membership expiries", "members", n)
+		}
+		if n, err := s.ledger.ConfirmCommissions(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("Commission confirmation sweep failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("Wrote commission confirmations", "commissions", n)
+		}
 	}
 }
 

@@ -290,3 +290,11 @@ func (c *Client) SettlementEvents(ctx context.Context, o SettlementOutcome) (Set
 	_, err := c.do(ctx, http.MethodPost, "/v1/settlement/events", nil, "", o, &out)
 	return out, err
 }
+
+// ReplayDead sends a sink's parked dead events again, those named or all
+// (POST /v1/events/sinks/{sink}/replay, admin token).
+func (c *Client) ReplayDead(ctx context.Context, sink string, eventIDs []string) (ReplayResult, error) {
+	var out ReplayResult
+	_, err := c.do(ctx, http.MethodPost, "/v1/events/sinks/"+url.PathEscape(sink)+"/replay", nil, "", ReplayRequest{EventIDs: eventIDs}, &out)
+	return out, err
+}

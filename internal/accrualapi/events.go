@@ -34,12 +34,15 @@ const (
 	EventPointsAdjusted       = "dev.treue.points.adjusted"
 	EventPointsExpired        = "dev.treue.points.expired"
 	EventPointsExpiring       = "dev.treue.points.expiring"
+	EventTierChanged          = "dev.treue.tier.changed"
 	EventBirthdayBonusGranted = "dev.treue.birthday.bonus.granted"
 	EventMembershipPaid       = "dev.treue.membership.paid"
 	EventMembershipLapsed     = "dev.treue.membership.lapsed"
+	EventMembershipExpired    = "dev.treue.membership.expired"
 	EventReferralCodeIssued   = "dev.treue.referral.code.issued"
 	EventReferralCodeUsed     = "dev.treue.referral.code.used"
 	EventCommissionAccrued    = "dev.treue.commission.accrued"
+	EventCommissionConfirmed  = "dev.treue.commission.confirmed"
 	EventCommissionCancelled  = "dev.treue.commission.cancelled"
 	EventCommissionClawedBack = "dev.treue.commission.clawedback"
 	EventSettlementCompleted  = "dev.treue.settlement.completed"
@@ -49,9 +52,10 @@ const (
 // EventTypes are the types the service emits, in the order the README lists them.
 var EventTypes = []string{
 	EventMemberEnrolled, EventPointsEarned, EventPointsRedeemed, EventPointsReturned, EventPointsAdjusted,
-	EventPointsExpired, EventPointsExpiring, EventBirthdayBonusGranted, EventMembershipPaid, EventMembershipLapsed,
+	EventPointsExpired, EventPointsExpiring, EventTierChanged, EventBirthdayBonusGranted,
+	EventMembershipPaid, EventMembershipLapsed, EventMembershipExpired,
 	EventReferralCodeIssued, EventReferralCodeUsed,
-	EventCommissionAccrued, EventCommissionCancelled, EventCommissionClawedBack,
+	EventCommissionAccrued, EventCommissionConfirmed, EventCommissionCancelled, EventCommissionClawedBack,
 	EventSettlementCompleted, EventSettlementFailed,
 }
 
@@ -92,12 +96,15 @@ var EventData = map[string]any{
 	EventPointsAdjusted:       EntryEventOf[AdjustResult]{},
 	EventPointsExpired:        EntryEventOf[ExpiryResult]{},
 	EventPointsExpiring:       PointsExpiring{},
+	EventTierChanged:          TierChanged{},
 	EventBirthdayBonusGranted: EntryEventOf[BonusResult]{},
 	EventMembershipPaid:       EntryEventOf[MembershipResult]{},
 	EventMembershipLapsed:     EntryEventOf[MembershipResult]{},
+	EventMembershipExpired:    MembershipExpired{},
 	EventReferralCodeIssued:   EntryEventOf[ReferralCode]{},
 	EventReferralCodeUsed:     ReferralCodeUse{},
 	EventCommissionAccrued:    CommissionEvent{},
+	EventCommissionConfirmed:  CommissionEvent{},
 	EventCommissionCancelled:  CommissionEvent{},
 	EventCommissionClawedBack: CommissionEvent{},
 	EventSettlementCompleted:  SettlementEvent{},
@@ -276,3 +283,45 @@ type ReplayResult struct {
 
 // MaxReplay is the most event ids one replay names.
 const MaxReplay = 1000
+
+// TierChanged is the data of a member's change of tier, up or down. Tiers are
+// computed from activity, so a change is noticed by the service's review of the
+// member: within seconds of the write that caused it (a purchase, a return, a
+// fee), at the instant a window, grace period or fee ran out otherwise.
+type TierChanged struct {
+	Member string `json:"member"`
+	// From and To are the levels' names; absent for no tier.
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+	// Direction is Up or Down.
+	Direction string `json:"direction"`
+	// Reason is Qualified (activity reached the level) or MembershipPaid (a
+	// fee pins it) for Up; Returned (a return took the activity back),
+	// MembershipLapsed (the fee that pinned it ran out or was ended) or
+	// WindowEnded (the activity that held it left the qualification window, its
+	// grace period ended, or a review lowered it) for Down.
+	Reason string `json:"reason"`
+	// Qualifying is the activity in the current window (points or minor units,
+	// as the program's tier basis); Pinned says a paid membership holds To.
+	Qualifying int64     `json:"qualifying"`
+	Pinned     bool      `json:"pinned,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// Tier change directions and reasons (TierChanged).
+const (
+	TierUp               = "Up"
+	TierDown             = "Down"
+	TierQualified        = "Qualified"
+	TierMembershipPaid   = "MembershipPaid"
+	TierReturned         = "Returned"
+	TierMembershipLapsed = "MembershipLapsed"
+	TierWindowEnded      = "WindowEnded"
+)
+
+// MembershipExpired is the data of a paid membership that ran out: its paid
+// period ended without a renewal (an admin's lapse is membership.lapsed).
+type MembershipExpired struct {
+	Member    string    `json:"member"`
+	PaidUntil time.Time `json:"paidUntil"`
+}

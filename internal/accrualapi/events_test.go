@@ -61,3 +61,23 @@ func TestEveryEventTypeIsDocumented(t *testing.T) {
 		t.Error("the schema of commission.accrued took a string amount")
 	}
 }
+
+// A sink's types filter (the CRDs' enum) names exactly the types the service
+// emits, in the same order.
+func TestTheCRDsNameEveryEventType(t *testing.T) {
+	for _, crd := range []string{"loyalty.treue.dev_partners.yaml", "loyalty.treue.dev_loyaltyprograms.yaml"} {
+		b, err := os.ReadFile("../../config/crd/bases/" + crd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var listed []string
+		for line := range strings.Lines(string(b)) {
+			if item, ok := strings.CutPrefix(strings.TrimSpace(line), "- dev.treue."); ok {
+				listed = append(listed, "dev.treue."+item)
+			}
+		}
+		if strings.Join(listed, " ") != strings.Join(accrualapi.EventTypes, " ") {
+			t.Errorf("%s lists the types %q, the service emits %q", crd, listed, accrualapi.EventTypes)
+		}
+	}
+}

@@ -81,6 +81,8 @@ type fastMember struct {
 	// read: lots sorting after it are not known.
 	cutoff   *fastLot
 	lastEarn int64 // 0 when no earning of the run touched it
+	// tierRose says an earning of the run lifted the member's tier.
+	tierRose bool
 }
 
 type fastLot struct {
@@ -265,6 +267,7 @@ func (l *Ledger) planEarn(fw *fastWrite, m *fastMember, now time.Time, ids, lotI
 	p.post(e.id, d.postings)
 	// What the next write of this member in the run must see.
 	m.lastEarn = at
+	m.tierRose = m.tierRose || d.tierRises
 	if l.program.Tiers != nil {
 		m.activity = append(m.activity, l.activityOf(KindEarn, at, d.points, res.AmountDue, 0))
 	}
@@ -421,7 +424,21 @@ func (l *Ledger) writePlan(ctx context.Context, t tx, p planned, members map[str
 	if err := setByID(ctx, t, "lots", "remaining = remaining - %s", taken); err != nil {
 		return err
 	}
-	return setByID(ctx, t, "members", "last_earned_at = %s", earned)
+	if err := setByID(ctx, t, "members", "last_earned_at = %s", earned); err != nil {
+		return err
+	}
+	var rose []any
+	for _, id := range names {
+		if members[id].tierRose {
+			rose = append(rose, id)
+		}
+	}
+	if !l.watchTiers || len(rose) == 0 {
+		return nil
+	}
+	q := newQuery(t.d)
+	_, err := t.exec(ctx, `UPDATE members SET review_at = `+q.arg(reviewAfterWrite)+` WHERE id IN (`+q.list(rose)+`)`, q.args...)
+	return err
 }
 
 // apply puts a planned write's answer where its caller waits for it.

@@ -64,6 +64,8 @@ type earnDecision struct {
 	result EarnResult
 	// tierDiscount is the part of the result's discount the member's tier gave.
 	tierDiscount int64
+	// tierRises says the purchase lifts the member's tier (a review announces it).
+	tierRises bool
 	// points are the points of the new lot, terms its dates.
 	points int64
 	terms  rules.LotTerms
@@ -106,7 +108,8 @@ func (l *Ledger) decideEarn(req EarnRequest, m earnSnapshot, now time.Time) (ear
 	}
 	return earnDecision{
 		result: result, tierDiscount: tierDiscount,
-		points: earned.Points, terms: terms,
+		tierRises: l.program.TierRisesWith(tier, l.activityOf(KindEarn, micros(now), earned.Points, result.AmountDue, 0).Amount),
+		points:    earned.Points, terms: terms,
 		postings: []posting{{memberAccount(req.Member), earned.Points}, {issuanceAccount(req.Partner), -earned.Points}},
 	}, nil
 }

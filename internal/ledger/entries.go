@@ -68,6 +68,8 @@ type newEntry struct {
 	event, audience string
 	extra           []outboxEvent
 	sinks           []SinkFilter
+	// review marks the member due for a review of her tier (review.go).
+	review bool
 }
 
 // stored is the entry as history reads it back.
@@ -125,6 +127,11 @@ func (e *newEntry) insert(ctx context.Context, t tx, res any) error {
 	}
 	if _, err = t.exec(ctx, `UPDATE entries SET result = $1 WHERE id = $2`, string(b), id); err != nil {
 		return err
+	}
+	if e.review {
+		if _, err := t.exec(ctx, `UPDATE members SET review_at = $1 WHERE id = $2`, reviewAfterWrite, e.member); err != nil {
+			return err
+		}
 	}
 	if len(e.sinks) == 0 {
 		return nil

@@ -267,11 +267,13 @@ func eventsOfSweeps(t *testing.T, e *env, n *int, earned EarnResult) {
 			t.Fatalf("event %s: %v\n%s", r.id, err, r.data)
 		}
 	}
-	// Every type a write makes (the sweep's reminders and the settlement job's
-	// reports have tests of their own).
+	// Every type a write makes (the sweep's reminders, the reviews' and sweeps'
+	// time-driven events and the settlement job's reports have tests of their
+	// own).
 	for _, typ := range accrualapi.EventTypes {
 		if !types[typ] && !slices.Contains([]string{accrualapi.EventPointsExpiring, accrualapi.EventSettlementCompleted,
-			accrualapi.EventSettlementFailed}, typ) {
+			accrualapi.EventSettlementFailed, accrualapi.EventTierChanged, accrualapi.EventMembershipExpired,
+			accrualapi.EventCommissionConfirmed}, typ) {
 			t.Errorf("no %s event was written", typ)
 		}
 	}

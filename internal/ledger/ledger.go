@@ -87,6 +87,8 @@ type Ledger struct {
 	seams         seams
 	// sinks are where the events of writes go; none writes no events.
 	sinks []SinkFilter
+	// watchTiers says whether members' tiers are reviewed (review.go).
+	watchTiers bool
 }
 
 // Open connects to the store and applies the schema migrations it lacks.
@@ -135,6 +137,10 @@ func Open(ctx context.Context, o Options) (*Ledger, error) {
 	}
 	if l.referrals == nil {
 		l.referrals = map[string]*rules.Referral{}
+	}
+	if err := l.watch(ctx); err != nil {
+		closeAll()
+		return nil, fmt.Errorf("preparing the time-driven events: %w", err)
 	}
 	return l, nil
 }
@@ -311,6 +317,7 @@ func writeWith[R any](ctx context.Context, l *Ledger, kind, member string, m Met
 			return err
 		}
 		e.kind, e.actor, e.key, e.hash, e.sinks = kind, m.Actor, m.Key, hash, l.sinks
+		e.review = l.watchTiers && (e.review || tierKinds[kind])
 		return e.insert(work, t, res)
 	}
 	// After a unique violation another writer has committed the same key between

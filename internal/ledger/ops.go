@@ -56,8 +56,11 @@ func (l *Ledger) Enroll(ctx context.Context, req EnrollRequest) (EnrollResult, e
 		case err == nil:
 			res.Created = false
 		case errors.Is(err, sql.ErrNoRows):
-			if _, err := t.exec(ctx, `INSERT INTO members (id, enrolled_at, birthday_month, birthday_day) VALUES ($1, $2, $3, $4)`,
-				req.Member, micros(now), month, day); err != nil {
+			// A new member's tier is the one no activity gives (a level whose
+			// threshold is 0), so that her first review announces only a change.
+			level := l.program.TierAt(now, nil, rules.MembershipState{}).Level
+			if _, err := t.exec(ctx, `INSERT INTO members (id, enrolled_at, birthday_month, birthday_day, tier_level) VALUES ($1, $2, $3, $4, $5)`,
+				req.Member, micros(now), month, day, level); err != nil {
 				return nil, err
 			}
 			res.Created = true
@@ -135,7 +138,7 @@ func (l *Ledger) Earn(ctx context.Context, req EarnRequest) (EarnResult, error) 
 			member: req.Member, partner: req.Partner, createdAt: now,
 			points: d.points, amount: res.AmountDue, discount: d.tierDiscount, postings: d.postings,
 			event: accrualapi.EventPointsEarned, audience: accrualapi.Audience(req.Partner),
-			setID: func(id int64) { res.EntryID = id },
+			setID: func(id int64) { res.EntryID = id }, review: d.tierRises,
 		}
 		e.after = func(ctx context.Context, t tx, id int64) error {
 			if ref != nil {

@@ -167,6 +167,27 @@ CREATE TABLE expiry_reminders (
 	PRIMARY KEY (lot_id, before, expires_at)
 )
 `,
+	// 6: time-driven events (review.go). A member's tier as last announced
+	// (tier_level: an index into the tiers, -1 for none, NULL for not known;
+	// members before this version are not known), whether a fee pinned it,
+	// how many changes were announced (the events' ids), and when she is next
+	// due for a review (0 after a write that may change her tier, NULL when
+	// nothing can); and how far the sweeps for memberships that ran out and
+	// commissions that were confirmed have gone.
+	`
+ALTER TABLE members ADD COLUMN tier_level INTEGER DEFAULT -1;
+UPDATE members SET tier_level = NULL;
+ALTER TABLE members ADD COLUMN tier_pinned INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE members ADD COLUMN tier_changes BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE members ADD COLUMN review_at BIGINT;
+CREATE INDEX members_review ON members (review_at) WHERE review_at IS NOT NULL;
+CREATE INDEX members_paid_until ON members (paid_until) WHERE paid_until > 0;
+CREATE INDEX commissions_confirms ON commissions (confirms_at) WHERE kind = 'accrual';
+CREATE TABLE sweep_marks (
+	name TEXT PRIMARY KEY,
+	at BIGINT NOT NULL
+)
+`,
 }
 
 // migrate applies the migrations not applied yet, under a lock so that replicas

@@ -31,9 +31,7 @@ func cachedStmts(c *stmtCache) int {
 // next writes run them prepared: the cache fills once and then stops growing.
 func TestSQLitePreparesItsStatementsOnce(t *testing.T) {
 	e := openSQLite(t, mustProgram(t, stadtBonusConfig()), nil, false)
-	if n := cachedStmts(e.stmts); n != 0 {
-		t.Fatalf("%d statements prepared before any write", n)
-	}
+	opened := cachedStmts(e.stmts) // the statements of Open (watch)
 	earn := func(i int) {
 		t.Helper()
 		if _, err := e.Earn(e.ctx, EarnRequest{Meta: Meta{Actor: baecker, Key: fmt.Sprintf("k%d", i)}, Member: "anna",
@@ -44,7 +42,7 @@ func TestSQLitePreparesItsStatementsOnce(t *testing.T) {
 	e.enroll(t, "anna")
 	earn(0)
 	after := cachedStmts(e.stmts)
-	if after == 0 {
+	if after <= opened {
 		t.Fatal("no statement was prepared after the first writes")
 	}
 	for i := 1; i < 20; i++ {

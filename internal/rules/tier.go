@@ -242,3 +242,70 @@ func scale(p period.Period, k int) period.Period {
 		Hours: p.Hours * k, Minutes: p.Minutes * k, Seconds: p.Seconds * k,
 	}
 }
+
+// TierDropsAt is the first instant after t at which the member's tier falls if
+// she has no further activity and pays no further fee, and false when it never
+// does (a Never policy with no fee running out, or no level to fall from).
+//
+// Without new activity a tier never rises: the window only loses activity, a
+// grace period only ends, a review only lowers, a fee only runs out. So the
+// level is a falling step function of time after t, and the first instant it
+// is below its value at t is found by bisection, to the microsecond, between t
+// and a time by which every window, grace period and review has passed.
+func (p *Program) TierDropsAt(t time.Time, activity []Activity, m MembershipState) (time.Time, bool) {
+	if len(p.Tiers) == 0 {
+		return time.Time{}, false
+	}
+	level := func(s time.Time) int { return p.TierAt(s, activity, m).Level }
+	now := level(t)
+	far := t
+	for _, a := range activity {
+		if a.At.After(far) {
+			far = a.At
+		}
+	}
+	if m.PaidUntil.After(far) {
+		far = m.PaidUntil
+	}
+	// One window and one grace period per level (OneLevelPerPeriod drops one
+	// level per review), and one more of each for a review's anchor.
+	for range len(p.Tiers) + 2 {
+		far = p.Grace.AddTo(far.In(p.Location))
+		if p.Window.CalendarYear {
+			far = far.AddDate(1, 0, 1)
+		} else {
+			far = p.Window.Period.AddTo(far).AddDate(0, 0, 1)
+		}
+	}
+	if level(far) >= now {
+		return time.Time{}, false
+	}
+	lo, hi := t, far
+	for hi.Sub(lo) > time.Microsecond {
+		mid := lo.Add(hi.Sub(lo) / 2).Truncate(time.Microsecond)
+		if !mid.After(lo) {
+			mid = lo.Add(time.Microsecond)
+		}
+		if level(mid) < now {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi.UTC(), true
+}
+
+// TierRisesWith says whether activity of amount at the instant st was computed
+// for lifts the tier above st.Level. Activity at t changes only the window
+// ending at t, so under every policy the tier with it is the higher of st.Level
+// and the level the window's new sum reaches: a write can tell without
+// computing the tier again.
+func (p *Program) TierRisesWith(st TierStatus, amount int64) bool {
+	total := money.SaturatingAdd(st.Qualifying, amount)
+	for i := len(p.Tiers) - 1; i > st.Level; i-- {
+		if total >= p.Tiers[i].Threshold {
+			return true
+		}
+	}
+	return false
+}

@@ -17,6 +17,7 @@ limitations under the License.
 package rules
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -127,5 +128,98 @@ func TestActivityHorizon(t *testing.T) {
 	}
 	if _, ok := tierProgram(t, WindowConfig{Type: "Rolling", Period: "P12M"}, "Never", "P0D").ActivityHorizon(utc(2026, 1, 1, 0, 0)); ok {
 		t.Error("Never needs the whole history")
+	}
+}
+
+// TierDropsAt names the first instant the level is lower, checked against
+// TierAt a microsecond before and at it, for each policy, with and without a
+// fee that runs out; and says never when nothing can lower the tier.
+func TestTierDropsAt(t *testing.T) {
+	rolling := WindowConfig{Type: "Rolling", Period: "P12M"}
+	programs := map[string]*Program{
+		"recalculate":        tierProgram(t, rolling, "Recalculate", "P0D"),
+		"grace":              tierProgram(t, rolling, "Recalculate", "P1M"),
+		"never":              tierProgram(t, rolling, "Never", "P0D"),
+		"one level":          tierProgram(t, rolling, "OneLevelPerPeriod", "P0D"),
+		"calendar":           tierProgram(t, WindowConfig{Type: "CalendarYear"}, "Recalculate", "P0D"),
+		"calendar one level": tierProgram(t, WindowConfig{Type: "CalendarYear"}, "OneLevelPerPeriod", "P0D"),
+	}
+	activity := []Activity{
+		{At: utc(2025, 3, 31, 9, 0), Amount: 800}, {At: utc(2025, 9, 30, 18, 0), Amount: 4400},
+		{At: utc(2025, 10, 2, 8, 0), Amount: -200},
+	}
+	fee := MembershipState{PaidUntil: utc(2026, 2, 1, 0, 0)}
+	at := utc(2025, 11, 1, 0, 0)
+	// Never keeps Gold, which is also the pinned level: the fee's end lowers nothing.
+	wantNever := map[string]bool{"never": true}
+	for name, p := range programs {
+		for _, m := range []MembershipState{{}, fee} {
+			drop, ok := p.TierDropsAt(at, activity, m)
+			if !ok {
+				if !wantNever[name] {
+					t.Errorf("%s (fee until %s): no drop found", name, m.PaidUntil)
+				}
+				continue
+			}
+			if wantNever[name] {
+				t.Errorf("%s: a drop at %s where there is none", name, drop)
+			}
+			before, after := p.TierAt(drop.Add(-time.Microsecond), activity, m), p.TierAt(drop, activity, m)
+			if now := p.TierAt(at, activity, m); before.Level != now.Level || after.Level >= now.Level {
+				t.Errorf("%s (fee until %s): drop at %s, but the level is %d then %d around it, %d at the start",
+					name, m.PaidUntil, drop, before.Level, after.Level, now.Level)
+			}
+		}
+	}
+	// Gold (5,000) from activity in the rolling window: the drop is when the
+	// purchase of 31 March leaves it, twelve months later (4,200 is Silber).
+	drop, _ := programs["recalculate"].TierDropsAt(at, activity, MembershipState{})
+	if want := utc(2026, 3, 31, 9, 0); !drop.Equal(want) {
+		t.Errorf("the Gold purchase leaves the window at %s, got %s", want, drop)
+	}
+	if _, ok := programs["recalculate"].TierDropsAt(at, nil, MembershipState{}); ok {
+		t.Error("a member with no activity has nothing to lose")
+	}
+}
+
+// TierRisesWith agrees with computing the tier again with the new activity,
+// under every policy, for purchases and returns of several sizes, with and
+// without a fee that pins a level.
+func TestTierRisesWithAgreesWithTierAt(t *testing.T) {
+	rolling := WindowConfig{Type: "Rolling", Period: "P12M"}
+	programs := []*Program{
+		tierProgram(t, rolling, "Recalculate", "P0D"), tierProgram(t, rolling, "Recalculate", "P1M"),
+		tierProgram(t, rolling, "Never", "P0D"), tierProgram(t, rolling, "OneLevelPerPeriod", "P0D"),
+		tierProgram(t, WindowConfig{Type: "CalendarYear"}, "Recalculate", "P0D"),
+		tierProgram(t, WindowConfig{Type: "CalendarYear"}, "OneLevelPerPeriod", "P0D"),
+	}
+	histories := [][]Activity{
+		nil,
+		{{At: utc(2025, 3, 31, 9, 0), Amount: 800}, {At: utc(2025, 9, 30, 18, 0), Amount: 4400}},
+		{{At: utc(2024, 6, 1, 0, 0), Amount: 6000}, {At: utc(2025, 10, 2, 8, 0), Amount: -200}},
+		{{At: utc(2025, 12, 1, 0, 0), Amount: 990}},
+	}
+	checked, rises := 0, 0
+	for _, p := range programs {
+		for _, acts := range histories {
+			for _, m := range []MembershipState{{}, {PaidUntil: utc(2026, 2, 1, 0, 0)}} {
+				for _, at := range []time.Time{utc(2025, 12, 31, 23, 30), utc(2026, 4, 1, 0, 0), utc(2026, 10, 15, 0, 0)} {
+					for _, x := range []int64{0, 5, 10, 300, 4200, 5000, -100} {
+						before := p.TierAt(at, acts, m)
+						after := p.TierAt(at, append(slices.Clone(acts), Activity{At: at, Amount: x}), m)
+						if got, want := p.TierRisesWith(before, x), after.Level > before.Level; got != want {
+							t.Errorf("%+v, %v at %s, %d more: rises %v, TierAt says %d to %d", p.Downgrade, acts, at, x, got, before.Level, after.Level)
+						}
+						checked++
+						if after.Level > before.Level {
+							rises++
+						}
+					}
+				}
+			}
+		}
+	}
+	if rises == 0 || rises == checked {
+		t.Fatalf("%d of %d cases rise: the cases do not tell rising from staying", rises, checked)
 	}
 }
