@@ -43,6 +43,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,7 @@ type options struct {
 	backends    string
 	postgresDSN string
 	cpuProfile  string
+	rounds      int
 }
 
 const partner = "baeckerei-korn/baeckerei-korn"
@@ -76,6 +78,7 @@ func main() {
 	flag.StringVar(&o.backends, "backends", "sqlite,postgres", "Ledger backends to measure.")
 	flag.StringVar(&o.postgresDSN, "postgres-dsn", os.Getenv(pgtest.EnvDSN), "PostgreSQL (a schema of its own is created and dropped).")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "Write a CPU profile of the whole run to this file.")
+	flag.IntVar(&o.rounds, "rounds", 1, "Pairs of events off and on per backend, one after the other: each pair's ratio and their median are printed.")
 	flag.Parse()
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
@@ -119,15 +122,25 @@ func run(o options) error {
 	results := []result{bare}
 	targets := map[string]string{"service, sqlite": "0.5", "service, postgres": "0.3"}
 	var withEvents []result
+	ratios := map[string][]float64{}
 	for _, b := range strings.Split(o.backends, ",") {
-		for _, on := range []bool{false, true} {
-			r, err := measureService(o, ledger.Backend(strings.TrimSpace(b)), on)
-			if err != nil {
-				return fmt.Errorf("%s: %w", b, err)
-			}
-			results = append(results, r)
-			if on {
-				withEvents = append(withEvents, r)
+		for round := range max(o.rounds, 1) {
+			var off result
+			for _, on := range []bool{false, true} {
+				r, err := measureService(o, ledger.Backend(strings.TrimSpace(b)), on)
+				if err != nil {
+					return fmt.Errorf("%s: %w", b, err)
+				}
+				if round == 0 {
+					results = append(results, r)
+					if on {
+						withEvents = append(withEvents, r)
+					}
+				}
+				if on {
+					ratios[r.name] = append(ratios[r.name], r.perSecond()/off.perSecond())
+				}
+				off = r
 			}
 		}
 	}
@@ -143,6 +156,21 @@ func run(o options) error {
 		off := byName[strings.TrimSuffix(r.name, ", events")]
 		fmt.Printf("%-28s %14.2f %10.2f %12d %14d %8s   (target ≥ 0.8)\n", r.name, r.perSecond()/off.perSecond(),
 			float64(r.p99)/float64(off.p99), r.received, r.pendingEnd, r.drain.Round(10*time.Millisecond))
+	}
+	if o.rounds > 1 {
+		// The first round is the table's; each round pairs an off and an on
+		// run measured one after the other.
+		fmt.Printf("\n%-28s %s\n", "events on ÷ off, by round", "(median)")
+		for _, r := range withEvents {
+			rs := ratios[r.name]
+			parts := make([]string, 0, len(rs))
+			for _, x := range rs {
+				parts = append(parts, fmt.Sprintf("%.2f", x))
+			}
+			sorted := slices.Clone(rs)
+			slices.Sort(sorted)
+			fmt.Printf("%-28s %s (%.2f)\n", r.name, strings.Join(parts, " "), sorted[len(sorted)/2])
+		}
 	}
 	return nil
 }

@@ -383,17 +383,20 @@ type SinkStats struct {
 func (l *Ledger) DeliveryStats(ctx context.Context) (map[string]SinkStats, error) {
 	out := map[string]SinkStats{}
 	err := l.inReadTx(ctx, func(t tx) error {
-		rows, err := t.query(ctx, `SELECT d.sink, d.state, COUNT(*), MIN(o.created_at), MIN(CASE WHEN d.first_failed_at > 0 THEN d.first_failed_at END)
-			FROM deliveries d JOIN outbox o ON o.id = d.event_row GROUP BY d.sink, d.state`)
+		// Counted from deliveries alone (the table the dispatcher churns is read
+		// once); the oldest pending event is the one of the lowest row.
+		rows, err := t.query(ctx, `SELECT sink, state, COUNT(*), MIN(event_row), MIN(CASE WHEN first_failed_at > 0 THEN first_failed_at END)
+			FROM deliveries GROUP BY sink, state`)
 		if err != nil {
 			return err
 		}
+		oldestRow := map[string]int64{}
 		for rows.Next() {
 			var sink string
 			var state int
-			var n, oldest int64
+			var n, first int64
 			var failed sql.NullInt64
-			if err := rows.Scan(&sink, &state, &n, &oldest, &failed); err != nil {
+			if err := rows.Scan(&sink, &state, &n, &first, &failed); err != nil {
 				_ = rows.Close()
 				return err
 			}
@@ -401,7 +404,7 @@ func (l *Ledger) DeliveryStats(ctx context.Context) (map[string]SinkStats, error
 			if state == deliveryDead {
 				s.Dead = n
 			} else {
-				s.Pending, s.OldestPending = n, fromMicros(oldest)
+				s.Pending, oldestRow[sink] = n, first
 				if failed.Valid {
 					s.FailingSince = fromMicros(failed.Int64)
 				}
@@ -411,23 +414,21 @@ func (l *Ledger) DeliveryStats(ctx context.Context) (map[string]SinkStats, error
 		if err := closeRows(rows); err != nil {
 			return err
 		}
-		rows, err = t.query(ctx, `SELECT d.sink, d.last_error FROM deliveries d
-			WHERE d.last_error <> '' AND d.tried_at = (SELECT MAX(e.tried_at) FROM deliveries e WHERE e.sink = d.sink AND e.last_error <> '')`)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var sink, msg string
-			if err := rows.Scan(&sink, &msg); err != nil {
-				_ = rows.Close()
+		for sink, s := range out {
+			if row, ok := oldestRow[sink]; ok {
+				var at int64
+				if err := t.queryRow(ctx, `SELECT created_at FROM outbox WHERE id = $1`, row).Scan(&at); err != nil {
+					return err
+				}
+				s.OldestPending = fromMicros(at)
+			}
+			// The latest error, from the index of failed deliveries.
+			err := t.queryRow(ctx, `SELECT last_error FROM deliveries WHERE sink = $1 AND last_error <> '' ORDER BY tried_at DESC LIMIT 1`,
+				sink).Scan(&s.LastError)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
-			s := out[sink]
-			s.LastError = msg
 			out[sink] = s
-		}
-		if err := closeRows(rows); err != nil {
-			return err
 		}
 		rows, err = t.query(ctx, `SELECT sink, delivered FROM sink_counters`)
 		if err != nil {

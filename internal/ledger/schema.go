@@ -173,7 +173,8 @@ CREATE TABLE expiry_reminders (
 	// how many changes were announced (the events' ids), and when she is next
 	// due for a review (0 after a write that may change her tier, NULL when
 	// nothing can); and how far the sweeps for memberships that ran out and
-	// commissions that were confirmed have gone.
+	// commissions that were confirmed have gone. And the failed deliveries by
+	// time, for a sink's latest error.
 	`
 ALTER TABLE members ADD COLUMN tier_level INTEGER DEFAULT -1;
 UPDATE members SET tier_level = NULL;
@@ -183,6 +184,7 @@ ALTER TABLE members ADD COLUMN review_at BIGINT;
 CREATE INDEX members_review ON members (review_at) WHERE review_at IS NOT NULL;
 CREATE INDEX members_paid_until ON members (paid_until) WHERE paid_until > 0;
 CREATE INDEX commissions_confirms ON commissions (confirms_at) WHERE kind = 'accrual';
+CREATE INDEX deliveries_failed ON deliveries (sink, tried_at) WHERE last_error <> '';
 CREATE TABLE sweep_marks (
 	name TEXT PRIMARY KEY,
 	at BIGINT NOT NULL
