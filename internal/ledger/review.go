@@ -299,37 +299,22 @@ func (l *Ledger) AnnounceExpiredMemberships(ctx context.Context) (int, error) {
 		if err := closeRows(rows); err != nil {
 			return 0, err
 		}
-		written := 0
-		for _, e := range due {
-			err := l.inTx(ctx, func(t tx) error {
-				if err := lockMember(ctx, t, e.member); err != nil {
-					return err
-				}
-				var until, lapsed int64
-				if err := t.queryRow(ctx, `SELECT paid_until FROM members WHERE id = $1`, e.member).Scan(&until); err != nil {
-					return err
-				}
-				if err := t.queryRow(ctx, `SELECT COUNT(*) FROM entries WHERE member_id = $1 AND kind = $2 AND created_at = $3`,
-					e.member, KindMembershipEnd, e.until).Scan(&lapsed); err != nil {
-					return err
-				}
-				if until != e.until || lapsed > 0 {
-					return nil // renewed since, or ended by a lapse
-				}
-				ev, err := dataEvent(fmt.Sprintf("member-%s-membership-expired-%d", e.member, e.until), accrualapi.EventMembershipExpired,
-					e.member, accrualapi.AudienceEveryone, fromMicros(e.until), accrualapi.MembershipExpired{Member: e.member, PaidUntil: fromMicros(e.until)})
-				if err != nil {
-					return err
-				}
-				n, err := insertEvents(ctx, t, l.sinks, []outboxEvent{ev})
-				written += n
-				return err
-			})
-			if err != nil {
-				return written, fmt.Errorf("announcing the end of %q's membership: %w", e.member, err)
+		return announceEach(ctx, l, due, func(e ended) string { return e.member }, func(t tx, e ended) (*outboxEvent, error) {
+			var until, lapsed int64
+			if err := t.queryRow(ctx, `SELECT paid_until FROM members WHERE id = $1`, e.member).Scan(&until); err != nil {
+				return nil, err
 			}
-		}
-		return written, nil
+			if err := t.queryRow(ctx, `SELECT COUNT(*) FROM entries WHERE member_id = $1 AND kind = $2 AND created_at = $3`,
+				e.member, KindMembershipEnd, e.until).Scan(&lapsed); err != nil {
+				return nil, err
+			}
+			if until != e.until || lapsed > 0 {
+				return nil, nil // renewed since, or ended by a lapse
+			}
+			ev, err := dataEvent(fmt.Sprintf("member-%s-membership-expired-%d", e.member, e.until), accrualapi.EventMembershipExpired,
+				e.member, accrualapi.AudienceEveryone, fromMicros(e.until), accrualapi.MembershipExpired{Member: e.member, PaidUntil: fromMicros(e.until)})
+			return &ev, err
+		})
 	})
 }
 
@@ -366,35 +351,48 @@ func (l *Ledger) ConfirmCommissions(ctx context.Context) (int, error) {
 		if err := closeRows(rows); err != nil {
 			return 0, err
 		}
-		written := 0
-		for _, d := range dues {
-			err := l.inTx(ctx, func(t tx) error {
-				if err := lockMember(ctx, t, d.member); err != nil {
-					return err
-				}
-				var cancelled int64
-				if err := t.queryRow(ctx, `SELECT COALESCE(SUM(micros), 0) FROM commissions WHERE earn_id = $1 AND kind = $2`,
-					d.c.EarnID, CommissionCancel).Scan(&cancelled); err != nil {
-					return err
-				}
-				c := d.c
-				c.Micros += cancelled // cancels are negative
-				if c.Micros <= 0 {
-					return nil
-				}
-				ev, err := dataEvent(fmt.Sprintf("commission-%d-confirmed", c.ID), accrualapi.EventCommissionConfirmed, d.member,
-					accrualapi.Audience(c.Referrer, c.Referee), c.DueAt, accrualapi.CommissionEvent{Commission: c})
-				if err != nil {
-					return err
-				}
-				n, err := insertEvents(ctx, t, l.sinks, []outboxEvent{ev})
-				written += n
-				return err
-			})
-			if err != nil {
-				return written, fmt.Errorf("confirming commission %d: %w", d.c.ID, err)
+		return announceEach(ctx, l, dues, func(d due) string { return d.member }, func(t tx, d due) (*outboxEvent, error) {
+			var cancelled int64
+			if err := t.queryRow(ctx, `SELECT COALESCE(SUM(micros), 0) FROM commissions WHERE earn_id = $1 AND kind = $2`,
+				d.c.EarnID, CommissionCancel).Scan(&cancelled); err != nil {
+				return nil, err
 			}
-		}
-		return written, nil
+			c := d.c
+			c.Micros += cancelled // cancels are negative
+			if c.Micros <= 0 {
+				return nil, nil
+			}
+			ev, err := dataEvent(fmt.Sprintf("commission-%d-confirmed", c.ID), accrualapi.EventCommissionConfirmed, d.member,
+				accrualapi.Audience(c.Referrer, c.Referee), c.DueAt, accrualapi.CommissionEvent{Commission: c})
+			return &ev, err
+		})
 	})
+}
+
+// announceEach writes the event of each item that came due, in a transaction
+// of its own with the item's member locked (so that it takes its place in her
+// order); event decides under the lock what to write, nil for nothing. It
+// returns the events written.
+func announceEach[T any](ctx context.Context, l *Ledger, items []T, member func(T) string, event func(t tx, item T) (*outboxEvent, error)) (int, error) {
+	written := 0
+	for _, item := range items {
+		n := 0 // set by the attempt that commits
+		err := l.inTx(ctx, func(t tx) error {
+			n = 0
+			if err := lockMember(ctx, t, member(item)); err != nil {
+				return err
+			}
+			ev, err := event(t, item)
+			if err != nil || ev == nil {
+				return err
+			}
+			n, err = insertEvents(ctx, t, l.sinks, []outboxEvent{*ev})
+			return err
+		})
+		if err != nil {
+			return written, fmt.Errorf("announcing a time-driven event of %q: %w", member(item), err)
+		}
+		written += n
+	}
+	return written, nil
 }
