@@ -71,14 +71,10 @@ const (
 	markCommissions = "commissions-confirmed"
 )
 
-// takesAny says whether some sink takes events of type typ (about someone).
+// takesAny says whether some sink takes events of type typ (about someone):
+// an event every partner may see is one any sink's audience reaches.
 func (l *Ledger) takesAny(typ string) bool {
-	for _, s := range l.sinks {
-		if len(s.Types) == 0 || slices.Contains(s.Types, typ) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(l.sinks, func(s SinkFilter) bool { return s.takes(typ, accrualapi.AudienceEveryone) })
 }
 
 // watch decides at start-up what the time-driven events need. Tiers start to
